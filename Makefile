@@ -1,0 +1,24 @@
+# ovfconverter: the two commands of the README's quick start.
+#   make demo   import the example OVA that tools/make-example builds
+#   make test   run the whole test suite
+# Both set everything up first (tools/setup-env): qemu-utils, .venv, extras.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: all setup demo test lint clean
+
+all: test
+
+setup:
+	@tools/setup-env
+
+demo: setup
+	@$(PY) tools/make-example examples/build
+	@tools/run-demo
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf examples/build demo-output .pytest_cache .hypothesis .mypy_cache .ruff_cache

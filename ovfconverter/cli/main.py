@@ -1,0 +1,258 @@
+"""The ``ovfconverter`` command: argument parsing, logging, exit codes.
+
+Exit status: 0 on success; 1 when the input or options are refused or a
+conversion fails (one line ``ovfconverter: error: ...`` on stderr, a
+traceback only with ``--debug``); 2 for usage errors; 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import NoReturn
+
+from ovfconverter import __version__
+from ovfconverter.cli.progress import ProgressBars
+from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
+from ovfconverter.importer import ImportOptions, import_package
+from ovfconverter.model.ganeti import MAX_DISKS, MAX_NICS
+from ovfconverter.model.keyval import parse_ident_keyval, parse_index, parse_keyval
+from ovfconverter.model.units import parse_size
+
+PROG = "ovfconverter"
+log = logging.getLogger("ovfconverter")
+
+IMPORT_EXAMPLES = """\
+examples:
+  # a VirtualBox or VMware appliance, choosing the name and the Ganeti OS
+  ovfconverter import appliance.ova -n web1.example.com -o debootstrap+default
+
+  # override per key: 2 CPUs, keep the package's memory; bridge the first NIC
+  ovfconverter import vm.ovf -o debootstrap+default -B vcpus=2 --net 0:mode=bridged,link=br0
+
+  # a package with profiles, picking a non-default one, into another folder
+  ovfconverter import csr.ova -o csr --deployment-option 2CPU-4GB --output-dir /srv/exports
+
+Then on the cluster: gnt-backup import -n NODE --src-node=THIS_NODE --src-dir=DIR/NAME NAME
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _keyval(option: str) -> Callable[[str], dict[str, str | None]]:
+    def parse(text: str) -> dict[str, str | None]:
+        try:
+            return parse_keyval(text, option)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    return parse
+
+
+def _disk_option(text: str) -> tuple[int, int]:
+    try:
+        ident, params = parse_ident_keyval(text, "--disk")
+        index = parse_index(ident, "--disk", MAX_DISKS)
+        if not params or set(params) != {"size"} or params["size"] is None:
+            raise OptionError(f"--disk {text!r}: expected N:size=VAL (VAL in MiB, or with a unit: 10G)")
+        return index, parse_size(params["size"])
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _net_option(text: str) -> tuple[int, dict[str, str | None]]:
+    try:
+        ident, params = parse_ident_keyval(text, "--net")
+        index = parse_index(ident, "--net", MAX_NICS)
+        if params is None:
+            raise OptionError(f"--net {text!r}: expected N:key=value,...")
+        return index, params
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _hypervisor_option(text: str) -> tuple[str, dict[str, str | None]]:
+    try:
+        ident, params = parse_ident_keyval(text, "-H")
+    except OptionError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    if params is None:
+        raise argparse.ArgumentTypeError(f"-H {text!r}: expected NAME or NAME:key=value,...")
+    return ident, params
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("output and logging")
+    group.add_argument("-v", "--verbose", action="store_true", default=default or False, help="report each step")
+    group.add_argument(
+        "-d", "--debug", action="store_true", default=default or False, help="report details; tracebacks on errors"
+    )
+    group.add_argument("-q", "--quiet", action="store_true", default=default or False, help="no progress bars")
+    group.add_argument(
+        "--progress", action="store_true", default=default or False, help="progress bars even when stderr is not a terminal"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``ovfconverter`` command."""
+    parser = _Parser(
+        prog=PROG,
+        description="Move virtual machines between Ganeti exports and OVF/OVA packages.",
+        epilog="Run 'ovfconverter COMMAND --help' for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _common(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    imp = commands.add_parser(
+        "import",
+        help="turn an OVF package (.ovf or .ova) into a Ganeti export folder",
+        description="Turn an OVF package (a folder with an .ovf descriptor, or an .ova archive) into a "
+        "Ganeti export folder OUTPUT_DIR/NAME holding config.ini and raw disk dumps, ready for "
+        "'gnt-backup import'. Options override what the package says, key by key.",
+        epilog=IMPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imp.add_argument("package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf")
+    inst = imp.add_argument_group("instance")
+    inst.add_argument("-n", "--name", help="instance name (default: the package's VirtualSystem name)")
+    inst.add_argument("-o", "--os-type", metavar="OS", help="Ganeti OS, e.g. debootstrap+default (needed unless the package has a Ganeti section)")
+    inst.add_argument("-O", "--os-parameters", metavar="K=V,...", type=_keyval("-O"), default={}, help="OS parameters")
+    inst.add_argument(
+        "-B", "--backend-parameters", metavar="K=V,...", type=_keyval("-B"), default={},
+        help="backend parameters: vcpus, maxmem, minmem, memory (MiB, or with a unit: 2G), auto_balance...",
+    )
+    inst.add_argument(
+        "-H", "--hypervisor-parameters", metavar="NAME[:K=V,...]", type=_hypervisor_option,
+        help="hypervisor and its parameters, e.g. kvm:kernel_path=,boot_order=disk",
+    )
+    inst.add_argument("-t", "--disk-template", metavar="TEMPLATE", help="plain, drbd, file, sharedfile, rbd, ext, ...")
+    inst.add_argument("--tags", metavar="TAG,...", help="comma-separated tags (replace the package's)")
+    dev = imp.add_argument_group("disks and NICs")
+    dev.add_argument(
+        "--disk", metavar="N:size=VAL", type=_disk_option, action="append", default=[],
+        help="use a new empty disk of VAL (MiB, or 10G...) as disk N; repeatable",
+    )
+    dev.add_argument(
+        "--net", metavar="N:K=V,...", type=_net_option, action="append", default=[],
+        help="set NIC N's mode, link, mac, ip, network, name or vlan (adds NIC N if new); repeatable",
+    )
+    dev.add_argument("--no-nics", action="store_true", help="import no NIC")
+    sel = imp.add_argument_group("package")
+    sel.add_argument("--deployment-option", metavar="ID", help="the DeploymentOptionSection profile to use (default: the package's default)")
+    sel.add_argument("--virtual-system", metavar="ID", help="the VirtualSystem to import from a VirtualSystemCollection")
+    out = imp.add_argument_group("result")
+    out.add_argument("--output-dir", metavar="DIR", help="where NAME/ is written (default: /var/lib/ganeti/export if it exists, else the current folder)")
+    out.add_argument("--force", action="store_true", help="replace an existing DIR/NAME")
+    _common(imp, suppress=True)
+    return parser
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.DEBUG: "debug: "}.get(record.levelno, "")
+        return f"{PROG}: {prefix}{record.getMessage()}"
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    logger = logging.getLogger("ovfconverter")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, logging.StreamHandler)]
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING)
+    logger.propagate = False
+
+
+def _import_options(args: argparse.Namespace) -> ImportOptions:
+    options = ImportOptions(
+        name=args.name,
+        os_type=args.os_type,
+        os_parameters=args.os_parameters,
+        backend_parameters=args.backend_parameters,
+        disk_template=args.disk_template,
+        no_nics=args.no_nics,
+        deployment_option=args.deployment_option,
+        virtual_system=args.virtual_system,
+        output_dir=args.output_dir,
+        force=args.force,
+    )
+    if args.hypervisor_parameters:
+        options.hypervisor, options.hypervisor_parameters = args.hypervisor_parameters
+    if args.tags is not None:
+        options.tags = [tag for tag in args.tags.split(",") if tag]
+    for index, size in args.disk:
+        if index in options.disks:
+            raise OptionError(f"--disk {index} is given twice")
+        options.disks[index] = size
+    for index, values in args.net:
+        options.nics.setdefault(index, {}).update(values)
+    if args.no_nics and options.nics:
+        raise OptionError("--no-nics and --net contradict each other")
+    return options
+
+
+def _run_import(args: argparse.Namespace, progress: ProgressBars | None) -> int:
+    result = import_package(args.package, _import_options(args), progress)
+    config = result.config
+    print(f"{result.path}: Ganeti export of {config.name!r}, {len(result.disks)} disk(s), {len(config.nics)} NIC(s)")
+    print(f"  import it with: gnt-backup import -n NODE --src-node=$(hostname -f) --src-dir={result.path} {config.name}")
+    return 0
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args)
+    show_bars = not args.quiet and (args.progress or sys.stderr.isatty())
+    progress = ProgressBars() if show_bars else None
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run_import(args, progress)
+    except KeyboardInterrupt:
+        if progress:
+            progress.close()
+        log.error("interrupted; nothing was written")
+        return 130
+    except OVFConverterError as exc:
+        if progress:
+            progress.close()
+        if args.debug:
+            traceback.print_exc()
+        log.error("%s", exc)
+        return 1
+    except OSError as exc:
+        if progress:
+            progress.close()
+        if args.debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        log.error("%s%s", where, exc.strerror or exc)
+        return 1
+    except Exception as exc:  # a bug: say so briefly, details with --debug
+        if progress:
+            progress.close()
+        if args.debug:
+            traceback.print_exc()
+        log.error("internal error: %s: %s (run with --debug for a traceback, and please report it)", type(exc).__name__, exc)
+        return 1
+    finally:
+        if progress:
+            progress.close()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,236 @@
+"""Turning a package's disk image into a raw, sparse Ganeti disk dump.
+
+Steps for one image: make its bytes readable as one range (decompress gzip,
+join chunks, bounded, into the private work folder; plain files and OVA
+members are read in place), inspect the header
+(:mod:`ovfconverter.disks.inspector`), require the format the descriptor
+declares, ask ``qemu-img info`` with that format and check its answer again,
+then convert with ``qemu-img convert -f FORMAT -O raw`` (raw images are
+copied, sparse, without qemu).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ovfconverter.errors import DiskImageError, UnsafeInputError
+from ovfconverter.disks import qemu_img
+from ovfconverter.disks.inspector import (
+    SAFE_VMDK_CREATE_TYPES,
+    Inspection,
+    formats_for_uri,
+    inspect_image,
+    vmdk_subformat_for_uri,
+)
+from ovfconverter.model.units import format_bytes
+from ovfconverter.package.streams import ByteRange, copy_ranges, gunzip_ranges
+from ovfconverter.progress import ProgressCallback
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """A disk image as the package holds it.
+
+    :ivar name: its href, for messages.
+    :ivar ranges: where its stored bytes are (several for chunks).
+    :ivar compression: ``"gzip"`` or ``None``.
+    :ivar declared_format: the ``ovf:format`` URI, or ``None``.
+    :ivar capacity: ``ovf:capacity`` in bytes, or ``None``.
+    """
+
+    name: str
+    ranges: tuple[ByteRange, ...]
+    compression: str | None = None
+    declared_format: str | None = None
+    capacity: int | None = None
+
+
+@dataclass
+class ConvertedDisk:
+    """A raw disk dump written by :func:`convert_to_raw`.
+
+    :ivar virtual_size: the image's virtual size in bytes (= the dump's
+        length).
+    :ivar source_format: the format the image was read as.
+    """
+
+    path: str
+    virtual_size: int
+    source_format: str
+    subformat: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def range_reader(part: ByteRange) -> Any:
+    """A ``read_at(offset, size)`` function over ``part``, for the
+    inspector (reads past its end return fewer bytes)."""
+
+    def read_at(offset: int, size: int) -> bytes:
+        if offset >= part.size or size <= 0:
+            return b""
+        size = min(size, part.size - offset)
+        with open(part.path, "rb") as stream:
+            stream.seek(part.offset + offset)
+            return stream.read(size)
+
+    return read_at
+
+
+def decompression_limit(capacity: int | None, workdir: str) -> int:
+    """How many bytes a compressed image may expand to: its declared
+    capacity plus room for format metadata (1/16 + 64 MiB), and never more
+    than the free space of ``workdir`` less 64 MiB."""
+    free = max(shutil.disk_usage(workdir).free - (64 << 20), 0)
+    if capacity is None:
+        return free
+    return min(capacity + capacity // 16 + (64 << 20), free)
+
+
+def materialize(source: SourceImage, workdir: str, progress: ProgressCallback | None = None) -> tuple[ByteRange, bool]:
+    """Return one byte range holding the image's uncompressed bytes.
+
+    Plain single files are returned in place; gzip and chunked files are
+    written (sparse, bounded) into ``workdir``.
+
+    :returns: ``(range, temporary)``; ``temporary`` is true when the range
+        is a file in ``workdir`` that the caller must remove.
+    :raises UnsafeInputError: decompression beyond the limit.
+    :raises PackageError: corrupt gzip data or truncated files.
+    """
+    if source.compression is None and len(source.ranges) == 1:
+        return source.ranges[0], False
+    target = os.path.join(workdir, f"source-{uuid.uuid4().hex}.img")
+    if source.compression == "gzip":
+        size = gunzip_ranges(
+            source.ranges, target, decompression_limit(source.capacity, workdir), progress, source.name
+        )
+    else:
+        size = copy_ranges(source.ranges, target, progress, source.name)
+    return ByteRange(target, 0, size, source.name), True
+
+
+def check_inspection(inspection: Inspection, declared: str | None, name: str) -> list[str]:
+    """Refuse an image whose bytes are unsafe, not a disk image, or not the
+    format the descriptor declares.
+
+    :returns: warnings (a VMDK subformat other than declared).
+    :raises UnsafeInputError: a problem found by the inspector, or the
+        bytes are of another format than ``ovf:format`` says.
+    :raises DiskImageError: the bytes are a gzip or tar stream.
+    """
+    if inspection.problems:
+        raise UnsafeInputError(f"{'; '.join(inspection.problems)}; refusing", name)
+    if inspection.format in ("gzip", "tar"):
+        raise DiskImageError(
+            f"is a {inspection.format} stream, not a disk image"
+            + (' (is ovf:compression="gzip" missing?)' if inspection.format == "gzip" else ""),
+            name,
+        )
+    if inspection.qemu_format is None:
+        raise UnsafeInputError(f"{inspection.format} images are not accepted; refusing", name)
+    allowed = formats_for_uri(declared)
+    if allowed is not None and inspection.format not in allowed:
+        raise UnsafeInputError(
+            f"ovf:format says {'/'.join(sorted(allowed))} ({declared}) but the bytes are a "
+            f"{inspection.format} image; refusing",
+            name,
+        )
+    warnings = []
+    expected_sub = vmdk_subformat_for_uri(declared)
+    if inspection.format == "vmdk" and expected_sub and inspection.subformat != expected_sub:
+        warnings.append(f"{name}: ovf:format says {expected_sub} but the VMDK is {inspection.subformat}")
+    return warnings
+
+
+def check_qemu_info(data: dict[str, Any], inspection: Inspection, name: str) -> int:
+    """Check ``qemu-img info``'s answer against what the inspector saw.
+
+    :returns: the virtual size in bytes.
+    :raises UnsafeInputError: a backing file, data file, extra extents, a
+        createType or format other than expected.
+    :raises DiskImageError: no usable virtual size.
+    """
+    if data.get("format") != inspection.qemu_format:
+        raise UnsafeInputError(f"qemu-img reads it as {data.get('format')!r}, not {inspection.qemu_format}", name)
+    for key in ("backing-filename", "full-backing-filename", "backing-filename-format"):
+        if data.get(key):
+            raise UnsafeInputError(f"image has a backing file {data[key]!r}; refusing", name)
+    if data.get("encrypted"):
+        raise UnsafeInputError("image is encrypted; refusing", name)
+    specific = data.get("format-specific") or {}
+    details = specific.get("data") or {} if isinstance(specific, dict) else {}
+    if isinstance(details, dict):
+        if details.get("data-file"):
+            raise UnsafeInputError(f"image keeps its data in {details['data-file']!r}; refusing", name)
+        if inspection.qemu_format == "vmdk":
+            create_type = details.get("create-type")
+            if create_type not in SAFE_VMDK_CREATE_TYPES:
+                raise UnsafeInputError(f"VMDK createType {create_type!r} is not accepted; refusing", name)
+            extents = details.get("extents") or []
+            if len(extents) != 1:
+                raise UnsafeInputError(f"VMDK has {len(extents)} extents, not 1; refusing", name)
+    size = data.get("virtual-size")
+    if not isinstance(size, int) or size <= 0:
+        raise DiskImageError("image has no usable virtual size", name)
+    return size
+
+
+def convert_to_raw(
+    source: SourceImage, dest: str, workdir: str, progress: ProgressCallback | None = None
+) -> ConvertedDisk:
+    """Convert ``source`` into the new raw file ``dest``, sparse.
+
+    :param dest: where the raw dump goes (absolute path, must not exist).
+    :param workdir: a private folder on the same file system for temporary
+        files (decompressed or joined images).
+    :raises UnsafeInputError: the image is unsafe, or its format is not the
+        declared one.
+    :raises DiskImageError: not a disk image, or qemu-img failed.
+    :raises PackageError: corrupt compressed data or truncated files.
+    """
+    part, temporary = materialize(source, workdir, progress)
+    try:
+        inspection = inspect_image(range_reader(part), part.size)
+        warnings = check_inspection(inspection, source.declared_format, source.name)
+        if inspection.qemu_format == "raw":
+            virtual_size = part.size
+            if temporary:
+                os.replace(part.path, dest)
+                temporary = False
+            else:
+                copy_ranges([part], dest, progress, source.name)
+        else:
+            assert inspection.qemu_format is not None
+            spec = qemu_img.image_spec(part)
+            data = qemu_img.info(spec, inspection.qemu_format, source.name)
+            virtual_size = check_qemu_info(data, inspection, source.name)
+            qemu_img.convert(
+                spec, inspection.qemu_format, dest, "raw", source.name, total=virtual_size, progress=progress
+            )
+        written = os.path.getsize(dest)
+        if written != virtual_size:
+            raise DiskImageError(
+                f"conversion wrote {written} bytes where the image's virtual size is {virtual_size}", source.name
+            )
+        if source.capacity is not None and source.capacity != virtual_size:
+            warnings.append(
+                f"{source.name}: the image's virtual size ({format_bytes(virtual_size)}, {virtual_size} bytes) "
+                f"differs from ovf:capacity ({source.capacity} bytes); using the image's"
+            )
+        return ConvertedDisk(dest, virtual_size, inspection.format, inspection.subformat, warnings)
+    finally:
+        if temporary:
+            try:
+                os.unlink(part.path)
+            except FileNotFoundError:
+                pass
+
+
+def create_blank(dest: str, size: int) -> None:
+    """Create the sparse, all-zero raw file ``dest`` of ``size`` bytes."""
+    with open(dest, "xb") as stream:
+        stream.truncate(size)

@@ -1,0 +1,84 @@
+"""Exceptions raised by ovfconverter.
+
+Every refusal and failure the library reports is an :class:`OVFConverterError`
+(or a subclass); anything else escaping the library is a bug.  The message of
+each error is one line that names the file, element or member concerned and
+the rule that was broken, for example::
+
+    disk.vmdk: VMDK extent "/etc/shadow" lies outside the package; refusing
+
+The command line prints it as ``ovfconverter: error: <message>`` and exits 1.
+"""
+
+from __future__ import annotations
+
+
+class OVFConverterError(Exception):
+    """Base class of every error ovfconverter raises on purpose.
+
+    :param message: what is wrong, one line, no trailing full stop.
+    :param subject: the file, member or element concerned; when given, the
+        string form of the error is ``"<subject>: <message>"``.
+    """
+
+    def __init__(self, message: str, subject: str | None = None) -> None:
+        self.message = message
+        self.subject = subject
+        super().__init__(f"{subject}: {message}" if subject else message)
+
+
+class PackageError(OVFConverterError):
+    """The OVF package is malformed or incomplete (missing file, dangling
+    reference, broken tar archive, unsupported layout)."""
+
+
+class DescriptorError(PackageError):
+    """The OVF descriptor is not well-formed XML, or breaks DSP0243."""
+
+
+class ManifestError(PackageError):
+    """The manifest is malformed, or a digest in it does not match."""
+
+
+class UnsafeInputError(OVFConverterError):
+    """Input was refused because accepting it could read, write or exhaust
+    host resources (path traversal, external extents, backing files, XML
+    entities, decompression bombs...)."""
+
+
+class DiskImageError(OVFConverterError):
+    """A disk image is unreadable, of an unexpected format, or failed to
+    convert."""
+
+
+class QemuImgError(DiskImageError):
+    """``qemu-img`` failed, crashed, or answered something unexpected."""
+
+
+class MissingToolError(OVFConverterError):
+    """A required external program (``qemu-img``) is not installed."""
+
+
+class ConfigError(OVFConverterError):
+    """A Ganeti ``config.ini`` is malformed or lacks required values."""
+
+
+class OptionError(OVFConverterError):
+    """An option value given by the caller is invalid."""
+
+
+class OutputExistsError(OVFConverterError):
+    """The output already exists and replacing it was not requested."""
+
+
+class Interrupted(OVFConverterError):
+    """The operation was stopped by a signal (SIGINT or SIGTERM).
+
+    :param signum: the signal number received.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")

@@ -1,0 +1,107 @@
+"""The Ganeti extension section of an OVF envelope (namespace ``http://ganeti``).
+
+Ganeti's converter writes ``gnt:GanetiSection`` with ``gnt:Version``,
+``gnt:AutoBalance``, ``gnt:Tags``, ``gnt:DiskTemplate``,
+``gnt:OperatingSystem`` and ``gnt:Hypervisor`` (each a ``gnt:Name`` and
+``gnt:Parameters``) and ``gnt:Network`` with one ``gnt:Nic`` per NIC
+(``gnt:Mode``, ``gnt:MACAddress``, ``gnt:IPAddress``, ``gnt:Link``,
+``gnt:Net``).  Older drafts, still found in Ganeti's own test data, use
+``gnt:VersionId``, ``gnt:OS`` and a flat ``gnt:Network`` holding one NIC's
+elements directly; both are read.  ovfconverter adds ``gnt:BackendParameters``
+and ``gnt:Disks``, plus ``gnt:Name`` and ``gnt:VLAN`` per NIC, so that a
+Ganeti -> OVF -> Ganeti round trip loses nothing.
+
+Values are returned as found; checking them is the importer's business.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from ovfconverter.formats.names import GANETI_NS, child, child_text, children, localname, namespace, text_of
+from ovfconverter.model.ganeti import GanetiDisk, GanetiNic, GanetiSection
+
+_NIC_FIELDS = {
+    "Mode": "mode",
+    "MACAddress": "mac",
+    "IPAddress": "ip",
+    "Link": "link",
+    "Net": "network",
+    "Name": "name",
+    "VLAN": "vlan",
+}
+
+
+def is_ganeti_section(element: etree._Element) -> bool:
+    """True for a ``gnt:GanetiSection`` element."""
+    return namespace(element) == GANETI_NS and localname(element) == "GanetiSection"
+
+
+def _parameters(element: etree._Element | None) -> dict[str, str]:
+    """Read ``<gnt:Parameters>``: each child is a parameter named by its local
+    name, or by its ``name`` attribute for ``<gnt:Parameter name="...">``."""
+    result: dict[str, str] = {}
+    if element is None:
+        return result
+    for node in children(element):
+        key = node.get("name") if localname(node) == "Parameter" and node.get("name") else localname(node)
+        result[key] = (node.text or "").strip()
+    return result
+
+
+def _nic(element: etree._Element) -> GanetiNic:
+    nic = GanetiNic()
+    for node in children(element):
+        attr = _NIC_FIELDS.get(localname(node))
+        if attr:
+            setattr(nic, attr, text_of(node))
+    return nic
+
+
+def read_ganeti_section(element: etree._Element) -> GanetiSection:
+    """Read a ``gnt:GanetiSection`` element into a :class:`GanetiSection`.
+
+    Never raises for odd content: unknown children are ignored and the
+    caller validates the values.
+    """
+    section = GanetiSection()
+    section.version = child_text(element, "Version") or child_text(element, "VersionId")
+    section.disk_template = child_text(element, "DiskTemplate")
+    tags = child_text(element, "Tags")
+    section.tags = tuple(tag for tag in re.split(r"[\s,]+", tags or "") if tag)
+    auto_balance = child_text(element, "AutoBalance")
+
+    os_node = child(element, "OperatingSystem")
+    if os_node is None:
+        os_node = child(element, "OS")
+    if os_node is not None:
+        section.os_name = child_text(os_node, "Name")
+        section.os_parameters = _parameters(child(os_node, "Parameters"))
+
+    hv_node = child(element, "Hypervisor")
+    if hv_node is not None:
+        section.hypervisor_name = child_text(hv_node, "Name")
+        section.hypervisor_parameters = _parameters(child(hv_node, "Parameters"))
+
+    section.backend_parameters = _parameters(child(element, "BackendParameters"))
+    if auto_balance is not None and "auto_balance" not in section.backend_parameters:
+        section.backend_parameters["auto_balance"] = auto_balance
+
+    network = child(element, "Network")
+    if network is not None:
+        nic_nodes = [node for node in children(network) if localname(node) == "Nic"]
+        if nic_nodes:
+            section.nics = tuple(_nic(node) for node in nic_nodes)
+        elif any(localname(node) in _NIC_FIELDS for node in children(network)):
+            section.nics = (_nic(network),)  # the older flat form: one NIC
+
+    disks = child(element, "Disks")
+    if disks is not None:
+        section.disks = tuple(
+            GanetiDisk(ivname=child_text(node, "IVName"), name=child_text(node, "Name"))
+            for node in children(disks)
+            if localname(node) == "Disk"
+        )
+    return section

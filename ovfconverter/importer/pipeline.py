@@ -1,0 +1,189 @@
+"""The import pipeline: OVF package in, Ganeti export folder out.
+
+1. Open the package (folder or OVA, read in place) and read its descriptor.
+2. Plan the export (:mod:`ovfconverter.importer.plan`): values validated,
+   every problem reported before any disk is read.
+3. Locate every disk image; verify every file the manifest lists.
+4. Convert each image to a raw, sparse dump; create empty disks.
+5. Write ``config.ini`` and move the folder into place
+   (:class:`~ovfconverter.package.staging.Staging`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from ovfconverter.disks.convert import SourceImage, convert_to_raw, create_blank
+from ovfconverter.errors import ManifestError, PackageError
+from ovfconverter.formats.config_ini import write_config
+from ovfconverter.formats.manifest import parse_manifest
+from ovfconverter.formats.ovf_reader import read_envelope
+from ovfconverter.importer.options import ImportOptions
+from ovfconverter.importer.plan import DiskPlan, build_plan
+from ovfconverter.model.envelope import FileReference
+from ovfconverter.model.ganeti import GanetiDisk, InstanceExport
+from ovfconverter.model.units import bytes_to_mib_ceil
+from ovfconverter.package.access import Package, open_package
+from ovfconverter.package.staging import Staging, fsync_path
+from ovfconverter.package.streams import ByteRange
+from ovfconverter.package.verify import MISMATCH, MISSING, UNLISTED, verify_manifest
+from ovfconverter.progress import ProgressCallback
+
+log = logging.getLogger("ovfconverter")
+
+GANETI_EXPORT_DIR = "/var/lib/ganeti/export"
+"""Where ``gnt-backup`` keeps exports; the default output folder when it
+exists."""
+
+
+@dataclass
+class ImportedDisk:
+    """A disk of the result.
+
+    :ivar path: the raw dump, in the final folder.
+    :ivar size: its length in bytes (``diskN_size`` is this in MiB, rounded
+        up).
+    :ivar source: the href it came from, ``None`` for an empty disk.
+    :ivar source_format: ``vmdk``, ``qcow2``, ``raw``..., ``None`` for an
+        empty disk.
+    """
+
+    path: str
+    size: int
+    source: str | None = None
+    source_format: str | None = None
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_package` produced.
+
+    :ivar path: the Ganeti export folder (``<output_dir>/<name>``).
+    :ivar config: the values written to its ``config.ini``.
+    :ivar warnings: everything that was worked around, in order.
+    """
+
+    path: str
+    config: InstanceExport
+    disks: list[ImportedDisk] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def default_output_dir() -> str:
+    """Ganeti's export folder when it exists, else the current folder."""
+    return GANETI_EXPORT_DIR if os.path.isdir(GANETI_EXPORT_DIR) else os.getcwd()
+
+
+def _warn(warnings: list[str], message: str) -> None:
+    warnings.append(message)
+    log.warning("%s", message)
+
+
+def _present(package: Package, ref: FileReference) -> bool:
+    try:
+        package.file_ranges(ref)
+    except PackageError:
+        return False
+    return True
+
+
+def _check_manifest(package: Package, sources: dict[int, list[ByteRange]],
+                    warnings: list[str], progress: ProgressCallback | None) -> None:
+    if package.manifest is None or package.manifest_name is None:
+        log.info("%s has no manifest; nothing to verify", package.descriptor_name)
+        return
+    entries = parse_manifest(package.manifest, package.manifest_name)
+    referenced = [part.name for ranges in sources.values() for part in ranges]
+    log.info("verifying %d files against %s", len(entries), package.manifest_name)
+    checks = verify_manifest(package, entries, referenced, progress)
+    bad = [check for check in checks if check.status == MISMATCH]
+    if bad:
+        names = ", ".join(f"{c.name} ({c.algorithm} {c.actual}, manifest says {c.expected})" for c in bad)
+        raise ManifestError(f"digest mismatch for {names}; refusing to import", package.manifest_name)
+    for check in checks:
+        if check.status == MISSING:
+            _warn(warnings, f"{package.manifest_name}: lists {check.name!r}, which is not in the package")
+        elif check.status == UNLISTED:
+            _warn(warnings, f"{package.manifest_name}: does not list {check.name!r}; it is not verified")
+
+
+def _write_disk(plan: DiskPlan, ranges: list[ByteRange] | None, staging: Staging,
+                warnings: list[str], progress: ProgressCallback | None) -> ImportedDisk:
+    dest = os.path.join(staging.result, plan.dump)
+    if plan.file is None:
+        assert plan.blank_size is not None
+        log.info("disk %d: creating an empty disk of %d bytes", plan.index, plan.blank_size)
+        create_blank(dest, plan.blank_size)
+        return ImportedDisk(dest, plan.blank_size)
+    assert ranges is not None
+    source = SourceImage(
+        name=plan.file.href,
+        ranges=tuple(ranges),
+        compression=plan.file.compression,
+        declared_format=plan.disk.format if plan.disk else None,
+        capacity=plan.disk.capacity if plan.disk else None,
+    )
+    log.info("disk %d: converting %s to raw", plan.index, plan.file.href)
+    converted = convert_to_raw(source, dest, staging.work, progress)
+    for message in converted.warnings:
+        _warn(warnings, message)
+    return ImportedDisk(dest, converted.virtual_size, plan.file.href, converted.source_format)
+
+
+def import_package(
+    path: str, options: ImportOptions | None = None, progress: ProgressCallback | None = None
+) -> ImportResult:
+    """Import the OVF package at ``path`` into a Ganeti export folder.
+
+    :param path: an ``.ovf`` descriptor, an ``.ova`` archive, or a folder
+        holding one ``.ovf``.
+    :param options: overrides and output settings (:class:`ImportOptions`).
+    :param progress: receives :class:`~ovfconverter.progress.ProgressEvent`
+        for hashing and conversion.
+    :returns: where the export is and what it holds.
+    :raises OVFConverterError: (a subclass) when the package or the options
+        are refused or a conversion fails; nothing is left behind then.
+    :raises MissingToolError: qemu-img is not installed and an image needs it.
+    """
+    options = options or ImportOptions()
+    warnings: list[str] = []
+    output_dir = os.path.abspath(options.output_dir or default_output_dir())
+    with Staging(output_dir, "ovfconverter-import") as staging:
+        with open_package(path, workdir=staging.work, progress=progress) as package:
+            for message in package.warnings:
+                _warn(warnings, f"{os.path.basename(path)}: {message}")
+            envelope = read_envelope(package.descriptor, package.descriptor_name)
+            missing = frozenset(ref.id for ref in envelope.files if not _present(package, ref))
+            plan = build_plan(envelope, options, package.descriptor_name, missing)
+            for message in plan.warnings:
+                _warn(warnings, f"{package.descriptor_name}: {message}")
+            assert plan.config.name is not None
+            final = os.path.join(output_dir, plan.config.name)
+            staging.check_target(final, options.force)
+
+            sources = {p.index: package.file_ranges(p.file) for p in plan.disks if p.file is not None}
+            if options.verify_manifest:
+                _check_manifest(package, sources, warnings, progress)
+
+            os.mkdir(staging.result, 0o700)
+            disks = [_write_disk(p, sources.get(p.index), staging, warnings, progress) for p in plan.disks]
+
+        config = plan.config
+        config.disks = [
+            GanetiDisk(size=bytes_to_mib_ceil(disk.size), dump=p.dump, ivname=p.ivname, name=p.name)
+            for p, disk in zip(plan.disks, disks)
+        ]
+        config_path = os.path.join(staging.result, "config.ini")
+        with open(config_path, "x", encoding="utf-8") as stream:
+            stream.write(write_config(config))
+        for name in [*(d.path for d in disks), config_path, staging.result]:
+            fsync_path(name)
+        staging.commit(final, options.force)
+        result_disks = [
+            ImportedDisk(os.path.join(final, os.path.basename(d.path)), d.size, d.source, d.source_format)
+            for d in disks
+        ]
+        log.info("wrote %s", final)
+        return ImportResult(path=final, config=config, disks=result_disks, warnings=warnings)

@@ -1,0 +1,280 @@
+"""The OVF envelope as plain data (DSP0243, versions 0.9, 1.x and 2.0).
+
+These classes hold what a descriptor says, in the descriptor's own terms,
+already normalised: sizes in bytes, references as ids, one representation
+for every OVF version.  They do no I/O; :mod:`ovfconverter.formats.ovf_reader`
+fills them from XML.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from ovfconverter.model.ganeti import GanetiSection
+
+
+class ResourceType(enum.IntEnum):
+    """``rasd:ResourceType`` values (CIM_ResourceAllocationSettingData,
+    DSP1041 / CIM schema 2.x) that matter for conversion."""
+
+    OTHER = 1
+    COMPUTER_SYSTEM = 2
+    PROCESSOR = 3
+    MEMORY = 4
+    IDE_CONTROLLER = 5
+    PARALLEL_SCSI_HBA = 6
+    FC_HBA = 7
+    ISCSI_HBA = 8
+    IB_HCA = 9
+    ETHERNET_ADAPTER = 10
+    OTHER_NETWORK_ADAPTER = 11
+    IO_SLOT = 12
+    IO_DEVICE = 13
+    FLOPPY_DRIVE = 14
+    CD_DRIVE = 15
+    DVD_DRIVE = 16
+    DISK_DRIVE = 17
+    TAPE_DRIVE = 18
+    STORAGE_EXTENT = 19
+    OTHER_STORAGE_DEVICE = 20
+    SERIAL_PORT = 21
+    PARALLEL_PORT = 22
+    USB_CONTROLLER = 23
+    GRAPHICS_CONTROLLER = 24
+    IEEE_1394_CONTROLLER = 25
+    PARTITIONABLE_UNIT = 26
+    BASE_PARTITIONABLE_UNIT = 27
+    POWER = 28
+    COOLING_CAPACITY = 29
+    ETHERNET_SWITCH_PORT = 30
+    LOGICAL_DISK = 31
+    STORAGE_VOLUME = 32
+    ETHERNET_CONNECTION = 33
+    SOUND_CARD = 35
+
+
+def resource_type_name(value: int | None) -> str:
+    """Return a readable name for a ResourceType number (``"DISK_DRIVE"``,
+    ``"type 99"`` for unknown ones)."""
+    if value is None:
+        return "no type"
+    try:
+        return ResourceType(value).name
+    except ValueError:
+        return f"type {value}"
+
+
+@dataclass(frozen=True)
+class FileReference:
+    """One ``References/File`` element (DSP0243 section 7.1).
+
+    :ivar id: ``ovf:id``, unique within the envelope.
+    :ivar href: ``ovf:href``, a name relative to the package.
+    :ivar size: ``ovf:size`` in bytes (of the stored, possibly compressed,
+        file; the sum of all chunks when chunked), or ``None``.
+    :ivar compression: ``ovf:compression`` (``"gzip"``), ``None`` for none.
+    :ivar chunk_size: ``ovf:chunkSize`` in bytes when the file is stored as
+        ``href.000000000``, ``href.000000001``...; ``None`` otherwise.
+    """
+
+    id: str
+    href: str
+    size: int | None = None
+    compression: str | None = None
+    chunk_size: int | None = None
+
+
+@dataclass(frozen=True)
+class VirtualDisk:
+    """One ``DiskSection/Disk`` element (DSP0243 section 9.1).
+
+    :ivar disk_id: ``ovf:diskId``.
+    :ivar file_ref: ``ovf:fileRef`` (a :class:`FileReference` id), or
+        ``None`` for a blank disk to be created empty.
+    :ivar capacity: virtual size in bytes (``ovf:capacity`` times
+        ``ovf:capacityAllocationUnits``, default ``byte``), or ``None`` when
+        absent or not resolvable.
+    :ivar format: ``ovf:format``, a URI naming the image format, or ``None``.
+    :ivar populated_size: ``ovf:populatedSize`` in bytes, or ``None``.
+    :ivar parent_ref: ``ovf:parentRef`` (delta disks), or ``None``.
+    """
+
+    disk_id: str
+    file_ref: str | None = None
+    capacity: int | None = None
+    format: str | None = None
+    populated_size: int | None = None
+    parent_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    """One ``NetworkSection/Network`` element (DSP0243 section 9.4)."""
+
+    name: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentConfiguration:
+    """One ``DeploymentOptionSection/Configuration`` (DSP0243 section 9.8):
+    a named hardware profile."""
+
+    id: str
+    label: str | None = None
+    description: str | None = None
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class ResourceItem:
+    """One ``Item`` (or OVF 2.0 ``StorageItem`` / ``EthernetPortItem``) of a
+    VirtualHardwareSection: a RASD, SASD or EPASD (DSP0243 section 9.5).
+
+    :ivar element: the element's local name (``Item``, ``StorageItem``,
+        ``EthernetPortItem``).
+    :ivar resource_type: ``ResourceType`` number (see :class:`ResourceType`).
+    :ivar virtual_quantity: ``VirtualQuantity`` as an integer, or ``None``.
+    :ivar allocation_units: ``AllocationUnits`` as written, or ``None``.
+    :ivar host_resources: every ``HostResource`` (``ovf:/disk/ID``...).
+    :ivar connections: every ``Connection`` (network names).
+    :ivar configurations: the ``ovf:configuration`` profile ids this item is
+        limited to; empty means every profile.
+    :ivar bound: ``ovf:bound`` (``"min"``, ``"max"``, ``"normal"``) or
+        ``None``.
+    :ivar required: ``ovf:required`` (default true).
+    """
+
+    element: str = "Item"
+    resource_type: int | None = None
+    instance_id: str | None = None
+    element_name: str | None = None
+    description: str | None = None
+    resource_subtype: str | None = None
+    virtual_quantity: int | None = None
+    allocation_units: str | None = None
+    host_resources: tuple[str, ...] = ()
+    connections: tuple[str, ...] = ()
+    address: str | None = None
+    parent: str | None = None
+    address_on_parent: str | None = None
+    automatic_allocation: bool | None = None
+    configurations: tuple[str, ...] = ()
+    bound: str | None = None
+    required: bool = True
+
+    @property
+    def label(self) -> str:
+        """A short description for messages: ``ElementName`` or InstanceID."""
+        return self.element_name or self.description or f"InstanceID {self.instance_id}"
+
+
+@dataclass(frozen=True)
+class OperatingSystem:
+    """``OperatingSystemSection`` (DSP0243 section 9.6): ``ovf:id`` is a CIM
+    ``CIM_OperatingSystem.OsType`` number; ``vmware_os_type`` is
+    ``vmw:osType`` when present."""
+
+    id: int | None = None
+    description: str | None = None
+    version: str | None = None
+    vmware_os_type: str | None = None
+
+
+@dataclass(frozen=True)
+class VirtualHardware:
+    """One ``VirtualHardwareSection``.
+
+    :ivar system_types: the ``vssd:VirtualSystemType`` words (``vmx-07``,
+        ``virtualbox-2.2``...).
+    :ivar items: every Item in document order, before profile filtering.
+    :ivar transport: ``ovf:transport`` words (``iso``, ``com.vmware.guestInfo``).
+    """
+
+    id: str | None = None
+    system_types: tuple[str, ...] = ()
+    items: tuple[ResourceItem, ...] = ()
+    transport: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProductProperty:
+    """One ``ProductSection/Property``: ``key`` and its default ``value``."""
+
+    key: str
+    value: str | None = None
+    type: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class VirtualSystem:
+    """One ``VirtualSystem`` (DSP0243 section 8).
+
+    :ivar id: ``ovf:id``.
+    :ivar name: ``Name``, or ``None`` when the descriptor has none.
+    :ivar hardware: its VirtualHardwareSections (usually exactly one).
+    :ivar properties: ProductSection properties, in document order.
+    :ivar collection_path: ids of the VirtualSystemCollections containing it,
+        outermost first; empty for a top-level VirtualSystem.
+    """
+
+    id: str
+    name: str | None = None
+    info: str | None = None
+    operating_system: OperatingSystem | None = None
+    hardware: tuple[VirtualHardware, ...] = ()
+    properties: tuple[ProductProperty, ...] = ()
+    collection_path: tuple[str, ...] = ()
+
+    @property
+    def items(self) -> tuple[ResourceItem, ...]:
+        """Every Item of every VirtualHardwareSection, in document order."""
+        return tuple(item for hw in self.hardware for item in hw.items)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A whole OVF descriptor.
+
+    :ivar version: ``"0.9"``, ``"1.0"``, ``"1.1"``, ``"2.0"``... (from the
+        namespace and ``ovf:version``).
+    :ivar virtual_systems: every VirtualSystem, flattened out of any
+        VirtualSystemCollection, in document order.
+    :ivar collection_id: the ``ovf:id`` of the top VirtualSystemCollection,
+        or ``None`` when the content is a single VirtualSystem.
+    :ivar ganeti: the Ganeti extension section (``http://ganeti``), if any.
+    :ivar ignored_sections: names of sections that were skipped because they
+        are optional (``ovf:required="false"``) or carry nothing to convert.
+    :ivar notes: problems found while reading that do not prevent reading
+        (dangling references are kept and reported here).
+    """
+
+    version: str
+    files: tuple[FileReference, ...] = ()
+    disks: tuple[VirtualDisk, ...] = ()
+    networks: tuple[Network, ...] = ()
+    deployment_options: tuple[DeploymentConfiguration, ...] = ()
+    virtual_systems: tuple[VirtualSystem, ...] = ()
+    collection_id: str | None = None
+    ganeti: GanetiSection | None = None
+    ignored_sections: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def file(self, file_id: str) -> FileReference | None:
+        """Return the File with ``ovf:id`` ``file_id``, or ``None``."""
+        return next((f for f in self.files if f.id == file_id), None)
+
+    def disk(self, disk_id: str) -> VirtualDisk | None:
+        """Return the Disk with ``ovf:diskId`` ``disk_id``, or ``None``."""
+        return next((d for d in self.disks if d.disk_id == disk_id), None)
+
+    def default_configuration(self) -> DeploymentConfiguration | None:
+        """Return the default deployment profile: the one marked
+        ``ovf:default="true"``, else the first; ``None`` without a
+        DeploymentOptionSection (DSP0243 section 9.8)."""
+        for option in self.deployment_options:
+            if option.default:
+                return option
+        return self.deployment_options[0] if self.deployment_options else None
