@@ -47,8 +47,8 @@ class VmSpec:
     memory: int | None = 512
     memory_units: str | None = "byte * 2^20"
     disks: list[DiskSpec] = field(default_factory=list)
-    nics: list[tuple[str | None, str | None]] = field(default_factory=lambda: [("VM Network", None)])
-    networks: list[str] = field(default_factory=lambda: ["VM Network"])
+    nics: list[tuple[str | None, str | None]] = field(default_factory=lambda: [("bridged", None)])
+    networks: list[str] = field(default_factory=lambda: ["bridged"])
     extra_envelope: str = ""
     extra_system: str = ""
 

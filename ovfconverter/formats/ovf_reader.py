@@ -77,6 +77,7 @@ class _Reader:
         self.notes: list[str] = []
         self.ignored: list[str] = []
         self.systems: list[VirtualSystem] = []
+        self.collection_properties: list[ProductProperty] = []
         self.ganeti: GanetiSection | None = None
 
     # -- helpers -----------------------------------------------------------
@@ -209,7 +210,9 @@ class _Reader:
                 node_kind = section_kind(node)
                 if node_kind in ("VirtualSystem", "VirtualSystemCollection"):
                     self.content(node, path + (content_id,))
-                elif node_kind in _NOT_SECTIONS or node_kind == "ProductSection" or is_ganeti_section(node):
+                elif node_kind == "ProductSection":
+                    self.collection_properties.extend(self.product_properties(node))
+                elif node_kind in _NOT_SECTIONS or is_ganeti_section(node):
                     continue
                 elif node_kind in ("OperatingSystemSection", "VirtualHardwareSection"):
                     continue
@@ -254,11 +257,16 @@ class _Reader:
         )
 
     def product_properties(self, element: etree._Element) -> list[ProductProperty]:
+        """Properties, keyed by their full name: ``class.key.instance`` where
+        the ProductSection has ``ovf:class`` / ``ovf:instance`` (DSP0243)."""
+        prefix = (self.attr(element, "class") or "").strip()
+        suffix = (self.attr(element, "instance") or "").strip()
         props = []
         for node in children(element):
             if localname(node) == "Property":
                 key = self.attr(node, "key")
                 if key:
+                    key = ".".join(part for part in (prefix, key, suffix) if part)
                     props.append(
                         ProductProperty(
                             key=key,
@@ -410,9 +418,8 @@ def read_envelope(data: bytes, name: str = "descriptor.ovf") -> Envelope:
             reader.unknown_section(node, kind, "the Envelope")
 
     properties: dict[str, str | None] = {}
-    for system in reader.systems:
-        for prop in system.properties:
-            properties.setdefault(prop.key, prop.value)
+    for prop in [p for system in reader.systems for p in system.properties] + reader.collection_properties:
+        properties.setdefault(prop.key, prop.value)
     disks = [_resolve_capacity(reader, disk, node, cap, units, properties) for disk, node, cap, units in raw_disks]
     seen: set[str] = set()
     for disk in disks:

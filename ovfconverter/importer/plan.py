@@ -279,7 +279,23 @@ def _nics(hw: Hardware, section: GanetiSection | None, options: ImportOptions, w
         _apply_nic_values(nics[index], options.nics[index], f"--net {index}")
     if len(nics) > MAX_NICS:
         raise OptionError(f"the instance would have {len(nics)} NICs; Ganeti allows {MAX_NICS}")
-    return [_checked_nic(nic, index) for index, nic in enumerate(nics)]
+    checked = [_checked_nic(nic, index) for index, nic in enumerate(nics)]
+    from_ovf = [
+        f"NIC {index} on {nic.network!r}"
+        for index, nic in enumerate(checked)
+        if nic.network is not None
+        and index < len(hw.nics)
+        and nic.network == hw.nics[index].connection
+        and "network" not in options.nics.get(index, {})
+        and not (index < len(section_nics) and section_nics[index].network)
+    ]
+    if from_ovf:
+        warnings.append(
+            "Ganeti networks named after the package's OVF networks: " + ", ".join(from_ovf)
+            + "; gnt-backup import needs Ganeti networks of those names "
+            "(else give --net N:network=NAME, or --net N:network=none,link=BRIDGE)"
+        )
+    return checked
 
 
 def _disks(envelope: Envelope, hw: Hardware, section: GanetiSection | None, options: ImportOptions, where: str) -> list[DiskPlan]:
