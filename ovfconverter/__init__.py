@@ -28,6 +28,7 @@ from ovfconverter.errors import (
     QemuImgError,
     UnsafeInputError,
 )
+from ovfconverter.exporter import ExportedFile, ExportOptions, ExportResult, export_instance
 from ovfconverter.importer import ImportedDisk, ImportOptions, ImportResult, import_package
 from ovfconverter.progress import ProgressCallback, ProgressEvent
 
@@ -39,6 +40,9 @@ __all__ = [
     "ConfigError",
     "DescriptorError",
     "DiskImageError",
+    "ExportOptions",
+    "ExportResult",
+    "ExportedFile",
     "ImportOptions",
     "ImportResult",
     "ImportedDisk",
@@ -54,5 +58,6 @@ __all__ = [
     "QemuImgError",
     "UnsafeInputError",
     "__version__",
+    "export_instance",
     "import_package",
 ]

@@ -87,7 +87,8 @@ def test_options_override_per_key(qcow2_ova: Path, out_dir: Path) -> None:
     assert ini["instance"]["hypervisor"] == "kvm"
     assert ini["hypervisor"] == {"boot_order": "disk", "kernel_path": ""}
     assert ini["instance"]["tags"] == "web prod", "Ganeti splits tags on white space"
-    assert ini["instance"]["nic0_network"] == "VM Network" and "nic0_link" not in ini["instance"]
+    assert ini["instance"]["nic0_network"] == "VM Network" and ini["instance"]["nic0_link"] == "br1"
+    assert "ignores the ones given (add network=none to use them)" in proc.stderr
     assert ini["instance"]["disk1_size"] == "2048" and ini["instance"]["disk_count"] == "2"
     assert ini["os"] == {"variant": "bookworm"}
     assert (out_dir / "cli-vm" / "disk1.raw").stat().st_size == 2 << 30

@@ -19,6 +19,7 @@ from typing import NoReturn
 from ovfconverter import __version__
 from ovfconverter.cli.progress import ProgressBars
 from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
+from ovfconverter.exporter import ExportOptions, export_instance
 from ovfconverter.importer import ImportOptions, import_package
 from ovfconverter.model.ganeti import MAX_DISKS, MAX_NICS
 from ovfconverter.model.keyval import parse_ident_keyval, parse_index, parse_keyval
@@ -39,6 +40,19 @@ examples:
   ovfconverter import csr.ova -o csr --deployment-option 2CPU-4GB --output-dir /srv/exports
 
 Then on the cluster: gnt-backup import -n NODE --src-node=THIS_NODE --src-dir=DIR/NAME NAME
+"""
+
+
+EXPORT_EXAMPLES = """\
+examples:
+  # for VMware or VirtualBox: one OVA, streamOptimized VMDK, SHA256 manifest
+  ovfconverter export /var/lib/ganeti/export/web1.example.com/config.ini --ova
+
+  # for an older VMware product that wants SHA1, without Ganeti's section
+  ovfconverter export config.ini --ova --digest sha1 --external
+
+  # for another Ganeti cluster or OpenStack: qcow2 disks in a folder package
+  ovfconverter export config.ini --format qcow2 --output-dir /srv/ovf
 """
 
 
@@ -156,6 +170,47 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output-dir", metavar="DIR", help="where NAME/ is written (default: /var/lib/ganeti/export if it exists, else the current folder)")
     out.add_argument("--force", action="store_true", help="replace an existing DIR/NAME")
     _common(imp, suppress=True)
+    imp.set_defaults(run=_run_import)
+
+    exp = commands.add_parser(
+        "export",
+        help="turn a Ganeti export (config.ini and disk dumps) into an OVF package or OVA",
+        description="Turn a 'gnt-backup export' folder (its config.ini and the raw disk dumps beside it) "
+        "into an OVF package folder OUTPUT_DIR/NAME/ or, with --ova, one OUTPUT_DIR/NAME.ova, that "
+        "VMware, VirtualBox and Ganeti import.",
+        epilog=EXPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    exp.add_argument("config", metavar="CONFIG_INI", help="the config.ini of a gnt-backup export")
+    fmt = exp.add_argument_group("disks")
+    fmt.add_argument(
+        "-f", "--format", default="vmdk", choices=("vmdk", "raw", "qcow2", "cow", "vdi", "vhd", "vhdx"),
+        help="disk format (default: vmdk, streamOptimized; cow is Ganeti's name for qcow2)",
+    )
+    fmt.add_argument(
+        "--vmdk-subformat", default="streamOptimized", choices=("streamOptimized", "monolithicSparse"),
+        help="VMDK flavour (default: streamOptimized, what VMware and VirtualBox import)",
+    )
+    fmt.add_argument("--compress", action="store_true", help='gzip each disk file (ovf:compression="gzip")')
+    fmt.add_argument("--compression-level", type=int, default=6, metavar="1-9", help="gzip level (default 6)")
+    pkg = exp.add_argument_group("package")
+    pkg.add_argument("--ova", action="store_true", help="write one .ova file instead of a folder")
+    pkg.add_argument("--external", action="store_true", help="leave out the Ganeti section (hypervisor and OS not required)")
+    pkg.add_argument("-n", "--name", help="virtual system name (default: the instance name)")
+    pkg.add_argument(
+        "--digest", default="sha256", choices=("sha1", "sha256", "sha512"),
+        help="manifest digest (default: sha256; some older VMware products want sha1)",
+    )
+    pkg.add_argument("--ovf-version", default="1.0", choices=("1.0", "2.0"), help="OVF version (default: 1.0)")
+    pkg.add_argument(
+        "--virtual-system-type", default="vmx-07", metavar="TYPE",
+        help="vssd:VirtualSystemType, e.g. vmx-07 (default) or 'vmx-07 vmx-10'",
+    )
+    res = exp.add_argument_group("result")
+    res.add_argument("--output-dir", metavar="DIR", help="where the result goes (default: the folder of CONFIG_INI)")
+    res.add_argument("--force", action="store_true", help="replace an existing result")
+    _common(exp, suppress=True)
+    exp.set_defaults(run=_run_export)
     return parser
 
 
@@ -203,6 +258,28 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
     return options
 
 
+def _run_export(args: argparse.Namespace, progress: ProgressBars | None) -> int:
+    options = ExportOptions(
+        format=args.format,
+        vmdk_subformat=args.vmdk_subformat,
+        compress=args.compress,
+        compression_level=args.compression_level,
+        ova=args.ova,
+        external=args.external,
+        name=args.name,
+        output_dir=args.output_dir,
+        force=args.force,
+        digest=args.digest,
+        ovf_version=args.ovf_version,
+        virtual_system_type=args.virtual_system_type,
+    )
+    result = export_instance(args.config, options, progress)
+    disks = len(result.files) - 2
+    kind = "OVA" if args.ova else "OVF package"
+    print(f"{result.path}: {kind} of {result.envelope.virtual_systems[0].name!r}, {disks} disk(s), OVF {options.ovf_version}")
+    return 0
+
+
 def _run_import(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     result = import_package(args.package, _import_options(args), progress)
     config = result.config
@@ -224,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = ProgressBars() if show_bars else None
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return _run_import(args, progress)
+        return int(args.run(args, progress))
     except KeyboardInterrupt:
         if progress:
             progress.close()

@@ -166,7 +166,8 @@ def write_config(config: InstanceExport) -> str:
     always written (``auto`` when unknown) because Ganeti counts NICs by it,
     and a NIC without ``network`` gets ``nicN_mode`` and ``nicN_link``
     (``none`` when unknown, meaning the cluster default) because Ganeti
-    reads both unconditionally for such NICs.
+    reads both unconditionally for such NICs.  A NIC with a network keeps
+    the mode and link it has, which Ganeti ignores, as its own export does.
 
     :raises ConfigError: a key or value that cannot be written safely
         (control characters, ``%``, odd key characters).
@@ -190,8 +191,10 @@ def write_config(config: InstanceExport) -> str:
     for index, nic in enumerate(config.nics):
         _put(parser, "instance", f"nic{index}_mac", nic.mac or "auto")
         _put(parser, "instance", f"nic{index}_ip", nic.ip)
-        if nic.network:
-            _put(parser, "instance", f"nic{index}_network", nic.network)
+        _put(parser, "instance", f"nic{index}_network", nic.network)
+        if nic.network:  # Ganeti ignores mode and link then; kept for the record
+            _put(parser, "instance", f"nic{index}_mode", nic.mode)
+            _put(parser, "instance", f"nic{index}_link", nic.link)
         else:
             _put(parser, "instance", f"nic{index}_mode", nic.mode or "none")
             _put(parser, "instance", f"nic{index}_link", nic.link or "none")

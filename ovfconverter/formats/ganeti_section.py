@@ -105,3 +105,76 @@ def read_ganeti_section(element: etree._Element) -> GanetiSection:
             if localname(node) == "Disk"
         )
     return section
+
+
+_NCNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _gnt(name: str) -> str:
+    return f"{{{GANETI_NS}}}{name}"
+
+
+def _text(parent: etree._Element, name: str, value: str | None) -> None:
+    if value is not None:
+        etree.SubElement(parent, _gnt(name)).text = value
+
+
+def _write_parameters(parent: etree._Element, params: dict[str, str]) -> None:
+    _fill_parameters(etree.SubElement(parent, _gnt("Parameters")), params)
+
+
+def _fill_parameters(node: etree._Element, params: dict[str, str]) -> None:
+    for key, value in params.items():
+        if _NCNAME_RE.match(key):
+            etree.SubElement(node, _gnt(key)).text = value
+        else:  # not a valid XML element name: spell it as an attribute
+            element = etree.SubElement(node, _gnt("Parameter"))
+            element.set("name", key)
+            element.text = value
+
+
+def write_ganeti_section(section: GanetiSection, ovf_ns: str) -> etree._Element:
+    """Build a ``gnt:GanetiSection`` element for ``section``.
+
+    The section carries ``ovf:required="false"`` and an ``Info``, so that
+    consumers that do not know it may skip it (DSP0243), and keeps the
+    element names Ganeti's own converter reads (``gnt:Version``,
+    ``gnt:AutoBalance``, ``gnt:OperatingSystem``, ``gnt:Hypervisor``,
+    ``gnt:Network/gnt:Nic``) next to ovfconverter's additions
+    (``gnt:BackendParameters``, ``gnt:Disks``, per-NIC ``gnt:Name`` and
+    ``gnt:VLAN``).  :func:`read_ganeti_section` reads it back unchanged.
+
+    :param ovf_ns: the envelope's OVF namespace (for ``ovf:required``,
+        ``ovf:Info`` and ``ovf:name``).
+    """
+    root = etree.Element(_gnt("GanetiSection"), nsmap={"gnt": GANETI_NS})
+    root.set(f"{{{ovf_ns}}}required", "false")
+    etree.SubElement(root, f"{{{ovf_ns}}}Info").text = "Ganeti instance parameters (ganeti.org)"
+    _text(root, "Version", section.version)
+    _text(root, "AutoBalance", section.backend_parameters.get("auto_balance"))
+    if section.tags:
+        _text(root, "Tags", " ".join(section.tags))
+    _text(root, "DiskTemplate", section.disk_template)
+    if section.os_name is not None or section.os_parameters:
+        node = etree.SubElement(root, _gnt("OperatingSystem"))
+        _text(node, "Name", section.os_name)
+        _write_parameters(node, section.os_parameters)
+    if section.hypervisor_name is not None or section.hypervisor_parameters:
+        node = etree.SubElement(root, _gnt("Hypervisor"))
+        _text(node, "Name", section.hypervisor_name)
+        _write_parameters(node, section.hypervisor_parameters)
+    if section.backend_parameters:
+        _fill_parameters(etree.SubElement(root, _gnt("BackendParameters")), section.backend_parameters)
+    if section.nics:
+        network = etree.SubElement(root, _gnt("Network"))
+        for nic in section.nics:
+            node = etree.SubElement(network, _gnt("Nic"))
+            for element_name, attr in _NIC_FIELDS.items():
+                _text(node, element_name, getattr(nic, attr))
+    if section.disks:
+        disks = etree.SubElement(root, _gnt("Disks"))
+        for disk in section.disks:
+            node = etree.SubElement(disks, _gnt("Disk"))
+            _text(node, "IVName", disk.ivname)
+            _text(node, "Name", disk.name)
+    return root

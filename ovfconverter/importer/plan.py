@@ -249,7 +249,6 @@ def _checked_nic(nic: GanetiNic, index: int) -> GanetiNic:
             raise OptionError(f"{what}: IP address {nic.ip!r} is not valid") from None
     if nic.network is not None:
         validate_network_name(nic.network)
-        nic.mode = nic.link = None  # Ganeti refuses mode/link with a network
     for key in ("link", "name", "vlan"):
         value = getattr(nic, key)
         if value is not None:
@@ -280,6 +279,13 @@ def _nics(hw: Hardware, section: GanetiSection | None, options: ImportOptions, w
     if len(nics) > MAX_NICS:
         raise OptionError(f"the instance would have {len(nics)} NICs; Ganeti allows {MAX_NICS}")
     checked = [_checked_nic(nic, index) for index, nic in enumerate(nics)]
+    for index, values in options.nics.items():
+        nic = checked[index]
+        if nic.network and ({"mode", "link"} & set(values)) and "network" not in values:
+            warnings.append(
+                f"--net {index}: NIC {index} is on network {nic.network!r}, so Ganeti takes its mode and link "
+                "from the network and ignores the ones given (add network=none to use them)"
+            )
     from_ovf = [
         f"NIC {index} on {nic.network!r}"
         for index, nic in enumerate(checked)

@@ -1,0 +1,47 @@
+"""What the caller of an export may choose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DIGESTS = ("sha1", "sha256", "sha512")
+OVF_VERSIONS = ("1.0", "2.0")
+
+
+@dataclass
+class ExportOptions:
+    """Options of :func:`ovfconverter.export_instance`.
+
+    :ivar format: disk format: ``vmdk`` (default), ``raw``, ``qcow2`` (or
+        Ganeti's name for it, ``cow``), ``vdi``, ``vhd``, ``vhdx``.
+    :ivar vmdk_subformat: ``streamOptimized`` (default: what VMware and
+        VirtualBox import from an OVA) or ``monolithicSparse``.
+    :ivar compress: gzip each disk file and mark it ``ovf:compression="gzip"``.
+    :ivar compression_level: gzip level 1-9 (default 6).
+    :ivar ova: write one ``.ova`` file instead of a folder.
+    :ivar external: leave the Ganeti section out (for other hypervisors);
+        the instance's hypervisor and OS are then not required.
+    :ivar name: the virtual system's name (default: the instance name).
+    :ivar output_dir: where the result goes (default: the folder of
+        ``config.ini``, as Ganeti does).
+    :ivar force: replace an existing result.
+    :ivar digest: manifest algorithm: ``sha256`` (default), ``sha1`` (older
+        VMware products), ``sha512``.
+    :ivar ovf_version: ``1.0`` (default; VMware's desktop products refuse
+        2.0) or ``2.0``.
+    :ivar virtual_system_type: ``vssd:VirtualSystemType`` (default
+        ``vmx-07``, which every VMware importer since ESX 4 accepts).
+    """
+
+    format: str = "vmdk"
+    vmdk_subformat: str = "streamOptimized"
+    compress: bool = False
+    compression_level: int = 6
+    ova: bool = False
+    external: bool = False
+    name: str | None = None
+    output_dir: str | None = None
+    force: bool = False
+    digest: str = "sha256"
+    ovf_version: str = "1.0"
+    virtual_system_type: str = "vmx-07"
