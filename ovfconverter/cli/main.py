@@ -8,6 +8,7 @@ traceback only with ``--debug``); 2 for usage errors; 130 after Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -21,6 +22,8 @@ from ovfconverter.cli.progress import ProgressBars
 from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
 from ovfconverter.exporter import ExportOptions, export_instance
 from ovfconverter.importer import ImportOptions, import_package
+from ovfconverter.info import read_package, to_json, verify_package
+from ovfconverter.cli.report import format_info, format_verify
 from ovfconverter.model.ganeti import MAX_DISKS, MAX_NICS
 from ovfconverter.model.keyval import parse_ident_keyval, parse_index, parse_keyval
 from ovfconverter.model.units import parse_size
@@ -53,6 +56,20 @@ examples:
 
   # for another Ganeti cluster or OpenStack: qcow2 disks in a folder package
   ovfconverter export config.ini --format qcow2 --output-dir /srv/ovf
+"""
+
+
+INFO_EXAMPLES = """\
+examples:
+  ovfconverter info appliance.ova
+  ovfconverter info vm.ovf --json | jq .systems
+  ovfconverter info csr.ova --deployment-option 4CPU-8GB
+"""
+
+VERIFY_EXAMPLES = """\
+examples:
+  ovfconverter verify appliance.ova
+  ovfconverter verify vm.ovf --json
 """
 
 
@@ -211,6 +228,34 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--force", action="store_true", help="replace an existing result")
     _common(exp, suppress=True)
     exp.set_defaults(run=_run_export)
+
+    info = commands.add_parser(
+        "info",
+        help="show what is inside a package, without converting anything",
+        description="Show what an OVF package holds: OVF version, virtual systems, deployment profiles, "
+        "hardware, disks (format, capacity, file size), NICs, files and their manifest status, the Ganeti "
+        "section and warnings. Reads only the descriptor, manifest and image headers.",
+        epilog=INFO_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    info.add_argument("package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf")
+    info.add_argument("--json", action="store_true", help="print JSON (shape documented in doc/info-json.rst)")
+    info.add_argument("--deployment-option", metavar="ID", help="show the hardware of this profile")
+    _common(info, suppress=True)
+    info.set_defaults(run=_run_info)
+
+    verify = commands.add_parser(
+        "verify",
+        help="check a package against its manifest and certificate",
+        description="Hash every file the manifest lists and compare; check the certificate's signature of "
+        "the manifest. Exit status 0 when everything verifies, 1 otherwise.",
+        epilog=VERIFY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify.add_argument("package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    _common(verify, suppress=True)
+    verify.set_defaults(run=_run_verify)
     return parser
 
 
@@ -256,6 +301,18 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
     if args.no_nics and options.nics:
         raise OptionError("--no-nics and --net contradict each other")
     return options
+
+
+def _run_info(args: argparse.Namespace, progress: ProgressBars | None) -> int:
+    info = read_package(args.package, args.deployment_option, progress)
+    print(json.dumps(to_json(info), indent=2) if args.json else format_info(info))
+    return 0
+
+
+def _run_verify(args: argparse.Namespace, progress: ProgressBars | None) -> int:
+    report = verify_package(args.package, progress)
+    print(json.dumps(to_json(report), indent=2) if args.json else format_verify(report))
+    return 0 if report.ok else 1
 
 
 def _run_export(args: argparse.Namespace, progress: ProgressBars | None) -> int:

@@ -71,9 +71,10 @@ are otherwise cheap to make huge)."""
 
 
 class _Reader:
-    def __init__(self, name: str, ovf_ns: str) -> None:
+    def __init__(self, name: str, ovf_ns: str, strict: bool = True) -> None:
         self.name = name
         self.ns = ovf_ns
+        self.strict = strict
         self.notes: list[str] = []
         self.ignored: list[str] = []
         self.systems: list[VirtualSystem] = []
@@ -108,6 +109,11 @@ class _Reader:
             self.ignored.append(kind)
         elif not self.required(element):
             self.ignored.append(label)
+        elif not self.strict:
+            self.ignored.append(label)
+            self.notes.append(
+                f"line {element.sourceline}: {label} in {where} is not understood and is required; an import refuses it"
+            )
         else:
             raise self.fail(
                 element,
@@ -364,12 +370,14 @@ def _resolve_capacity(
     return replace(disk, capacity=size)
 
 
-def read_envelope(data: bytes, name: str = "descriptor.ovf") -> Envelope:
+def read_envelope(data: bytes, name: str = "descriptor.ovf", strict: bool = True) -> Envelope:
     """Read an OVF descriptor.
 
     :param data: the descriptor's bytes (at most
         :data:`~ovfconverter.formats.safexml.MAX_DESCRIPTOR_SIZE`).
     :param name: the descriptor's file name, for messages.
+    :param strict: refuse required sections this reader does not
+        understand (DSP0243); ``False`` notes them instead (for ``info``).
     :returns: the envelope, sizes in bytes.  Dangling references are not
         errors here (``info`` shows them); see
         :func:`ovfconverter.model.consistency.envelope_problems`.
@@ -386,7 +394,7 @@ def read_envelope(data: bytes, name: str = "descriptor.ovf") -> Envelope:
             name,
         )
     version = (ovf_attr(root, "version", ovf_ns) or "").strip() or OVF_NAMESPACES[ovf_ns]
-    reader = _Reader(name, ovf_ns)
+    reader = _Reader(name, ovf_ns, strict)
     files: list[FileReference] = []
     raw_disks: list[tuple[VirtualDisk, etree._Element, str | None, str | None]] = []
     networks: list[Network] = []

@@ -1,0 +1,125 @@
+"""Human-readable text for ``info`` and ``verify``."""
+
+from __future__ import annotations
+
+from ovfconverter.info.model import DiskInfo, PackageInfo, SystemInfo, VerifyReport
+from ovfconverter.model.units import format_bytes
+
+
+def _size(value: int | None) -> str:
+    return "?" if value is None else format_bytes(value)
+
+
+def _disk_line(disk: DiskInfo) -> str:
+    if disk.blank:
+        return f"disk {disk.disk_id}: blank (created empty on import), capacity {_size(disk.capacity)}"
+    if disk.file is None:
+        return f"disk {disk.disk_id}: its ovf:fileRef names no File, capacity {_size(disk.capacity)}"
+    kind = disk.image_format or "missing file"
+    if disk.image_subformat:
+        kind += f" {disk.image_subformat}"
+    if disk.compression:
+        kind += f", {disk.compression}-compressed"
+    line = f"disk {disk.disk_id}: {disk.file} ({kind}), capacity {_size(disk.capacity)}, file {_size(disk.file_size)}"
+    if disk.image_virtual_size is not None and disk.capacity is not None and disk.image_virtual_size != disk.capacity:
+        line += f", image says {_size(disk.image_virtual_size)}"
+    if disk.problems:
+        line += "; REFUSED ON IMPORT: " + "; ".join(disk.problems)
+    return line
+
+
+def _system_lines(system: SystemInfo, disks: dict[str, DiskInfo]) -> list[str]:
+    title = f"VirtualSystem {system.id!r}" + (f" named {system.name!r}" if system.name else "")
+    if system.collection:
+        title += f" in collection {'/'.join(system.collection)}"
+    if system.profile:
+        title += f", profile {system.profile}"
+    lines = [title]
+    if system.os_id is not None or system.os_description:
+        vmw = f", VMware {system.os_vmware_type}" if system.os_vmware_type else ""
+        lines.append(f"  OS: {system.os_description or '(no description)'} (CIM {system.os_id}{vmw})")
+    memory = f"{system.memory_mib} MiB" if system.memory_mib is not None else "memory not stated"
+    cpus = f"{system.cpus} CPU(s)" if system.cpus is not None else "CPUs not stated"
+    types = " ".join(system.system_types) or "no VirtualSystemType"
+    lines.append(f"  hardware: {cpus}, {memory} ({types})")
+    for disk_id in system.disks:
+        disk = disks.get(disk_id)
+        lines.append("  " + (_disk_line(disk) if disk else f"disk {disk_id} (a File used directly)"))
+    for index, nic in enumerate(system.nics):
+        lines.append(f"  NIC {index}: network {nic.network or '(none)'}, {nic.model or 'model unstated'}, MAC {nic.mac or 'none'}")
+    for device in system.removable:
+        lines.append(f"  {device.type.replace('_', ' ').lower()}: {device.label}" + (f" holding {device.file}" if device.file else ", empty"))
+    if system.other_devices:
+        lines.append("  not imported: " + ", ".join(f"{d.label} ({d.type.replace('_', ' ').lower()})" for d in system.other_devices))
+    return lines
+
+
+def format_info(info: PackageInfo) -> str:
+    """``ovfconverter info`` output."""
+    kind = "OVA" if info.kind == "ova" else "OVF package"
+    lines = [f"{info.path}: {kind}, OVF {info.ovf_version}, descriptor {info.descriptor}"]
+    manifest = info.manifest or "none"
+    if info.manifest_algorithms:
+        manifest += f" ({', '.join(a.upper() for a in info.manifest_algorithms)})"
+    cert = "none"
+    if info.certificate:
+        cert = info.certificate.file + (f" signed by {info.certificate.subject}" if info.certificate.subject else "")
+    lines.append(f"  manifest: {manifest}; certificate: {cert}")
+    if info.profiles:
+        lines.append(
+            "  deployment options: "
+            + ", ".join(f"{p.id}{' (default)' if p.default else ''}" for p in info.profiles)
+        )
+    if info.networks:
+        lines.append("  networks: " + ", ".join(str(n["name"]) for n in info.networks))
+    disks = {disk.disk_id: disk for disk in info.disks}
+    for system in info.systems:
+        lines.extend(_system_lines(system, disks))
+    attached = {d for s in info.systems for d in s.disks}
+    for disk in info.disks:
+        if disk.disk_id not in attached:
+            lines.append("  (unattached) " + _disk_line(disk))
+    lines.append("files:")
+    for f in info.files:
+        status = "MISSING" if not f.present else _size(f.size)
+        algorithm = f" {f.algorithm.upper()}" if f.algorithm else ""
+        lines.append(f"  {f.href}: {status}, {f.role}, manifest: {f.manifest}{algorithm}")
+    if info.ganeti is not None:
+        g = info.ganeti
+        lines.append(
+            f"Ganeti section: OS {g.os_name or '?'}, hypervisor {g.hypervisor_name or '?'}, "
+            f"disk template {g.disk_template or '?'}, {len(g.nics)} NIC(s)"
+            + (f", tags {' '.join(g.tags)}" if g.tags else "")
+        )
+    if info.ignored_sections:
+        lines.append("ignored sections: " + ", ".join(info.ignored_sections))
+    if info.warnings:
+        lines.append("warnings:")
+        lines.extend(f"  - {w}" for w in info.warnings)
+    return "\n".join(lines)
+
+
+def format_verify(report: VerifyReport) -> str:
+    """``ovfconverter verify`` output: one line per file, then the verdict."""
+    lines = []
+    for verdict in report.files:
+        algorithm = (verdict.algorithm or "").upper()
+        if verdict.status == "ok":
+            lines.append(f"OK        {verdict.name} ({algorithm})")
+        elif verdict.status == "mismatch":
+            lines.append(f"MISMATCH  {verdict.name}: {algorithm} is {verdict.actual}, the manifest says {verdict.expected}")
+        elif verdict.status == "missing":
+            lines.append(f"MISSING   {verdict.name}: listed in the manifest, not in the package")
+        else:
+            lines.append(f"UNLISTED  {verdict.name}: referenced by the descriptor, not in the manifest")
+    cert = report.certificate
+    if cert is not None:
+        if cert.signature_valid:
+            trust = "self-signed" if cert.self_signed else f"issued by {cert.issuer} (chain not checked)"
+            expiry = "" if cert.current else ", EXPIRED or not yet valid"
+            lines.append(f"SIGNED    {report.manifest} by {cert.subject}, {trust}{expiry}")
+        else:
+            lines.append(f"BAD SIG   {cert.file}: {cert.problem or 'the signature of the manifest does not verify'}")
+    lines.extend(f"problem: {p}" for p in report.problems)
+    lines.append(f"{report.path}: " + ("verified" if report.ok else "NOT verified"))
+    return "\n".join(lines)

@@ -1,0 +1,195 @@
+"""What ``info`` and ``verify`` report, as plain data with a stable JSON form.
+
+The JSON shape (``to_json``) is documented in ``doc/info-json.rst``; fields
+are only ever added, never renamed or removed, within a major version.
+Sizes are bytes, memory is MiB (``memory_mib``), as the field names say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ovfconverter.model.ganeti import GanetiSection
+
+JSON_FORMAT_VERSION = 1
+"""Bumped only when a field changes meaning or disappears."""
+
+
+@dataclass
+class DiskInfo:
+    """A DiskSection Disk.
+
+    :ivar file: the href of its image, ``None`` for a blank disk.
+    :ivar image_format: what the image's bytes are (``vmdk``, ``qcow2``,
+        ``raw``...), ``None`` when not read (blank, missing).
+    :ivar image_subformat: VMDK createType, VHD/VDI type...
+    :ivar capacity: ``ovf:capacity`` in bytes.
+    :ivar image_virtual_size: the size the image header claims, in bytes.
+    :ivar file_size: the stored file's size in bytes (all chunks).
+    :ivar problems: what an import would refuse about the image.
+    """
+
+    disk_id: str
+    file: str | None
+    format_uri: str | None
+    capacity: int | None
+    populated_size: int | None
+    compression: str | None = None
+    file_size: int | None = None
+    image_format: str | None = None
+    image_subformat: str | None = None
+    image_virtual_size: int | None = None
+    blank: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileInfo:
+    """A References/File (or a file only the manifest lists).
+
+    :ivar present: the package holds it.
+    :ivar size: its stored size in bytes, ``None`` when absent.
+    :ivar declared_size: ``ovf:size`` in bytes.
+    :ivar manifest: ``"listed"``, ``"unlisted"`` or ``"no manifest"``; for
+        a file only the manifest names, ``"listed"`` with ``id`` ``None``.
+    :ivar role: ``disk``, ``removable`` (CD/DVD/floppy image), ``other``.
+    """
+
+    href: str
+    id: str | None
+    present: bool
+    size: int | None
+    declared_size: int | None
+    manifest: str
+    algorithm: str | None = None
+    role: str = "other"
+
+
+@dataclass
+class DeviceInfo:
+    """A removable drive or another device that is not imported."""
+
+    label: str
+    type: str
+    file: str | None = None
+
+
+@dataclass
+class NicInfo:
+    """An Ethernet adapter: MAC (``None`` when the package has none),
+    network (``rasd:Connection``), model (``ResourceSubType``)."""
+
+    mac: str | None
+    network: str | None
+    model: str | None
+
+
+@dataclass
+class SystemInfo:
+    """A VirtualSystem under one deployment profile.
+
+    :ivar memory_mib: memory in MiB (rounded up), ``None`` when unstated.
+    :ivar disks: DiskSection ids (or ``file:ID`` for a File used directly),
+        in import order.
+    """
+
+    id: str
+    name: str | None
+    collection: list[str]
+    profile: str | None
+    os_id: int | None
+    os_description: str | None
+    os_vmware_type: str | None
+    system_types: list[str]
+    cpus: int | None
+    memory_mib: int | None
+    disks: list[str]
+    nics: list[NicInfo]
+    removable: list[DeviceInfo]
+    other_devices: list[DeviceInfo]
+
+
+@dataclass
+class ProfileInfo:
+    """A DeploymentOptionSection Configuration."""
+
+    id: str
+    label: str | None
+    description: str | None
+    default: bool
+
+
+@dataclass
+class CertificateInfo:
+    """The ``.cert`` file: signer, and whether its signature of the
+    manifest verifies (``None``: not checked, as by ``info``)."""
+
+    file: str
+    subject: str | None = None
+    issuer: str | None = None
+    self_signed: bool | None = None
+    signature_valid: bool | None = None
+    current: bool | None = None
+    problem: str | None = None
+
+
+@dataclass
+class PackageInfo:
+    """Everything ``info`` shows about a package.
+
+    :ivar kind: ``"ova"`` or ``"folder"``.
+    :ivar warnings: blank disks, missing files, unknown required sections,
+        broken references, non-conformities.
+    """
+
+    path: str
+    kind: str
+    descriptor: str
+    manifest: str | None
+    manifest_algorithms: list[str]
+    certificate: CertificateInfo | None
+    ovf_version: str
+    profiles: list[ProfileInfo]
+    networks: list[dict[str, str | None]]
+    systems: list[SystemInfo]
+    disks: list[DiskInfo]
+    files: list[FileInfo]
+    ganeti: GanetiSection | None
+    ignored_sections: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileVerdict:
+    """``verify``'s verdict on one file: ``status`` is ``ok``,
+    ``mismatch``, ``missing`` (listed, absent) or ``unlisted``."""
+
+    name: str
+    status: str
+    algorithm: str | None = None
+    expected: str | None = None
+    actual: str | None = None
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` found.  ``ok`` is true only when there is a
+    manifest, every file it lists is present and matches, every file the
+    descriptor references is listed, and any certificate's signature
+    verifies."""
+
+    path: str
+    manifest: str | None
+    files: list[FileVerdict]
+    certificate: CertificateInfo | None
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+
+
+def to_json(report: PackageInfo | VerifyReport) -> dict[str, Any]:
+    """The report as JSON-ready data (``json.dumps`` it), with a
+    ``format_version`` field."""
+    data = asdict(report)
+    data["format_version"] = JSON_FORMAT_VERSION
+    return data

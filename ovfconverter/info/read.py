@@ -1,0 +1,271 @@
+"""``info`` and ``verify``: looking at a package without converting it.
+
+``read_package`` reads only the descriptor, the manifest, the certificate
+and the first bytes of each image (64 KiB, and a VMDK's embedded
+descriptor), so it is instant whatever the size of the disks.
+``verify_package`` hashes every file the manifest lists and checks the
+certificate's signature of the manifest.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ovfconverter.disks.convert import range_reader
+from ovfconverter.disks.inspector import HEAD_SIZE, Inspection, inspect_image
+from ovfconverter.errors import ManifestError, OVFConverterError, PackageError, UnsafeInputError
+from ovfconverter.formats.certificate import certificate_current, parse_certificate, signature_valid
+from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
+from ovfconverter.formats.ovf_reader import read_envelope
+from ovfconverter.info.model import (
+    CertificateInfo,
+    DeviceInfo,
+    DiskInfo,
+    FileInfo,
+    FileVerdict,
+    NicInfo,
+    PackageInfo,
+    ProfileInfo,
+    SystemInfo,
+    VerifyReport,
+)
+from ovfconverter.model.envelope import Envelope, FileReference, resource_type_name
+from ovfconverter.model.hardware import describe_hardware, envelope_problems, parse_host_resource
+from ovfconverter.model.units import bytes_to_mib_ceil
+from ovfconverter.package.access import Package, open_package
+from ovfconverter.package.streams import ByteRange, gunzip_chunks, iter_ranges
+from ovfconverter.package.verify import verify_manifest
+from ovfconverter.progress import ProgressCallback
+
+
+def _ranges(package: Package, ref: FileReference) -> list[ByteRange] | None:
+    try:
+        return package.file_ranges(ref)
+    except (PackageError, UnsafeInputError):
+        return None
+
+
+def _inspect(ranges: list[ByteRange], compression: str | None, name: str) -> Inspection:
+    """Inspect an image from its first bytes only."""
+    if compression == "gzip":
+        head = bytearray()
+        try:
+            for block in gunzip_chunks(iter_ranges(ranges, 1 << 16), name):
+                head += block
+                if len(head) >= HEAD_SIZE:
+                    break
+        except PackageError:
+            if not head:
+                raise
+        data = bytes(head)
+
+        def read_head(offset: int, size: int) -> bytes:
+            return data[offset : offset + size]
+
+        return inspect_image(read_head, len(data))
+    if len(ranges) == 1:
+        return inspect_image(range_reader(ranges[0]), ranges[0].size)
+    first = ranges[0]
+    return inspect_image(range_reader(first), first.size)
+
+
+def _manifest_entries(package: Package, warnings: list[str]) -> list[ManifestEntry]:
+    if package.manifest is None or package.manifest_name is None:
+        return []
+    try:
+        return parse_manifest(package.manifest, package.manifest_name)
+    except (ManifestError, UnsafeInputError) as exc:
+        warnings.append(str(exc))
+        return []
+
+
+def _certificate(package: Package, check: bool) -> CertificateInfo | None:
+    if package.certificate is None or package.certificate_name is None:
+        return None
+    info = CertificateInfo(file=package.certificate_name)
+    try:
+        cert = parse_certificate(package.certificate, package.certificate_name)
+    except ManifestError as exc:
+        info.problem = exc.message
+        return info
+    info.subject, info.issuer, info.self_signed = cert.subject, cert.issuer, cert.self_signed
+    info.current = certificate_current(cert)
+    if check:
+        if package.manifest is None or cert.manifest != package.manifest_name:
+            info.problem = f"the certificate signs {cert.manifest!r}, not the package's manifest"
+            info.signature_valid = False
+        else:
+            info.signature_valid = signature_valid(cert, package.manifest)
+    return info
+
+
+def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> list[SystemInfo]:
+    systems = []
+    for system in envelope.virtual_systems:
+        hw = describe_hardware(envelope, system, profile)
+        warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in hw.problems + hw.notes)
+        osys = system.operating_system
+        removable = []
+        for item in hw.removable:
+            files = [ref[1] for ref in map(parse_host_resource, item.host_resources) if ref and ref[0] == "file"]
+            href = next((f.href for f in envelope.files if files and f.id == files[0]), None)
+            removable.append(DeviceInfo(item.label, resource_type_name(item.resource_type), href))
+        systems.append(
+            SystemInfo(
+                id=system.id,
+                name=system.name,
+                collection=list(system.collection_path),
+                profile=profile,
+                os_id=osys.id if osys else None,
+                os_description=osys.description if osys else None,
+                os_vmware_type=osys.vmware_os_type if osys else None,
+                system_types=[t for hwsec in system.hardware for t in hwsec.system_types],
+                cpus=hw.cpus,
+                memory_mib=bytes_to_mib_ceil(hw.memory) if hw.memory is not None else None,
+                disks=[a.disk.disk_id if a.disk else f"file:{a.file_id}" for a in hw.disks],
+                nics=[NicInfo(n.mac, n.connection, n.model) for n in hw.nics],
+                removable=removable,
+                other_devices=[DeviceInfo(i.label, resource_type_name(i.resource_type)) for i in hw.other],
+            )
+        )
+    return systems
+
+
+def read_package(path: str, deployment_option: str | None = None, progress: ProgressCallback | None = None) -> PackageInfo:
+    """Describe the package at ``path`` without converting anything.
+
+    :param deployment_option: the profile whose hardware to show (default:
+        the package's default profile).
+    :returns: the description; problems that would stop an import are in
+        ``warnings`` and the disks' ``problems``.
+    :raises PackageError: the package cannot be opened or its descriptor
+        is not XML / not OVF (then there is nothing to show).
+    """
+    with open_package(path, progress=progress) as package:
+        warnings = [f"{os.path.basename(path)}: {w}" for w in package.warnings]
+        envelope = read_envelope(package.descriptor, package.descriptor_name, strict=False)
+        warnings += list(envelope.notes) + envelope_problems(envelope)
+        warnings += [f"Network {n.name!r} has no Description (DSP0243 requires one)" for n in envelope.networks if not n.description]
+        if deployment_option is not None and deployment_option not in [o.id for o in envelope.deployment_options]:
+            raise PackageError(f"the package has no deployment option {deployment_option!r}", path)
+        default = envelope.default_configuration()
+        profile = deployment_option or (default.id if default else None)
+        entries = _manifest_entries(package, warnings)
+        listed = {entry.filename: entry.algorithm for entry in entries}
+
+        disk_files = {d.file_ref for d in envelope.disks if d.file_ref}
+        removable_files = {
+            ref[1]
+            for system in envelope.virtual_systems
+            for item in system.items
+            for ref in map(parse_host_resource, item.host_resources)
+            if ref and ref[0] == "file"
+        }
+        files: list[FileInfo] = []
+        ranges_by_id: dict[str, list[ByteRange] | None] = {}
+        for ref in envelope.files:
+            ranges = _ranges(package, ref)
+            ranges_by_id[ref.id] = ranges
+            names = [part.name for part in ranges] if ranges else [ref.href]
+            status = "no manifest" if package.manifest is None else (
+                "listed" if all(name in listed for name in names) else "unlisted"
+            )
+            if ranges is None:
+                warnings.append(f"file {ref.href!r} (File {ref.id!r}) is missing from the package")
+            role = "disk" if ref.id in disk_files else "removable" if ref.id in removable_files else "other"
+            files.append(
+                FileInfo(
+                    href=ref.href,
+                    id=ref.id,
+                    present=ranges is not None,
+                    size=sum(p.size for p in ranges) if ranges else None,
+                    declared_size=ref.size,
+                    manifest=status,
+                    algorithm=listed.get(names[0]),
+                    role=role,
+                )
+            )
+            if ranges and ref.size is not None and ref.chunk_size is None and ref.size != ranges[0].size:
+                warnings.append(f"file {ref.href!r} is {ranges[0].size} bytes, not the ovf:size of {ref.size}")
+        known = {f.href for f in files} | {package.descriptor_name}
+        for entry in entries:
+            if entry.filename not in known and not any(entry.filename.startswith(f.href + ".") for f in files):
+                files.append(
+                    FileInfo(entry.filename, None, package.exists(entry.filename), None, None, "listed", entry.algorithm)
+                )
+                if not package.exists(entry.filename):
+                    warnings.append(f"the manifest lists {entry.filename!r}, which is not in the package")
+
+        disks: list[DiskInfo] = []
+        for disk in envelope.disks:
+            ref = envelope.file(disk.file_ref) if disk.file_ref else None
+            info = DiskInfo(
+                disk_id=disk.disk_id,
+                file=ref.href if ref else None,
+                format_uri=disk.format,
+                capacity=disk.capacity,
+                populated_size=disk.populated_size,
+                compression=ref.compression if ref else None,
+                blank=disk.file_ref is None,
+            )
+            if info.blank:
+                warnings.append(f"Disk {disk.disk_id!r} has no file: an import creates it empty")
+            ranges = ranges_by_id.get(ref.id) if ref else None
+            if ranges:
+                info.file_size = sum(p.size for p in ranges)
+                try:
+                    inspection = _inspect(ranges, info.compression, ref.href if ref else disk.disk_id)
+                    info.image_format = inspection.format
+                    info.image_subformat = inspection.subformat
+                    info.image_virtual_size = inspection.virtual_size if inspection.format != "raw" else None
+                    info.problems = list(inspection.problems)
+                except OVFConverterError as exc:
+                    info.problems = [exc.message]
+            disks.append(info)
+
+        return PackageInfo(
+            path=path,
+            kind=package.kind,
+            descriptor=package.descriptor_name,
+            manifest=package.manifest_name,
+            manifest_algorithms=sorted(set(listed.values())),
+            certificate=_certificate(package, check=False),
+            ovf_version=envelope.version,
+            profiles=[ProfileInfo(o.id, o.label, o.description, o.default) for o in envelope.deployment_options],
+            networks=[{"name": n.name, "description": n.description} for n in envelope.networks],
+            systems=_systems(envelope, profile, warnings),
+            disks=disks,
+            files=files,
+            ganeti=envelope.ganeti,
+            ignored_sections=list(envelope.ignored_sections),
+            warnings=warnings,
+        )
+
+
+def verify_package(path: str, progress: ProgressCallback | None = None) -> VerifyReport:
+    """Verify the package at ``path`` against its manifest and certificate.
+
+    :returns: a verdict per file; ``ok`` as :class:`VerifyReport` says.
+    :raises PackageError: the package cannot be opened or read.
+    """
+    with open_package(path, progress=progress) as package:
+        problems: list[str] = []
+        if package.manifest is None or package.manifest_name is None:
+            return VerifyReport(path, None, [], _certificate(package, check=True), False, ["the package has no manifest"])
+        entries = parse_manifest(package.manifest, package.manifest_name)
+        referenced: list[str] = []
+        try:
+            envelope = read_envelope(package.descriptor, package.descriptor_name, strict=False)
+            for ref in envelope.files:
+                ranges = _ranges(package, ref)
+                referenced.extend(part.name for part in ranges) if ranges else referenced.append(ref.href)
+        except OVFConverterError as exc:
+            problems.append(f"the descriptor cannot be read: {exc}")
+        checks = verify_manifest(package, entries, referenced, progress)
+        verdicts = [FileVerdict(c.name, c.status, c.algorithm, c.expected, c.actual) for c in checks]
+        certificate = _certificate(package, check=True)
+        if certificate is not None and not certificate.signature_valid:
+            problems.append(f"{certificate.file}: " + (certificate.problem or "the signature of the manifest does not verify"))
+        ok = not problems and all(v.status == "ok" for v in verdicts)
+        return VerifyReport(path, package.manifest_name, verdicts, certificate, ok, problems)
+
