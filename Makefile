@@ -17,8 +17,13 @@ demo: setup
 	@$(PY) tools/make-example examples/build
 	@tools/run-demo
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q
+
+lint: setup
+	$(PY) -m ruff check ovfconverter
+	$(PY) -m ruff format --check ovfconverter
+	$(PY) -m mypy
 
 clean:
 	rm -rf examples/build demo-output .pytest_cache .hypothesis .mypy_cache .ruff_cache

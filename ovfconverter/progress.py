@@ -65,6 +65,10 @@ class Meter:
             self._last = self.done
             self.callback(ProgressEvent(self.step, self.subject, self.done, self.total))
 
+    def advance_by(self, block: bytes | memoryview) -> None:
+        """Record ``len(block)`` more bytes (a callback for data streams)."""
+        self.advance(len(block))
+
     def update_to(self, done: int) -> None:
         """Record that ``done`` bytes are processed in all."""
         self.advance(done - self.done)

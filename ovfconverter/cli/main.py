@@ -19,11 +19,11 @@ from typing import NoReturn
 
 from ovfconverter import __version__
 from ovfconverter.cli.progress import ProgressBars
+from ovfconverter.cli.report import format_info, format_verify
 from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
 from ovfconverter.exporter import ExportOptions, export_instance
 from ovfconverter.importer import ImportOptions, import_package
 from ovfconverter.info import read_package, to_json, verify_package
-from ovfconverter.cli.report import format_info, format_verify
 from ovfconverter.model.ganeti import MAX_DISKS, MAX_NICS
 from ovfconverter.model.keyval import parse_ident_keyval, parse_index, parse_keyval
 from ovfconverter.model.units import parse_size
@@ -130,7 +130,10 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
     group.add_argument("-q", "--quiet", action="store_true", default=default or False, help="no progress bars")
     group.add_argument(
-        "--progress", action="store_true", default=default or False, help="progress bars even when stderr is not a terminal"
+        "--progress",
+        action="store_true",
+        default=default or False,
+        help="progress bars even when stderr is not a terminal",
     )
 
 
@@ -155,36 +158,68 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=IMPORT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    imp.add_argument("package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf")
+    imp.add_argument(
+        "package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf"
+    )
     inst = imp.add_argument_group("instance")
     inst.add_argument("-n", "--name", help="instance name (default: the package's VirtualSystem name)")
-    inst.add_argument("-o", "--os-type", metavar="OS", help="Ganeti OS, e.g. debootstrap+default (needed unless the package has a Ganeti section)")
+    inst.add_argument(
+        "-o",
+        "--os-type",
+        metavar="OS",
+        help="Ganeti OS, e.g. debootstrap+default (needed unless the package has a Ganeti section)",
+    )
     inst.add_argument("-O", "--os-parameters", metavar="K=V,...", type=_keyval("-O"), default={}, help="OS parameters")
     inst.add_argument(
-        "-B", "--backend-parameters", metavar="K=V,...", type=_keyval("-B"), default={},
+        "-B",
+        "--backend-parameters",
+        metavar="K=V,...",
+        type=_keyval("-B"),
+        default={},
         help="backend parameters: vcpus, maxmem, minmem, memory (MiB, or with a unit: 2G), auto_balance...",
     )
     inst.add_argument(
-        "-H", "--hypervisor-parameters", metavar="NAME[:K=V,...]", type=_hypervisor_option,
+        "-H",
+        "--hypervisor-parameters",
+        metavar="NAME[:K=V,...]",
+        type=_hypervisor_option,
         help="hypervisor and its parameters, e.g. kvm:kernel_path=,boot_order=disk",
     )
     inst.add_argument("-t", "--disk-template", metavar="TEMPLATE", help="plain, drbd, file, sharedfile, rbd, ext, ...")
     inst.add_argument("--tags", metavar="TAG,...", help="comma-separated tags (replace the package's)")
     dev = imp.add_argument_group("disks and NICs")
     dev.add_argument(
-        "--disk", metavar="N:size=VAL", type=_disk_option, action="append", default=[],
+        "--disk",
+        metavar="N:size=VAL",
+        type=_disk_option,
+        action="append",
+        default=[],
         help="use a new empty disk of VAL (MiB, or 10G...) as disk N; repeatable",
     )
     dev.add_argument(
-        "--net", metavar="N:K=V,...", type=_net_option, action="append", default=[],
+        "--net",
+        metavar="N:K=V,...",
+        type=_net_option,
+        action="append",
+        default=[],
         help="set NIC N's mode, link, mac, ip, network, name or vlan (adds NIC N if new); repeatable",
     )
     dev.add_argument("--no-nics", action="store_true", help="import no NIC")
     sel = imp.add_argument_group("package")
-    sel.add_argument("--deployment-option", metavar="ID", help="the DeploymentOptionSection profile to use (default: the package's default)")
-    sel.add_argument("--virtual-system", metavar="ID", help="the VirtualSystem to import from a VirtualSystemCollection")
+    sel.add_argument(
+        "--deployment-option",
+        metavar="ID",
+        help="the DeploymentOptionSection profile to use (default: the package's default)",
+    )
+    sel.add_argument(
+        "--virtual-system", metavar="ID", help="the VirtualSystem to import from a VirtualSystemCollection"
+    )
     out = imp.add_argument_group("result")
-    out.add_argument("--output-dir", metavar="DIR", help="where NAME/ is written (default: /var/lib/ganeti/export if it exists, else the current folder)")
+    out.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="where NAME/ is written (default: /var/lib/ganeti/export if it exists, else the current folder)",
+    )
     out.add_argument("--force", action="store_true", help="replace an existing DIR/NAME")
     _common(imp, suppress=True)
     imp.set_defaults(run=_run_import)
@@ -201,26 +236,37 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("config", metavar="CONFIG_INI", help="the config.ini of a gnt-backup export")
     fmt = exp.add_argument_group("disks")
     fmt.add_argument(
-        "-f", "--format", default="vmdk", choices=("vmdk", "raw", "qcow2", "cow", "vdi", "vhd", "vhdx"),
+        "-f",
+        "--format",
+        default="vmdk",
+        choices=("vmdk", "raw", "qcow2", "cow", "vdi", "vhd", "vhdx"),
         help="disk format (default: vmdk, streamOptimized; cow is Ganeti's name for qcow2)",
     )
     fmt.add_argument(
-        "--vmdk-subformat", default="streamOptimized", choices=("streamOptimized", "monolithicSparse"),
+        "--vmdk-subformat",
+        default="streamOptimized",
+        choices=("streamOptimized", "monolithicSparse"),
         help="VMDK flavour (default: streamOptimized, what VMware and VirtualBox import)",
     )
     fmt.add_argument("--compress", action="store_true", help='gzip each disk file (ovf:compression="gzip")')
     fmt.add_argument("--compression-level", type=int, default=6, metavar="1-9", help="gzip level (default 6)")
     pkg = exp.add_argument_group("package")
     pkg.add_argument("--ova", action="store_true", help="write one .ova file instead of a folder")
-    pkg.add_argument("--external", action="store_true", help="leave out the Ganeti section (hypervisor and OS not required)")
+    pkg.add_argument(
+        "--external", action="store_true", help="leave out the Ganeti section (hypervisor and OS not required)"
+    )
     pkg.add_argument("-n", "--name", help="virtual system name (default: the instance name)")
     pkg.add_argument(
-        "--digest", default="sha256", choices=("sha1", "sha256", "sha512"),
+        "--digest",
+        default="sha256",
+        choices=("sha1", "sha256", "sha512"),
         help="manifest digest (default: sha256; some older VMware products want sha1)",
     )
     pkg.add_argument("--ovf-version", default="1.0", choices=("1.0", "2.0"), help="OVF version (default: 1.0)")
     pkg.add_argument(
-        "--virtual-system-type", default="vmx-07", metavar="TYPE",
+        "--virtual-system-type",
+        default="vmx-07",
+        metavar="TYPE",
         help="vssd:VirtualSystemType, e.g. vmx-07 (default) or 'vmx-07 vmx-10'",
     )
     res = exp.add_argument_group("result")
@@ -238,7 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=INFO_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    info.add_argument("package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf")
+    info.add_argument(
+        "package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf"
+    )
     info.add_argument("--json", action="store_true", help="print JSON (shape documented in doc/info-json.rst)")
     info.add_argument("--deployment-option", metavar="ID", help="show the hardware of this profile")
     _common(info, suppress=True)
@@ -252,7 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=VERIFY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    verify.add_argument("package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf")
+    verify.add_argument(
+        "package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf"
+    )
     verify.add_argument("--json", action="store_true", help="print JSON")
     _common(verify, suppress=True)
     verify.set_defaults(run=_run_verify)
@@ -261,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        prefix = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.DEBUG: "debug: "}.get(record.levelno, "")
+        prefix = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.DEBUG: "debug: "}.get(
+            record.levelno, ""
+        )
         return f"{PROG}: {prefix}{record.getMessage()}"
 
 
@@ -333,7 +385,9 @@ def _run_export(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     result = export_instance(args.config, options, progress)
     disks = len(result.files) - 2
     kind = "OVA" if args.ova else "OVF package"
-    print(f"{result.path}: {kind} of {result.envelope.virtual_systems[0].name!r}, {disks} disk(s), OVF {options.ovf_version}")
+    print(
+        f"{result.path}: {kind} of {result.envelope.virtual_systems[0].name!r}, {disks} disk(s), OVF {options.ovf_version}"
+    )
     return 0
 
 
@@ -341,7 +395,9 @@ def _run_import(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     result = import_package(args.package, _import_options(args), progress)
     config = result.config
     print(f"{result.path}: Ganeti export of {config.name!r}, {len(result.disks)} disk(s), {len(config.nics)} NIC(s)")
-    print(f"  import it with: gnt-backup import -n NODE --src-node=$(hostname -f) --src-dir={result.path} {config.name}")
+    print(
+        f"  import it with: gnt-backup import -n NODE --src-node=$(hostname -f) --src-dir={result.path} {config.name}"
+    )
     return 0
 
 
@@ -384,7 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress.close()
         if args.debug:
             traceback.print_exc()
-        log.error("internal error: %s: %s (run with --debug for a traceback, and please report it)", type(exc).__name__, exc)
+        log.error(
+            "internal error: %s: %s (run with --debug for a traceback, and please report it)", type(exc).__name__, exc
+        )
         return 1
     finally:
         if progress:

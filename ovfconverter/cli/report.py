@@ -46,11 +46,19 @@ def _system_lines(system: SystemInfo, disks: dict[str, DiskInfo]) -> list[str]:
         disk = disks.get(disk_id)
         lines.append("  " + (_disk_line(disk) if disk else f"disk {disk_id} (a File used directly)"))
     for index, nic in enumerate(system.nics):
-        lines.append(f"  NIC {index}: network {nic.network or '(none)'}, {nic.model or 'model unstated'}, MAC {nic.mac or 'none'}")
+        lines.append(
+            f"  NIC {index}: network {nic.network or '(none)'}, {nic.model or 'model unstated'}, MAC {nic.mac or 'none'}"
+        )
     for device in system.removable:
-        lines.append(f"  {device.type.replace('_', ' ').lower()}: {device.label}" + (f" holding {device.file}" if device.file else ", empty"))
+        lines.append(
+            f"  {device.type.replace('_', ' ').lower()}: {device.label}"
+            + (f" holding {device.file}" if device.file else ", empty")
+        )
     if system.other_devices:
-        lines.append("  not imported: " + ", ".join(f"{d.label} ({d.type.replace('_', ' ').lower()})" for d in system.other_devices))
+        lines.append(
+            "  not imported: "
+            + ", ".join(f"{d.label} ({d.type.replace('_', ' ').lower()})" for d in system.other_devices)
+        )
     return lines
 
 
@@ -67,8 +75,7 @@ def format_info(info: PackageInfo) -> str:
     lines.append(f"  manifest: {manifest}; certificate: {cert}")
     if info.profiles:
         lines.append(
-            "  deployment options: "
-            + ", ".join(f"{p.id}{' (default)' if p.default else ''}" for p in info.profiles)
+            "  deployment options: " + ", ".join(f"{p.id}{' (default)' if p.default else ''}" for p in info.profiles)
         )
     if info.networks:
         lines.append("  networks: " + ", ".join(str(n["name"]) for n in info.networks))
@@ -107,7 +114,9 @@ def format_verify(report: VerifyReport) -> str:
         if verdict.status == "ok":
             lines.append(f"OK        {verdict.name} ({algorithm})")
         elif verdict.status == "mismatch":
-            lines.append(f"MISMATCH  {verdict.name}: {algorithm} is {verdict.actual}, the manifest says {verdict.expected}")
+            lines.append(
+                f"MISMATCH  {verdict.name}: {algorithm} is {verdict.actual}, the manifest says {verdict.expected}"
+            )
         elif verdict.status == "missing":
             lines.append(f"MISSING   {verdict.name}: listed in the manifest, not in the package")
         else:

@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ovfconverter.errors import DiskImageError, UnsafeInputError
 from ovfconverter.disks import qemu_img
 from ovfconverter.disks.inspector import (
     SAFE_VMDK_CREATE_TYPES,
@@ -26,6 +25,7 @@ from ovfconverter.disks.inspector import (
     inspect_image,
     vmdk_subformat_for_uri,
 )
+from ovfconverter.errors import DiskImageError, UnsafeInputError
 from ovfconverter.model.units import format_bytes
 from ovfconverter.package.streams import ByteRange, copy_ranges, gunzip_ranges
 from ovfconverter.progress import ProgressCallback

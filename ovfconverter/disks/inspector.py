@@ -150,7 +150,7 @@ class Qed(ImageFormat):
 
 _CREATE_TYPE_RE = re.compile(r'^\s*createType\s*=\s*"?([A-Za-z0-9_]+)"?\s*$', re.MULTILINE)
 _EXTENT_RE = re.compile(r'^\s*(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)(?:\s+"([^"]*)")?(?:\s+(\d+))?\s*$', re.MULTILINE)
-_PARENT_RE = re.compile(r'^\s*parentFileNameHint\s*=', re.MULTILINE)
+_PARENT_RE = re.compile(r"^\s*parentFileNameHint\s*=", re.MULTILINE)
 
 
 def parse_vmdk_descriptor(text: str) -> tuple[str | None, list[tuple[str, int, str, str | None]]]:
@@ -196,9 +196,7 @@ class VmdkSparse(ImageFormat):
         create_type, extents = parse_vmdk_descriptor(text)
         result.subformat = create_type
         if create_type not in SAFE_VMDK_CREATE_TYPES:
-            result.problems.append(
-                f"VMDK createType {create_type!r} is not monolithicSparse or streamOptimized"
-            )
+            result.problems.append(f"VMDK createType {create_type!r} is not monolithicSparse or streamOptimized")
         if len(extents) != 1 or extents[0][2].upper() != "SPARSE":
             described = ", ".join(f"{kind} {name!r}" for _, _, kind, name in extents) or "none"
             result.problems.append(f"VMDK descriptor must list exactly one SPARSE extent (lists: {described})")

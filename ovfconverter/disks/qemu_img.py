@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ovfconverter.errors import MissingToolError, QemuImgError
 from ovfconverter.package.streams import ByteRange
@@ -148,8 +149,9 @@ def run(
                     raise QemuImgError(f"qemu-img {args[0]} wrote more than {MAX_OUTPUT} bytes", subject)
             else:
                 out = b""
+                stdout = cast(io.BufferedReader, proc.stdout)
                 while True:
-                    block = proc.stdout.read1(4096)
+                    block = stdout.read1(4096)
                     if not block:
                         break
                     on_output(block)

@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 
 from ovfconverter.disks import qemu_img
-from ovfconverter.disks.inspector import inspect_image
 from ovfconverter.disks.convert import range_reader
+from ovfconverter.disks.inspector import inspect_image
 from ovfconverter.errors import DiskImageError, OptionError
 from ovfconverter.package.streams import ByteRange, copy_ranges
 from ovfconverter.progress import ProgressCallback
@@ -56,7 +56,11 @@ def target_format(name: str, vmdk_subformat: str = "streamOptimized") -> TargetF
         if vmdk_subformat not in VMDK_SUBFORMATS:
             raise OptionError(f"VMDK subformat {vmdk_subformat!r} is not one of {', '.join(VMDK_SUBFORMATS)}")
         return TargetFormat(
-            "vmdk", "vmdk", "vmdk", f"{VMDK_URI}#{vmdk_subformat}", (f"subformat={vmdk_subformat}",),
+            "vmdk",
+            "vmdk",
+            "vmdk",
+            f"{VMDK_URI}#{vmdk_subformat}",
+            (f"subformat={vmdk_subformat}",),
             subformat=vmdk_subformat,
         )
     formats = {
@@ -64,8 +68,12 @@ def target_format(name: str, vmdk_subformat: str = "streamOptimized") -> TargetF
         "qcow2": TargetFormat("qcow2", "qcow2", "qcow2", "http://www.gnome.org/~markmc/qcow-image-format.html"),
         "vdi": TargetFormat("vdi", "vdi", "vdi", "http://www.virtualbox.org/manual/ch05.html#vdidetails"),
         "vhd": TargetFormat(
-            "vhd", "vpc", "vhd", "http://technet.microsoft.com/en-us/virtualserver/bb676673.aspx",
-            ("subformat=dynamic",), checkable=False,
+            "vhd",
+            "vpc",
+            "vhd",
+            "http://technet.microsoft.com/en-us/virtualserver/bb676673.aspx",
+            ("subformat=dynamic",),
+            checkable=False,
         ),
         "vhdx": TargetFormat("vhdx", "vhdx", "vhdx", "http://www.microsoft.com/vhdx"),
     }
@@ -78,9 +86,7 @@ def target_format(name: str, vmdk_subformat: str = "streamOptimized") -> TargetF
         ) from None
 
 
-def convert_from_raw(
-    dump: ByteRange, dest: str, target: TargetFormat, progress: ProgressCallback | None = None
-) -> int:
+def convert_from_raw(dump: ByteRange, dest: str, target: TargetFormat, progress: ProgressCallback | None = None) -> int:
     """Write the raw image ``dump`` as ``target`` into the new file ``dest``
     and check the result.
 

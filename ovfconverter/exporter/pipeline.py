@@ -25,7 +25,14 @@ from ovfconverter.disks.inspector import inspect_image
 from ovfconverter.disks.targets import TargetFormat, convert_from_raw, target_format
 from ovfconverter.errors import ConfigError, DiskImageError
 from ovfconverter.exporter.options import ExportOptions
-from ovfconverter.exporter.plan import DiskSource, ProducedFile, build_envelope, check_config, check_options, member_names
+from ovfconverter.exporter.plan import (
+    DiskSource,
+    ProducedFile,
+    build_envelope,
+    check_config,
+    check_options,
+    member_names,
+)
 from ovfconverter.formats.config_ini import MAX_CONFIG_SIZE, read_config
 from ovfconverter.formats.manifest import ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import write_envelope
@@ -110,7 +117,12 @@ def _digest(path: str, algorithm: str, progress: ProgressCallback | None) -> str
 
 
 def _produce(
-    disk: DiskSource, dump: ByteRange, href: str, folder: str, target: TargetFormat, options: ExportOptions,
+    disk: DiskSource,
+    dump: ByteRange,
+    href: str,
+    folder: str,
+    target: TargetFormat,
+    options: ExportOptions,
     progress: ProgressCallback | None,
 ) -> tuple[str, ProducedFile]:
     """Write one disk image; returns its path and description."""
@@ -166,7 +178,7 @@ def export_instance(
             os.mkdir(staging.result, 0o755)
         produced: list[ProducedFile] = []
         paths: list[str] = []
-        for disk, href in zip(disks, hrefs):
+        for disk, href in zip(disks, hrefs, strict=True):
             dump = _raw_dump(disk, compressed_dumps, staging.work, progress)
             path, info = _produce(disk, dump, href, files_dir, target, options, progress)
             if dump.path.startswith(staging.work):
@@ -178,7 +190,7 @@ def export_instance(
         descriptor = write_envelope(envelope)
         algorithm = options.digest
         files = [ExportedFile(descriptor_name, len(descriptor), hashlib.new(algorithm, descriptor).hexdigest())]
-        for info, path in zip(produced, paths):
+        for info, path in zip(produced, paths, strict=True):
             files.append(ExportedFile(info.href, info.size, _digest(path, algorithm, progress)))
         manifest = format_manifest([ManifestEntry(algorithm, f.name, f.digest) for f in files])
         files.insert(1, ExportedFile(manifest_name, len(manifest), hashlib.new(algorithm, manifest).hexdigest()))
@@ -188,10 +200,10 @@ def export_instance(
             try:
                 writer.add_bytes(descriptor_name, descriptor)
                 writer.add_bytes(manifest_name, manifest)
-                for info, path in zip(produced, paths):
+                for info, path in zip(produced, paths, strict=True):
                     meter = Meter(progress, "pack", info.href, info.size)
                     blocks = iter_ranges([ByteRange(path, 0, info.size, info.href)])
-                    writer.add_stream(info.href, info.size, blocks, lambda block, m=meter: m.advance(len(block)))
+                    writer.add_stream(info.href, info.size, blocks, meter.advance_by)
                     meter.finish()
                     os.unlink(path)
                 writer.close()

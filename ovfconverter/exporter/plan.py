@@ -181,7 +181,11 @@ def member_names(name: str, count: int, extension: str, compressed: bool) -> tup
     most 100 bytes (a tar header's limit): ``NAME.ovf``, ``NAME.mf``,
     ``NAME-diskN.EXT[.gz]``, shortened when the name is too long."""
     suffix = ".gz" if compressed else ""
-    stem = name if len(name.encode()) <= MAX_MEMBER_NAME - 4 else name.encode()[: MAX_MEMBER_NAME - 4].decode(errors="ignore")
+    stem = (
+        name
+        if len(name.encode()) <= MAX_MEMBER_NAME - 4
+        else name.encode()[: MAX_MEMBER_NAME - 4].decode(errors="ignore")
+    )
     disks = [f"{name}-disk{i}.{extension}{suffix}" for i in range(count)]
     if any(len(d.encode()) > MAX_MEMBER_NAME for d in disks):
         disks = [f"disk{i}.{extension}{suffix}" for i in range(count)]
@@ -235,9 +239,7 @@ def build_envelope(
     name = options.name or config.name
     assert name is not None and config.vcpus is not None and config.maxmem is not None
     refs = tuple(
-        FileReference(
-            id=f"file{i}", href=f.href, size=f.size, compression="gzip" if options.compress else None
-        )
+        FileReference(id=f"file{i}", href=f.href, size=f.size, compression="gzip" if options.compress else None)
         for i, f in enumerate(files)
     )
     disks = tuple(

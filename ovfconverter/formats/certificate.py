@@ -22,7 +22,14 @@ from ovfconverter.errors import ManifestError
 from ovfconverter.formats.manifest import ALGORITHMS
 
 _SIGNATURE_RE = re.compile(r"^\s*([A-Za-z0-9-]+)\s*\(\s*(.+?)\s*\)\s*=\s*([0-9A-Fa-f]+)\s*$", re.MULTILINE)
-_HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha512": hashes.SHA512}
+
+
+def _hash(algorithm: str) -> hashes.HashAlgorithm:
+    if algorithm == "sha1":
+        return hashes.SHA1()
+    if algorithm == "sha512":
+        return hashes.SHA512()
+    return hashes.SHA256()
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ def signature_valid(cert: Certificate, manifest: bytes) -> bool:
     """True when ``cert``'s signature of ``manifest`` verifies with the
     signer certificate's public key (RSA PKCS #1 v1.5 or ECDSA)."""
     key = cert.certificates[0].public_key()
-    digest = _HASHES[cert.algorithm]()
+    digest = _hash(cert.algorithm)
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(cert.signature, manifest, padding.PKCS1v15(), digest)
@@ -105,7 +112,9 @@ def certificate_current(cert: Certificate, now: datetime | None = None) -> bool:
     return signer.not_valid_before_utc <= moment <= signer.not_valid_after_utc
 
 
-def sign_manifest(manifest_name: str, manifest: bytes, key_pem: bytes, cert_pem: bytes, algorithm: str = "sha256") -> bytes:
+def sign_manifest(
+    manifest_name: str, manifest: bytes, key_pem: bytes, cert_pem: bytes, algorithm: str = "sha256"
+) -> bytes:
     """Make a ``.cert`` file: sign ``manifest`` with the PEM private key and
     append the PEM certificate.
 
@@ -115,7 +124,7 @@ def sign_manifest(manifest_name: str, manifest: bytes, key_pem: bytes, cert_pem:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError) as exc:
         raise ManifestError(f"cannot read the private key: {exc}") from None
-    digest = _HASHES[algorithm]()
+    digest = _hash(algorithm)
     if isinstance(key, rsa.RSAPrivateKey):
         signature = key.sign(manifest, padding.PKCS1v15(), digest)
     elif isinstance(key, ec.EllipticCurvePrivateKey):

@@ -46,7 +46,9 @@ def _parameters(element: etree._Element | None) -> dict[str, str]:
     if element is None:
         return result
     for node in children(element):
-        key = node.get("name") if localname(node) == "Parameter" and node.get("name") else localname(node)
+        key = localname(node)
+        if key == "Parameter":
+            key = node.get("name") or key
         result[key] = (node.text or "").strip()
     return result
 

@@ -218,9 +218,11 @@ class _Reader:
                     self.content(node, path + (content_id,))
                 elif node_kind == "ProductSection":
                     self.collection_properties.extend(self.product_properties(node))
-                elif node_kind in _NOT_SECTIONS or is_ganeti_section(node):
-                    continue
-                elif node_kind in ("OperatingSystemSection", "VirtualHardwareSection"):
+                elif (
+                    node_kind in _NOT_SECTIONS
+                    or is_ganeti_section(node)
+                    or node_kind in ("OperatingSystemSection", "VirtualHardwareSection")
+                ):
                     continue
                 else:
                     self.unknown_section(node, node_kind, f"VirtualSystemCollection {content_id!r}")

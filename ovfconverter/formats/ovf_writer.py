@@ -195,7 +195,9 @@ class _Writer:
                     self.sub(prop_node, "Label", prop.label)
         osys = system.operating_system
         if osys is not None:
-            os_node = self.sub(node, "OperatingSystemSection", id=str(osys.id if osys.id is not None else 0), version=osys.version)
+            os_node = self.sub(
+                node, "OperatingSystemSection", id=str(osys.id if osys.id is not None else 0), version=osys.version
+            )
             if osys.vmware_os_type:
                 os_node.set(f"{{{VMW_NS}}}osType", osys.vmware_os_type)
             self.info(os_node, "The kind of installed guest operating system")
@@ -205,7 +207,9 @@ class _Writer:
             self.hardware(node, system, hardware)
 
     def hardware(self, parent: etree._Element, system: VirtualSystem, hardware: VirtualHardware) -> None:
-        node = self.sub(parent, "VirtualHardwareSection", id=hardware.id, transport=" ".join(hardware.transport) or None)
+        node = self.sub(
+            parent, "VirtualHardwareSection", id=hardware.id, transport=" ".join(hardware.transport) or None
+        )
         self.info(node, "Virtual hardware requirements")
         if hardware.system_types:
             sys_node = self.sub(node, "System")

@@ -10,6 +10,7 @@ and entity-expansion bombs), as well as documents larger than
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from lxml import etree
 
@@ -61,7 +62,7 @@ def parse_xml(data: bytes, name: str) -> etree._Element:
         raise DescriptorError(f"not well-formed XML at line {line}: {msg}", name) from None
     except ValueError as exc:  # lxml: unicode strings with encoding declarations etc.
         raise DescriptorError(f"cannot be parsed as XML: {exc}", name) from None
-    docinfo = root.getroottree().docinfo
+    docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise UnsafeInputError("XML document type declarations are not allowed; refusing", name)
     return root

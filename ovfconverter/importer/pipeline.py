@@ -89,8 +89,9 @@ def _present(package: Package, ref: FileReference) -> bool:
     return True
 
 
-def _check_manifest(package: Package, sources: dict[int, list[ByteRange]],
-                    warnings: list[str], progress: ProgressCallback | None) -> None:
+def _check_manifest(
+    package: Package, sources: dict[int, list[ByteRange]], warnings: list[str], progress: ProgressCallback | None
+) -> None:
     if package.manifest is None or package.manifest_name is None:
         log.info("%s has no manifest; nothing to verify", package.descriptor_name)
         return
@@ -109,8 +110,13 @@ def _check_manifest(package: Package, sources: dict[int, list[ByteRange]],
             _warn(warnings, f"{package.manifest_name}: does not list {check.name!r}; it is not verified")
 
 
-def _write_disk(plan: DiskPlan, ranges: list[ByteRange] | None, staging: Staging,
-                warnings: list[str], progress: ProgressCallback | None) -> ImportedDisk:
+def _write_disk(
+    plan: DiskPlan,
+    ranges: list[ByteRange] | None,
+    staging: Staging,
+    warnings: list[str],
+    progress: ProgressCallback | None,
+) -> ImportedDisk:
     dest = os.path.join(staging.result, plan.dump)
     if plan.file is None:
         assert plan.blank_size is not None
@@ -173,7 +179,7 @@ def import_package(
         config = plan.config
         config.disks = [
             GanetiDisk(size=bytes_to_mib_ceil(disk.size), dump=p.dump, ivname=p.ivname, name=p.name)
-            for p, disk in zip(plan.disks, disks)
+            for p, disk in zip(plan.disks, disks, strict=True)
         ]
         config_path = os.path.join(staging.result, "config.ini")
         with open(config_path, "x", encoding="utf-8") as stream:

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ovfconverter.errors import DescriptorError, OptionError, PackageError
+from ovfconverter.importer.options import ImportOptions
 from ovfconverter.model.envelope import Envelope, FileReference, VirtualDisk, VirtualSystem
 from ovfconverter.model.ganeti import (
     BACKEND_PARAMETERS,
@@ -46,7 +47,6 @@ from ovfconverter.model.hardware import (
     parse_host_resource,
 )
 from ovfconverter.model.units import MIB, bytes_to_mib_ceil, parse_size
-from ovfconverter.importer.options import ImportOptions
 
 log = logging.getLogger("ovfconverter")
 
@@ -163,7 +163,9 @@ def _backend_value(key: str, value: str, source: str) -> str:
     raise OptionError(f"{source} {key!r} is not a Ganeti backend parameter ({', '.join(sorted(BACKEND_PARAMETERS))})")
 
 
-def _backend(hw: Hardware, section: GanetiSection | None, options: ImportOptions, warnings: list[str]) -> dict[str, str]:
+def _backend(
+    hw: Hardware, section: GanetiSection | None, options: ImportOptions, warnings: list[str]
+) -> dict[str, str]:
     backend: dict[str, str] = {}
     if section is not None:
         for key, value in section.backend_parameters.items():
@@ -186,12 +188,13 @@ def _backend(hw: Hardware, section: GanetiSection | None, options: ImportOptions
         backend.setdefault("minmem", memory)
 
     user: dict[str, str | None] = {}
-    for key, value in options.backend_parameters.items():
-        user[key] = None if value is None else _backend_value(key, value, "-B")
-    if user.get("memory") is not None:
-        memory = user.pop("memory") or ""
-        user.setdefault("maxmem", memory)
-        user.setdefault("minmem", memory)
+    for key, given in options.backend_parameters.items():
+        user[key] = None if given is None else _backend_value(key, given, "-B")
+    user_memory = user.get("memory")
+    if user_memory is not None:
+        del user["memory"]
+        user.setdefault("maxmem", user_memory)
+        user.setdefault("minmem", user_memory)
     else:
         user.pop("memory", None)
     backend = _merge(backend, user)
@@ -220,7 +223,9 @@ def _nic_from_hardware(attachment: NicAttachment, warnings: list[str]) -> Ganeti
             try:
                 nic.network = validate_network_name(connection)
             except OptionError:
-                warnings.append(f"Item {attachment.item.label!r}: network {connection!r} is not a valid Ganeti network name; ignored")
+                warnings.append(
+                    f"Item {attachment.item.label!r}: network {connection!r} is not a valid Ganeti network name; ignored"
+                )
     return nic
 
 
@@ -239,9 +244,8 @@ def _checked_nic(nic: GanetiNic, index: int) -> GanetiNic:
     what = f"NIC {index}"
     if nic.mac is not None and nic.mac.lower() not in ("auto", "generate"):
         nic.mac = normalize_mac(nic.mac)
-    if nic.mode is not None and nic.mode.lower() != "auto":
-        if nic.mode not in NIC_MODES:
-            raise OptionError(f"{what}: mode {nic.mode!r} is not a Ganeti NIC mode ({', '.join(sorted(NIC_MODES))})")
+    if nic.mode is not None and nic.mode.lower() != "auto" and nic.mode not in NIC_MODES:
+        raise OptionError(f"{what}: mode {nic.mode!r} is not a Ganeti NIC mode ({', '.join(sorted(NIC_MODES))})")
     if nic.ip is not None and nic.ip.lower() not in ("auto", "pool"):
         try:
             ipaddress.ip_address(nic.ip)
@@ -297,14 +301,17 @@ def _nics(hw: Hardware, section: GanetiSection | None, options: ImportOptions, w
     ]
     if from_ovf:
         warnings.append(
-            "Ganeti networks named after the package's OVF networks: " + ", ".join(from_ovf)
+            "Ganeti networks named after the package's OVF networks: "
+            + ", ".join(from_ovf)
             + "; gnt-backup import needs Ganeti networks of those names "
             "(else give --net N:network=NAME, or --net N:network=none,link=BRIDGE)"
         )
     return checked
 
 
-def _disks(envelope: Envelope, hw: Hardware, section: GanetiSection | None, options: ImportOptions, where: str) -> list[DiskPlan]:
+def _disks(
+    envelope: Envelope, hw: Hardware, section: GanetiSection | None, options: ImportOptions, where: str
+) -> list[DiskPlan]:
     plans: list[DiskPlan] = []
     for attachment in hw.disks:
         plan = DiskPlan(index=len(plans), label=attachment.label, disk=attachment.disk)
@@ -429,5 +436,7 @@ def build_plan(
     )
     disks = _disks(envelope, hw, section, options, where)
     if not disks and not config.nics:
-        raise OptionError("the instance would have no disk and no NIC: add one with --disk or --net (Ganeti requires it)")
+        raise OptionError(
+            "the instance would have no disk and no NIC: add one with --disk or --net (Ganeti requires it)"
+        )
     return ImportPlan(system=system, profile=profile, hardware=hw, config=config, disks=disks, warnings=warnings)

@@ -131,7 +131,9 @@ def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> li
     return systems
 
 
-def read_package(path: str, deployment_option: str | None = None, progress: ProgressCallback | None = None) -> PackageInfo:
+def read_package(
+    path: str, deployment_option: str | None = None, progress: ProgressCallback | None = None
+) -> PackageInfo:
     """Describe the package at ``path`` without converting anything.
 
     :param deployment_option: the profile whose hardware to show (default:
@@ -145,7 +147,11 @@ def read_package(path: str, deployment_option: str | None = None, progress: Prog
         warnings = [f"{os.path.basename(path)}: {w}" for w in package.warnings]
         envelope = read_envelope(package.descriptor, package.descriptor_name, strict=False)
         warnings += list(envelope.notes) + envelope_problems(envelope)
-        warnings += [f"Network {n.name!r} has no Description (DSP0243 requires one)" for n in envelope.networks if not n.description]
+        warnings += [
+            f"Network {n.name!r} has no Description (DSP0243 requires one)"
+            for n in envelope.networks
+            if not n.description
+        ]
         if deployment_option is not None and deployment_option not in [o.id for o in envelope.deployment_options]:
             raise PackageError(f"the package has no deployment option {deployment_option!r}", path)
         default = envelope.default_configuration()
@@ -167,8 +173,10 @@ def read_package(path: str, deployment_option: str | None = None, progress: Prog
             ranges = _ranges(package, ref)
             ranges_by_id[ref.id] = ranges
             names = [part.name for part in ranges] if ranges else [ref.href]
-            status = "no manifest" if package.manifest is None else (
-                "listed" if all(name in listed for name in names) else "unlisted"
+            status = (
+                "no manifest"
+                if package.manifest is None
+                else ("listed" if all(name in listed for name in names) else "unlisted")
             )
             if ranges is None:
                 warnings.append(f"file {ref.href!r} (File {ref.id!r}) is missing from the package")
@@ -191,30 +199,32 @@ def read_package(path: str, deployment_option: str | None = None, progress: Prog
         for entry in entries:
             if entry.filename not in known and not any(entry.filename.startswith(f.href + ".") for f in files):
                 files.append(
-                    FileInfo(entry.filename, None, package.exists(entry.filename), None, None, "listed", entry.algorithm)
+                    FileInfo(
+                        entry.filename, None, package.exists(entry.filename), None, None, "listed", entry.algorithm
+                    )
                 )
                 if not package.exists(entry.filename):
                     warnings.append(f"the manifest lists {entry.filename!r}, which is not in the package")
 
         disks: list[DiskInfo] = []
         for disk in envelope.disks:
-            ref = envelope.file(disk.file_ref) if disk.file_ref else None
+            disk_file = envelope.file(disk.file_ref) if disk.file_ref else None
             info = DiskInfo(
                 disk_id=disk.disk_id,
-                file=ref.href if ref else None,
+                file=disk_file.href if disk_file else None,
                 format_uri=disk.format,
                 capacity=disk.capacity,
                 populated_size=disk.populated_size,
-                compression=ref.compression if ref else None,
+                compression=disk_file.compression if disk_file else None,
                 blank=disk.file_ref is None,
             )
             if info.blank:
                 warnings.append(f"Disk {disk.disk_id!r} has no file: an import creates it empty")
-            ranges = ranges_by_id.get(ref.id) if ref else None
+            ranges = ranges_by_id.get(disk_file.id) if disk_file else None
             if ranges:
                 info.file_size = sum(p.size for p in ranges)
                 try:
-                    inspection = _inspect(ranges, info.compression, ref.href if ref else disk.disk_id)
+                    inspection = _inspect(ranges, info.compression, disk_file.href if disk_file else disk.disk_id)
                     info.image_format = inspection.format
                     info.image_subformat = inspection.subformat
                     info.image_virtual_size = inspection.virtual_size if inspection.format != "raw" else None
@@ -251,7 +261,9 @@ def verify_package(path: str, progress: ProgressCallback | None = None) -> Verif
     with open_package(path, progress=progress) as package:
         problems: list[str] = []
         if package.manifest is None or package.manifest_name is None:
-            return VerifyReport(path, None, [], _certificate(package, check=True), False, ["the package has no manifest"])
+            return VerifyReport(
+                path, None, [], _certificate(package, check=True), False, ["the package has no manifest"]
+            )
         entries = parse_manifest(package.manifest, package.manifest_name)
         referenced: list[str] = []
         try:
@@ -265,7 +277,8 @@ def verify_package(path: str, progress: ProgressCallback | None = None) -> Verif
         verdicts = [FileVerdict(c.name, c.status, c.algorithm, c.expected, c.actual) for c in checks]
         certificate = _certificate(package, check=True)
         if certificate is not None and not certificate.signature_valid:
-            problems.append(f"{certificate.file}: " + (certificate.problem or "the signature of the manifest does not verify"))
+            problems.append(
+                f"{certificate.file}: " + (certificate.problem or "the signature of the manifest does not verify")
+            )
         ok = not problems and all(v.status == "ok" for v in verdicts)
         return VerifyReport(path, package.manifest_name, verdicts, certificate, ok, problems)
-

@@ -16,9 +16,7 @@ from ovfconverter.errors import OptionError
 NIC_MODES = frozenset({"bridged", "routed", "openvswitch", "pool"})
 """NIC modes Ganeti 3.0 accepts (``constants.NIC_VALID_MODES``)."""
 
-DISK_TEMPLATES = frozenset(
-    {"diskless", "file", "sharedfile", "plain", "blockdev", "drbd", "rbd", "ext", "gluster"}
-)
+DISK_TEMPLATES = frozenset({"diskless", "file", "sharedfile", "plain", "blockdev", "drbd", "rbd", "ext", "gluster"})
 """Disk templates Ganeti 3.0 knows (``constants.DISK_TEMPLATES``)."""
 
 HYPERVISORS = frozenset({"xen-pvm", "xen-hvm", "kvm", "lxc", "fake", "chroot"})
@@ -56,8 +54,7 @@ def validate_instance_name(name: str, what: str = "instance name") -> str:
     folded = name.lower()
     if not _HOSTNAME_RE.match(folded) or ".." in folded or folded.startswith("."):
         raise OptionError(
-            f"{what} {name!r} is not a valid Ganeti instance name "
-            "(letters, digits, '.', '_' and '-' only)"
+            f"{what} {name!r} is not a valid Ganeti instance name (letters, digits, '.', '_' and '-' only)"
         )
     return name
 

@@ -152,7 +152,10 @@ class FolderPackage(Package):
             ByteRange(os.path.realpath(descriptor_path), 0, size, self.descriptor_name), MAX_DESCRIPTOR_SIZE
         )
         stem = os.path.splitext(self.descriptor_name)[0]
-        for suffix, limit, attr in ((".mf", MAX_MANIFEST_SIZE, "manifest"), (".cert", MAX_CERTIFICATE_SIZE, "certificate")):
+        for suffix, limit, attr in (
+            (".mf", MAX_MANIFEST_SIZE, "manifest"),
+            (".cert", MAX_CERTIFICATE_SIZE, "certificate"),
+        ):
             name = stem + suffix
             if os.path.lexists(os.path.join(self.folder, name)):
                 setattr(self, attr + "_name", name)
@@ -229,7 +232,10 @@ class OvaPackage(Package):
         self.descriptor_name = posixpath.basename(first.name)
         self.descriptor = read_range(self._range(first), MAX_DESCRIPTOR_SIZE)
         stem = posixpath.splitext(self.descriptor_name)[0]
-        for suffix, limit, attr in ((".mf", MAX_MANIFEST_SIZE, "manifest"), (".cert", MAX_CERTIFICATE_SIZE, "certificate")):
+        for suffix, limit, attr in (
+            (".mf", MAX_MANIFEST_SIZE, "manifest"),
+            (".cert", MAX_CERTIFICATE_SIZE, "certificate"),
+        ):
             member = self._by_name.get(posixpath.join(self.base, stem + suffix))
             if member is not None:
                 setattr(self, attr + "_name", stem + suffix)
@@ -267,9 +273,7 @@ def open_package(path: str, workdir: str | None = None, progress: ProgressCallba
     if os.path.isdir(path):
         found = sorted(name for name in os.listdir(path) if name.lower().endswith(".ovf"))
         if len(found) != 1:
-            raise PackageError(
-                f"the folder holds {len(found)} .ovf descriptors; name the one to use", path
-            )
+            raise PackageError(f"the folder holds {len(found)} .ovf descriptors; name the one to use", path)
         path = os.path.join(path, found[0])
     if not os.path.exists(path):
         raise PackageError("no such file", path)

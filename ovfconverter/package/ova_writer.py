@@ -87,7 +87,9 @@ class OvaWriter:
         self.stream.write(data)
         self.stream.write(padding(len(data)))
 
-    def add_stream(self, name: str, size: int, blocks: Iterable[bytes], on_block: Callable[[bytes], None] | None = None) -> None:
+    def add_stream(
+        self, name: str, size: int, blocks: Iterable[bytes], on_block: Callable[[bytes], None] | None = None
+    ) -> None:
         """Append a member of ``size`` bytes whose data are ``blocks``.
 
         :param on_block: called with each block (hashing).

@@ -235,9 +235,7 @@ def read_member_table(stream: BinaryIO, archive_size: int, where: str) -> list[T
             pos = next_pos
             continue
         if typeflag not in _REGULAR:
-            raise UnsafeInputError(
-                f"member {raw_name!r} has unknown tar type {typeflag!r}; refusing", where
-            )
+            raise UnsafeInputError(f"member {raw_name!r} has unknown tar type {typeflag!r}; refusing", where)
         name = normalize_member_name(raw_name, where)
         if name in names:
             raise UnsafeInputError(f"member {name!r} appears twice in the archive; refusing", where)
