@@ -27,8 +27,8 @@ MAX_CONFIG_SIZE = 1 << 20
 """Largest config.ini accepted, in bytes."""
 
 _NIC_KEYS = ("mac", "ip", "mode", "link", "network", "name", "vlan")
-_DISK_KEY_RE = re.compile(r"^disk(\d+)_(dump|size|ivname|name)$")
-_NIC_KEY_RE = re.compile(r"^nic(\d+)_(\w+)$")
+_DISK_KEY_RE = re.compile(r"^disk(\d{1,3})_(dump|size|ivname|name)$")
+_NIC_KEY_RE = re.compile(r"^nic(\d{1,3})_(\w+)$")
 _INSTANCE_KNOWN = {"name", "hypervisor", "disk_template", "tags", "disk_count", "nic_count"}
 
 
@@ -152,8 +152,10 @@ def _put(parser: configparser.RawConfigParser, section: str, key: str, value: st
         validate_value(key, f"[{section}] key")
     except OptionError as exc:
         raise ConfigError(exc.message, "config.ini") from None
-    if not re.fullmatch(r"[A-Za-z0-9_.:-]+", key):
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
         raise ConfigError(f"[{section}] key {key!r} is not a valid config.ini key", "config.ini")
+    if any(other.lower() == key.lower() for other in parser.options(section)):
+        raise ConfigError(f"[{section}] key {key!r} is given twice (Ganeti ignores the case of keys)", "config.ini")
     parser.set(section, key, value)
 
 
@@ -181,6 +183,12 @@ def write_config(config: InstanceExport) -> str:
     for key, value in config.export_extra.items():
         _put(parser, "export", key, value)
 
+    for tag in config.tags:
+        if not tag or any(ch.isspace() for ch in tag):
+            raise ConfigError(f"tag {tag!r} is empty or contains white space", "config.ini")
+    for disk in config.disks:
+        if disk.size < 0:
+            raise ConfigError(f"disk size {disk.size} is negative", "config.ini")
     _put(parser, "instance", "name", config.name)
     _put(parser, "instance", "hypervisor", config.hypervisor)
     _put(parser, "instance", "disk_template", config.disk_template)

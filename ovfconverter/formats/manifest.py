@@ -75,7 +75,8 @@ def parse_manifest(data: bytes, name: str) -> list[ManifestEntry]:
         raise ManifestError("manifest is not UTF-8 text", name) from None
     entries: list[ManifestEntry] = []
     seen: dict[tuple[str, str], str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, raw_line in enumerate(text.split("\n"), start=1):
+        line = raw_line[:-1] if raw_line.endswith("\r") else raw_line
         if not line.strip():
             continue
         match = _LINE_RE.match(line)

@@ -38,7 +38,7 @@ MAX_TAGS = 4096
 _HOSTNAME_RE = re.compile(r"^[a-z0-9._-]{1,255}$")
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
 _TAG_RE = re.compile(r"^[\w.+*/:@-]+$")
-_PARAM_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
+_PARAM_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _OS_NAME_RE = re.compile(r"^[A-Za-z0-9_.+-]{1,128}$")
 _NETWORK_NAME_RE = re.compile(r"^[A-Za-z0-9_.:+ -]{1,128}$")
 _BOOL_WORDS = {"true": "True", "false": "False", "yes": "True", "no": "False", "1": "True", "0": "False"}
@@ -95,8 +95,9 @@ def validate_value(value: str, what: str) -> str:
 
 def validate_param_key(key: str, what: str) -> str:
     """Check a parameter name (hypervisor, backend or OS parameter): letters,
-    digits, ``_ . : -``, at most 128 characters, so it cannot break the
-    ``key = value`` line it is written on.
+    digits, ``_ . -``, at most 128 characters, so it cannot break the
+    ``key = value`` line it is written on (``:`` and ``=`` separate keys
+    from values in config.ini).
 
     :raises OptionError: not a valid parameter name.
     """

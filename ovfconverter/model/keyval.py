@@ -108,6 +108,6 @@ def parse_index(ident: str, option: str, limit: int) -> int:
 
     :raises OptionError: not a number in ``0 .. limit - 1``.
     """
-    if not ident.isdigit() or int(ident) >= limit:
+    if not (ident.isascii() and ident.isdigit() and len(ident) <= 6) or int(ident) >= limit:
         raise OptionError(f"option {option}: index {ident!r} is not a number from 0 to {limit - 1}")
     return int(ident)

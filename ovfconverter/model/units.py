@@ -91,6 +91,8 @@ def allocation_unit_factor(units: str) -> Fraction:
             raise UnitError(f"allocation unit {units!r} is malformed")
         op, number, exponent = mod.groups()
         value = Fraction(int(number))
+        if value == 0:
+            raise UnitError(f"allocation unit {units!r} has a zero factor")
         if exponent is not None:
             exp = int(exponent)
             if abs(exp) > MAX_EXPONENT or value > 1 << 20:
@@ -128,7 +130,7 @@ def bytes_to_mib_ceil(size: int) -> int:
     return -(-size // MIB)
 
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_SIZE_RE = re.compile(r"^\s*(\d{1,20}(?:\.\d{1,20})?)\s*([a-zA-Z]*)\s*$")
 _SIZE_SUFFIXES = {
     "": MIB,
     "m": MIB,
