@@ -12,6 +12,11 @@ The command line prints it as ``ovfconverter: error: <message>`` and exits 1.
 
 from __future__ import annotations
 
+import errno
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 
 class OVFConverterError(Exception):
     """Base class of every error ovfconverter raises on purpose.
@@ -67,6 +72,15 @@ class OptionError(OVFConverterError):
     """An option value given by the caller is invalid."""
 
 
+class FileAccessError(OVFConverterError):
+    """A file could not be read or written: permissions, a full file
+    system, an I/O error.  ``errno`` is the operating system's code."""
+
+    def __init__(self, message: str, subject: str | None = None, code: int | None = None) -> None:
+        super().__init__(message, subject)
+        self.errno = code
+
+
 class OutputExistsError(OVFConverterError):
     """The output already exists and replacing it was not requested."""
 
@@ -82,3 +96,23 @@ class Interrupted(OVFConverterError):
 
         self.signum = signum
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def os_errors_as_ours(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate a public entry point so that an :class:`OSError` (a full
+    disk, a permission refused) reaches the caller as a
+    :class:`FileAccessError` naming the file, like every other refusal."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return func(*args, **kwargs)
+        except OSError as exc:
+            message = exc.strerror or str(exc) or errno.errorcode.get(exc.errno or 0, "I/O error")
+            raise FileAccessError(message, exc.filename, exc.errno) from exc
+
+    return wrapper

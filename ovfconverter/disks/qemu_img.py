@@ -234,5 +234,13 @@ def convert(
         if found and total:
             meter.update_to(int(float(found[-1]) / 100 * total))
 
-    run(args, subject, address_space=CONVERT_ADDRESS_SPACE, cpu_seconds=None, on_output=parse)
+    try:
+        run(args, subject, address_space=CONVERT_ADDRESS_SPACE, cpu_seconds=None, on_output=parse)
+    except QemuImgError as exc:
+        # qemu-img 7.2 reports a full file system as "Invalid argument" for
+        # some formats (streamOptimized VMDK): say what really happened.
+        folder = os.path.dirname(os.path.abspath(dest))
+        if shutil.disk_usage(folder).free < (1 << 20):
+            raise QemuImgError(f"No space left on device in {folder} (qemu-img said: {exc.message})", subject) from None
+        raise
     meter.finish()

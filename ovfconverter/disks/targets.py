@@ -72,7 +72,7 @@ def target_format(name: str, vmdk_subformat: str = "streamOptimized") -> TargetF
             "vpc",
             "vhd",
             "http://technet.microsoft.com/en-us/virtualserver/bb676673.aspx",
-            ("subformat=dynamic",),
+            ("subformat=dynamic", "force_size=on"),
             checkable=False,
         ),
         "vhdx": TargetFormat("vhdx", "vhdx", "vhdx", "http://www.microsoft.com/vhdx"),
@@ -86,11 +86,14 @@ def target_format(name: str, vmdk_subformat: str = "streamOptimized") -> TargetF
         ) from None
 
 
-def convert_from_raw(dump: ByteRange, dest: str, target: TargetFormat, progress: ProgressCallback | None = None) -> int:
+def convert_from_raw(
+    dump: ByteRange, dest: str, target: TargetFormat, progress: ProgressCallback | None = None
+) -> tuple[int, int]:
     """Write the raw image ``dump`` as ``target`` into the new file ``dest``
     and check the result.
 
-    :returns: the size of ``dest`` in bytes.
+    :returns: ``(file size, virtual size)`` of ``dest`` in bytes; formats
+        that count in sectors round the virtual size up to 512 bytes.
     :raises QemuImgError: qemu-img failed.
     :raises DiskImageError: the written image is not what was asked for, or
         ``qemu-img check`` found errors.
@@ -124,4 +127,10 @@ def convert_from_raw(dump: ByteRange, dest: str, target: TargetFormat, progress:
         report = qemu_img.check(dest, target.qemu_format, written.name)
         if report.get("corruptions") or report.get("leaks") or report.get("check-errors"):
             raise DiskImageError(f"qemu-img check finds errors in the {target.name} image written", written.name)
-    return size
+    if target.qemu_format == "raw":
+        return size, size
+    data = qemu_img.info(qemu_img.image_spec(written), target.qemu_format, written.name)
+    virtual_size = data.get("virtual-size")
+    if not isinstance(virtual_size, int) or virtual_size < dump.size:
+        raise DiskImageError(f"the {target.name} image written has virtual size {virtual_size!r}", written.name)
+    return size, virtual_size

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ovfconverter.disks.convert import range_reader
 from ovfconverter.disks.inspector import inspect_image
 from ovfconverter.disks.targets import TargetFormat, convert_from_raw, target_format
-from ovfconverter.errors import ConfigError, DiskImageError
+from ovfconverter.errors import ConfigError, DiskImageError, os_errors_as_ours
 from ovfconverter.exporter.options import ExportOptions
 from ovfconverter.exporter.plan import (
     DiskSource,
@@ -128,16 +128,17 @@ def _produce(
     """Write one disk image; returns its path and description."""
     image = os.path.join(folder, href[:-3] if options.compress else href)
     log.info("disk %d: writing %s", disk.index, os.path.basename(image))
-    convert_from_raw(dump, image, target, progress)
+    _, virtual_size = convert_from_raw(dump, image, target, progress)
     if options.compress:
         packed = os.path.join(folder, href)
         _gzip_file(image, packed, options.compression_level, progress)
         os.unlink(image)
         image = packed
     populated = min(os.stat(dump.path).st_blocks * 512, dump.size) if dump.offset == 0 else None
-    return image, ProducedFile(href=href, size=os.path.getsize(image), capacity=dump.size, populated=populated)
+    return image, ProducedFile(href=href, size=os.path.getsize(image), capacity=virtual_size, populated=populated)
 
 
+@os_errors_as_ours
 def export_instance(
     config_path: str, options: ExportOptions | None = None, progress: ProgressCallback | None = None
 ) -> ExportResult:
@@ -203,7 +204,10 @@ def export_instance(
                 for info, path in zip(produced, paths, strict=True):
                     meter = Meter(progress, "pack", info.href, info.size)
                     blocks = iter_ranges([ByteRange(path, 0, info.size, info.href)])
-                    writer.add_stream(info.href, info.size, blocks, meter.advance_by)
+                    try:
+                        writer.add_stream(info.href, info.size, blocks, meter.advance_by)
+                    finally:
+                        blocks.close()
                     meter.finish()
                     os.unlink(path)
                 writer.close()

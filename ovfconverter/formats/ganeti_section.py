@@ -17,6 +17,7 @@ Values are returned as found; checking them is the importer's business.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from lxml import etree
 
@@ -135,7 +136,9 @@ def _fill_parameters(node: etree._Element, params: dict[str, str]) -> None:
             element.text = value
 
 
-def write_ganeti_section(section: GanetiSection, ovf_ns: str) -> etree._Element:
+def write_ganeti_section(
+    section: GanetiSection, ovf_ns: str, nic_networks: Sequence[str | None] = ()
+) -> etree._Element:
     """Build a ``gnt:GanetiSection`` element for ``section``.
 
     The section carries ``ovf:required="false"`` and an ``Info``, so that
@@ -148,6 +151,9 @@ def write_ganeti_section(section: GanetiSection, ovf_ns: str) -> etree._Element:
 
     :param ovf_ns: the envelope's OVF namespace (for ``ovf:required``,
         ``ovf:Info`` and ``ovf:name``).
+    :param nic_networks: the OVF Network each NIC is connected to, in NIC
+        order; written as the ``gnt:Nic``'s ``ovf:name``, which is how
+        Ganeti's own converter finds a NIC's section.
     """
     root = etree.Element(_gnt("GanetiSection"), nsmap={"gnt": GANETI_NS})
     root.set(f"{{{ovf_ns}}}required", "false")
@@ -169,8 +175,10 @@ def write_ganeti_section(section: GanetiSection, ovf_ns: str) -> etree._Element:
         _fill_parameters(etree.SubElement(root, _gnt("BackendParameters")), section.backend_parameters)
     if section.nics:
         network = etree.SubElement(root, _gnt("Network"))
-        for nic in section.nics:
+        for index, nic in enumerate(section.nics):
             node = etree.SubElement(network, _gnt("Nic"))
+            if index < len(nic_networks) and nic_networks[index]:
+                node.set(f"{{{ovf_ns}}}name", nic_networks[index] or "")
             for element_name, attr in _NIC_FIELDS.items():
                 _text(node, element_name, getattr(nic, attr))
     if section.disks:

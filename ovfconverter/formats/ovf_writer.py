@@ -34,6 +34,7 @@ from ovfconverter.formats.names import (
 from ovfconverter.model.envelope import (
     Envelope,
     ResourceItem,
+    ResourceType,
     VirtualDisk,
     VirtualHardware,
     VirtualSystem,
@@ -140,7 +141,13 @@ class _Writer:
                 if option.description is not None:
                     self.sub(node, "Description", option.description)
         if env.ganeti is not None:
-            root.append(write_ganeti_section(env.ganeti, self.ns))
+            nics = [
+                item.connections[0] if item.connections else None
+                for system in env.virtual_systems[:1]
+                for item in system.items
+                if item.resource_type == ResourceType.ETHERNET_ADAPTER
+            ]
+            root.append(write_ganeti_section(env.ganeti, self.ns, nics))
         self.content(root)
         return root
 

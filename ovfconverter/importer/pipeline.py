@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 
 from ovfconverter.disks.convert import SourceImage, convert_to_raw, create_blank
-from ovfconverter.errors import ManifestError, PackageError
+from ovfconverter.errors import ManifestError, PackageError, os_errors_as_ours
 from ovfconverter.formats.config_ini import write_config
 from ovfconverter.formats.manifest import parse_manifest
 from ovfconverter.formats.ovf_reader import read_envelope
@@ -138,6 +138,7 @@ def _write_disk(
     return ImportedDisk(dest, converted.virtual_size, plan.file.href, converted.source_format)
 
 
+@os_errors_as_ours
 def import_package(
     path: str, options: ImportOptions | None = None, progress: ProgressCallback | None = None
 ) -> ImportResult:

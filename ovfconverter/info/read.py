@@ -13,7 +13,7 @@ import os
 
 from ovfconverter.disks.convert import range_reader
 from ovfconverter.disks.inspector import HEAD_SIZE, Inspection, inspect_image
-from ovfconverter.errors import ManifestError, OVFConverterError, PackageError, UnsafeInputError
+from ovfconverter.errors import ManifestError, OVFConverterError, PackageError, UnsafeInputError, os_errors_as_ours
 from ovfconverter.formats.certificate import certificate_current, parse_certificate, signature_valid
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
 from ovfconverter.formats.ovf_reader import read_envelope
@@ -131,6 +131,7 @@ def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> li
     return systems
 
 
+@os_errors_as_ours
 def read_package(
     path: str, deployment_option: str | None = None, progress: ProgressCallback | None = None
 ) -> PackageInfo:
@@ -252,6 +253,7 @@ def read_package(
         )
 
 
+@os_errors_as_ours
 def verify_package(path: str, progress: ProgressCallback | None = None) -> VerifyReport:
     """Verify the package at ``path`` against its manifest and certificate.
 

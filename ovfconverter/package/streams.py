@@ -11,7 +11,7 @@ import hashlib
 import io
 import os
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 from ovfconverter.errors import PackageError, UnsafeInputError
@@ -43,7 +43,7 @@ def total_size(ranges: Sequence[ByteRange]) -> int:
     return sum(r.size for r in ranges)
 
 
-def iter_ranges(ranges: Sequence[ByteRange], block_size: int = BLOCK_SIZE) -> Iterator[bytes]:
+def iter_ranges(ranges: Sequence[ByteRange], block_size: int = BLOCK_SIZE) -> Generator[bytes, None, None]:
     """Yield the bytes of ``ranges``, in order, in blocks of at most
     ``block_size`` bytes.
 
