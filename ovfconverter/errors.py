@@ -37,6 +37,10 @@ class PackageError(OVFConverterError):
     reference, broken tar archive, unsupported layout)."""
 
 
+class MissingFileError(PackageError):
+    """A file the descriptor names is not in the package."""
+
+
 class DescriptorError(PackageError):
     """The OVF descriptor is not well-formed XML, or breaks DSP0243."""
 

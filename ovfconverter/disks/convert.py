@@ -82,12 +82,39 @@ def range_reader(part: ByteRange) -> Any:
 
 def decompression_limit(capacity: int | None, workdir: str) -> int:
     """How many bytes a compressed image may expand to: its declared
-    capacity plus room for format metadata (1/16 + 64 MiB), and never more
-    than the free space of ``workdir`` less 64 MiB."""
+    capacity plus room for format metadata (1/32 + 2 MiB: sparse formats
+    add well under 1 %), and never more than the free space of ``workdir``
+    less 64 MiB."""
     free = max(shutil.disk_usage(workdir).free - (64 << 20), 0)
     if capacity is None:
         return free
-    return min(capacity + capacity // 16 + (64 << 20), free)
+    return min(capacity + capacity // 32 + (2 << 20), free)
+
+
+def check_capacity(virtual_size: int, capacity: int | None, name: str) -> list[str]:
+    """Compare an image's virtual size with ``ovf:capacity``.
+
+    A smaller image, or one larger only by format rounding (sectors,
+    clusters, VHD geometry: up to 1/8 + 16 MiB), is accepted with a warning;
+    the image wins.  A much larger one is refused: Ganeti would allocate the
+    larger disk on import, which a package must not be able to impose by
+    understating its capacity.
+
+    :returns: warnings.
+    :raises UnsafeInputError: the image is much larger than declared.
+    """
+    if capacity is None or capacity == virtual_size:
+        return []
+    if virtual_size > capacity + capacity // 8 + (16 << 20):
+        raise UnsafeInputError(
+            f"the image's virtual size ({format_bytes(virtual_size)}) is far larger than ovf:capacity "
+            f"({format_bytes(capacity)}); refusing",
+            name,
+        )
+    return [
+        f"{name}: the image's virtual size ({format_bytes(virtual_size)}, {virtual_size} bytes) "
+        f"differs from ovf:capacity ({capacity} bytes); using the image's"
+    ]
 
 
 def materialize(source: SourceImage, workdir: str, progress: ProgressCallback | None = None) -> tuple[ByteRange, bool]:
@@ -198,6 +225,7 @@ def convert_to_raw(
         warnings = check_inspection(inspection, source.declared_format, source.name)
         if inspection.qemu_format == "raw":
             virtual_size = part.size
+            warnings += check_capacity(virtual_size, source.capacity, source.name)
             if temporary:
                 os.replace(part.path, dest)
                 temporary = False
@@ -208,6 +236,7 @@ def convert_to_raw(
             spec = qemu_img.image_spec(part)
             data = qemu_img.info(spec, inspection.qemu_format, source.name)
             virtual_size = check_qemu_info(data, inspection, source.name)
+            warnings += check_capacity(virtual_size, source.capacity, source.name)
             qemu_img.convert(
                 spec, inspection.qemu_format, dest, "raw", source.name, total=virtual_size, progress=progress
             )
@@ -215,11 +244,6 @@ def convert_to_raw(
         if written != virtual_size:
             raise DiskImageError(
                 f"conversion wrote {written} bytes where the image's virtual size is {virtual_size}", source.name
-            )
-        if source.capacity is not None and source.capacity != virtual_size:
-            warnings.append(
-                f"{source.name}: the image's virtual size ({format_bytes(virtual_size)}, {virtual_size} bytes) "
-                f"differs from ovf:capacity ({source.capacity} bytes); using the image's"
             )
         return ConvertedDisk(dest, virtual_size, inspection.format, inspection.subformat, warnings)
     finally:

@@ -150,7 +150,7 @@ class Qed(ImageFormat):
 
 _CREATE_TYPE_RE = re.compile(r'^\s*createType\s*=\s*"?([A-Za-z0-9_]+)"?\s*$', re.MULTILINE)
 _EXTENT_RE = re.compile(r'^\s*(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)(?:\s+"([^"]*)")?(?:\s+(\d+))?\s*$', re.MULTILINE)
-_PARENT_RE = re.compile(r"^\s*parentFileNameHint\s*=", re.MULTILINE)
+_PARENT_RE = re.compile(r"parentFileNameHint")  # qemu finds it anywhere, even after a "#"
 
 
 def parse_vmdk_descriptor(text: str) -> tuple[str | None, list[tuple[str, int, str, str | None]]]:

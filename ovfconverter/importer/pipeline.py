@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 
 from ovfconverter.disks.convert import SourceImage, convert_to_raw, create_blank
-from ovfconverter.errors import ManifestError, PackageError, os_errors_as_ours
+from ovfconverter.errors import ManifestError, MissingFileError, PackageError, UnsafeInputError, os_errors_as_ours
 from ovfconverter.formats.config_ini import write_config
 from ovfconverter.formats.manifest import parse_manifest
 from ovfconverter.formats.ovf_reader import read_envelope
@@ -81,12 +81,21 @@ def _warn(warnings: list[str], message: str) -> None:
     log.warning("%s", message)
 
 
-def _present(package: Package, ref: FileReference) -> bool:
+def _file_problem(package: Package, ref: FileReference) -> str | None:
+    """Why ``ref`` cannot be read from the package, or ``None``.
+
+    :raises UnsafeInputError: an unsafe href refuses the whole package,
+        whether or not the import needs that file.
+    """
     try:
         package.file_ranges(ref)
-    except PackageError:
-        return False
-    return True
+    except MissingFileError:
+        return "is missing from the package"
+    except UnsafeInputError:
+        raise
+    except PackageError as exc:
+        return f"cannot be read: {exc.message}"
+    return None
 
 
 def _check_manifest(
@@ -162,8 +171,9 @@ def import_package(
             for message in package.warnings:
                 _warn(warnings, f"{os.path.basename(path)}: {message}")
             envelope = read_envelope(package.descriptor, package.descriptor_name)
-            missing = frozenset(ref.id for ref in envelope.files if not _present(package, ref))
-            plan = build_plan(envelope, options, package.descriptor_name, missing)
+            problems = {ref.id: _file_problem(package, ref) for ref in envelope.files}
+            unreadable = {file_id: problem for file_id, problem in problems.items() if problem}
+            plan = build_plan(envelope, options, package.descriptor_name, unreadable)
             for message in plan.warnings:
                 _warn(warnings, f"{package.descriptor_name}: {message}")
             assert plan.config.name is not None

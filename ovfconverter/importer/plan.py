@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ovfconverter.errors import DescriptorError, OptionError, PackageError
@@ -345,13 +346,14 @@ def _disks(
 
 
 def build_plan(
-    envelope: Envelope, options: ImportOptions, where: str, missing_files: frozenset[str] = frozenset()
+    envelope: Envelope, options: ImportOptions, where: str, missing_files: Mapping[str, str] | None = None
 ) -> ImportPlan:
     """Decide the Ganeti export for ``envelope`` under ``options``.
 
     :param where: the descriptor's name, for messages.
-    :param missing_files: ids of References/Files the package lacks; a disk
-        that needs one is a problem, any other is a warning.
+    :param missing_files: References/File id -> why the package cannot
+        provide it (missing, unsafe, chunks that do not add up); a disk that
+        needs one is a problem, any other file a warning.
     :raises PackageError: no VirtualSystem, a collection without
         ``virtual_system``, or broken references (all of them listed).
     :raises OptionError: an invalid or missing value (no name, no OS, no disk
@@ -363,12 +365,14 @@ def build_plan(
     hw = describe_hardware(envelope, system, profile)
     problems = envelope_problems(envelope) + hw.problems
     needed = {attachment.file_id for attachment in hw.disks if attachment.file_id is not None}
+    missing_files = missing_files or {}
     for ref in envelope.files:
-        if ref.id in missing_files:
+        reason = missing_files.get(ref.id)
+        if reason is not None:
             if ref.id in needed:
-                problems.append(f"file {ref.href!r} (File {ref.id!r}) is missing from the package")
+                problems.append(f"file {ref.href!r} (File {ref.id!r}) {reason}")
             else:
-                warnings.append(f"file {ref.href!r} (File {ref.id!r}) is missing from the package; it is not needed")
+                warnings.append(f"file {ref.href!r} (File {ref.id!r}) {reason}; it is not needed")
     if problems:
         count = f"{len(problems)} problems" if len(problems) > 1 else "a problem"
         raise PackageError(f"the package has {count}: " + "; ".join(problems), where)

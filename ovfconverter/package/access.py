@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from types import TracebackType
 
-from ovfconverter.errors import PackageError, UnsafeInputError
+from ovfconverter.errors import MissingFileError, PackageError, UnsafeInputError
 from ovfconverter.formats.manifest import MAX_MANIFEST_SIZE
 from ovfconverter.formats.safexml import MAX_DESCRIPTOR_SIZE
 from ovfconverter.model.envelope import FileReference
@@ -100,12 +100,14 @@ class Package:
             return [self.locate(ref.href)]
         ranges = []
         for index in range(MAX_CHUNKS):
-            name = f"{ref.href}.{index:09d}"
-            if not self.exists(name):
-                break
-            ranges.append(self.locate(name))
+            try:
+                ranges.append(self.locate(f"{ref.href}.{index:09d}"))
+            except MissingFileError:
+                break  # the first missing chunk ends the file
         if not ranges:
-            raise PackageError(f"chunked file {ref.href!r}: its first chunk {ref.href}.000000000 is missing", self.path)
+            raise MissingFileError(
+                f"chunked file {ref.href!r}: its first chunk {ref.href}.000000000 is missing", self.path
+            )
         for part in ranges[:-1]:
             if part.size != ref.chunk_size:
                 raise PackageError(
@@ -248,7 +250,7 @@ class OvaPackage(Package):
         name = check_href(href, self.descriptor_name)
         member = self._by_name.get(posixpath.join(self.base, name) if self.base else name)
         if member is None:
-            raise PackageError(f"file {href!r} named in References is not in the OVA", self.path)
+            raise MissingFileError(f"file {href!r} named in References is not in the OVA", self.path)
         return ByteRange(self.archive, member.offset, member.size, name)
 
     def listing(self) -> list[str]:

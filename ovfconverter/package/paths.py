@@ -14,7 +14,7 @@ import posixpath
 import re
 import stat
 
-from ovfconverter.errors import PackageError, UnsafeInputError
+from ovfconverter.errors import MissingFileError, PackageError, UnsafeInputError
 
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -57,7 +57,7 @@ def resolve_in_folder(folder: str, href: str, where: str) -> str:
     try:
         info = os.stat(real)
     except FileNotFoundError:
-        raise PackageError(f"file {href!r} named in References is missing", where) from None
+        raise MissingFileError(f"file {href!r} named in References is missing", where) from None
     except OSError as exc:
         raise PackageError(f"file {href!r} cannot be read: {exc.strerror}", where) from None
     if not stat.S_ISREG(info.st_mode):

@@ -50,6 +50,8 @@ def iter_ranges(ranges: Sequence[ByteRange], block_size: int = BLOCK_SIZE) -> Ge
     :raises PackageError: a file is shorter than its range (truncated).
     """
     for part in ranges:
+        if part.size < 0 or part.offset < 0:
+            raise PackageError(f"has a negative size or offset ({part.size} at {part.offset})", part.name)
         with open(part.path, "rb") as stream:
             stream.seek(part.offset)
             left = part.size

@@ -66,10 +66,9 @@ def _octal(field: bytes, what: str, where: str) -> int:
     text = field.split(b"\0", 1)[0].strip(b" ")
     if not text:
         return 0
-    try:
-        return int(text, 8)
-    except ValueError:
-        raise PackageError(f"tar header has a malformed {what} field", where) from None
+    if not text.isdigit() or b"8" in text or b"9" in text:  # only octal digits: no sign, no '_'
+        raise PackageError(f"tar header has a malformed {what} field", where)
+    return int(text, 8)
 
 
 def _checksum_ok(header: bytes) -> bool:
@@ -93,10 +92,9 @@ def _parse_pax(data: bytes, where: str) -> dict[str, str]:
         space = data.find(b" ", pos)
         if space < 0 or space - pos > 20:
             raise PackageError("malformed PAX extended header", where)
-        try:
-            length = int(data[pos:space])
-        except ValueError:
-            raise PackageError("malformed PAX extended header", where) from None
+        if not data[pos:space].isdigit():
+            raise PackageError("malformed PAX extended header", where)
+        length = int(data[pos:space])
         if length <= space - pos + 1 or pos + length > len(data):
             raise PackageError("malformed PAX extended header", where)
         record = data[space + 1 : pos + length]
@@ -196,10 +194,10 @@ def read_member_table(stream: BinaryIO, archive_size: int, where: str) -> list[T
                 if "path" in records:
                     pending_name = records["path"]
                 if "size" in records:
-                    try:
-                        pending_size = int(records["size"])
-                    except ValueError:
-                        raise PackageError("PAX header has a malformed size", where) from None
+                    size_text = records["size"]
+                    if not (size_text.isascii() and size_text.isdigit() and len(size_text) <= 20):
+                        raise PackageError("PAX header has a malformed size", where)
+                    pending_size = int(size_text)
             elif typeflag == b"L":
                 try:
                     pending_name = data.split(b"\0", 1)[0].decode("utf-8")
