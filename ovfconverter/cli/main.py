@@ -70,6 +70,7 @@ VERIFY_EXAMPLES = """\
 examples:
   ovfconverter verify appliance.ova
   ovfconverter verify vm.ovf --json
+  ovfconverter verify --schema ~/dmtf/ovf-1.1 appliance.ova
 """
 
 
@@ -304,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
         "package", metavar="PACKAGE", help="an .ovf descriptor, an .ova archive, or a folder with one .ovf"
     )
     verify.add_argument("--json", action="store_true", help="print JSON")
+    verify.add_argument(
+        "--schema",
+        metavar="DIR",
+        help="also validate the descriptor against the DMTF OVF schema (dsp8023*.xsd and the CIM schemas it "
+        "imports) found in DIR, plus ovfconverter's Ganeti section schema; offline",
+    )
     _common(verify, suppress=True)
     verify.set_defaults(run=_run_verify)
     return parser
@@ -362,7 +369,7 @@ def _run_info(args: argparse.Namespace, progress: ProgressBars | None) -> int:
 
 
 def _run_verify(args: argparse.Namespace, progress: ProgressBars | None) -> int:
-    report = verify_package(args.package, progress)
+    report = verify_package(args.package, progress, args.schema)
     print(json.dumps(to_json(report), indent=2) if args.json else format_verify(report))
     return 0 if report.ok else 1
 

@@ -129,6 +129,12 @@ def format_verify(report: VerifyReport) -> str:
             lines.append(f"SIGNED    {report.manifest} by {cert.subject}, {trust}{expiry}")
         else:
             lines.append(f"BAD SIG   {cert.file}: {cert.problem or 'the signature of the manifest does not verify'}")
+    if report.schema is not None:
+        if report.schema_violations:
+            lines.append(f"INVALID   {len(report.schema_violations)} violation(s) of {report.schema}:")
+            lines.extend(f"  {v}" for v in report.schema_violations)
+        else:
+            lines.append(f"VALID     the descriptor conforms to {report.schema}")
     lines.extend(f"problem: {p}" for p in report.problems)
     lines.append(f"{report.path}: " + ("verified" if report.ok else "NOT verified"))
     return "\n".join(lines)

@@ -176,8 +176,13 @@ class FileVerdict:
 class VerifyReport:
     """What ``verify`` found.  ``ok`` is true only when there is a
     manifest, every file it lists is present and matches, every file the
-    descriptor references is listed, and any certificate's signature
-    verifies."""
+    descriptor references is listed, any certificate's signature verifies,
+    and, when a schema check was asked for, the descriptor conforms.
+
+    :ivar schema: what the descriptor was checked against (``None``: not
+        asked).
+    :ivar schema_violations: each violation, ``line N: message``.
+    """
 
     path: str
     manifest: str | None
@@ -185,6 +190,8 @@ class VerifyReport:
     certificate: CertificateInfo | None
     ok: bool
     problems: list[str] = field(default_factory=list)
+    schema: str | None = None
+    schema_violations: list[str] = field(default_factory=list)
 
 
 def to_json(report: PackageInfo | VerifyReport) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from ovfconverter.disks.inspector import HEAD_SIZE, Inspection, inspect_image
 from ovfconverter.errors import ManifestError, OVFConverterError, PackageError, UnsafeInputError, os_errors_as_ours
 from ovfconverter.formats.certificate import certificate_current, parse_certificate, signature_valid
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
+from ovfconverter.formats.names import OVF_NS_0_9, OVF_NS_2
 from ovfconverter.formats.ovf_reader import read_envelope
+from ovfconverter.formats.schema import check_ovf2_structure, find_ovf_schema, validate_descriptor
 from ovfconverter.info.model import (
     CertificateInfo,
     DeviceInfo,
@@ -253,19 +255,39 @@ def read_package(
         )
 
 
+def _schema_check(package: Package, schema_dir: str) -> tuple[str, list[str]]:
+    """Validate the descriptor: DSP8023 plus the Ganeti schema for OVF 1.x,
+    the DSP0243 2.x structure for 2.x."""
+    head = package.descriptor[:4096]
+    if OVF_NS_2.encode() in head:
+        violations = check_ovf2_structure(package.descriptor, package.descriptor_name)
+        return "the OVF 2.x structure of DSP0243 (no DMTF 2.x schema at hand)", [str(v) for v in violations]
+    if OVF_NS_0_9.encode() in head:
+        return "nothing: there is no schema for OVF 0.9", ["OVF 0.9 descriptors cannot be validated"]
+    violations = validate_descriptor(package.descriptor, schema_dir, package.descriptor_name)
+    return f"{os.path.basename(find_ovf_schema(schema_dir))} and ganeti.xsd", [str(v) for v in violations]
+
+
 @os_errors_as_ours
-def verify_package(path: str, progress: ProgressCallback | None = None) -> VerifyReport:
-    """Verify the package at ``path`` against its manifest and certificate.
+def verify_package(path: str, progress: ProgressCallback | None = None, schema_dir: str | None = None) -> VerifyReport:
+    """Verify the package at ``path`` against its manifest and certificate,
+    and, when ``schema_dir`` is given, its descriptor against the DMTF
+    schema found there (see :mod:`ovfconverter.formats.schema`).
 
     :returns: a verdict per file; ``ok`` as :class:`VerifyReport` says.
     :raises PackageError: the package cannot be opened or read.
+    :raises OptionError: ``schema_dir`` holds no usable schema.
     """
     with open_package(path, progress=progress) as package:
         problems: list[str] = []
+        schema: str | None = None
+        schema_violations: list[str] = []
+        if schema_dir is not None:
+            schema, schema_violations = _schema_check(package, schema_dir)
         if package.manifest is None or package.manifest_name is None:
-            return VerifyReport(
-                path, None, [], _certificate(package, check=True), False, ["the package has no manifest"]
-            )
+            certificate = _certificate(package, check=True)
+            missing = ["the package has no manifest"]
+            return VerifyReport(path, None, [], certificate, False, missing, schema, schema_violations)
         entries = parse_manifest(package.manifest, package.manifest_name)
         referenced: list[str] = []
         try:
@@ -282,5 +304,5 @@ def verify_package(path: str, progress: ProgressCallback | None = None) -> Verif
             problems.append(
                 f"{certificate.file}: " + (certificate.problem or "the signature of the manifest does not verify")
             )
-        ok = not problems and all(v.status == "ok" for v in verdicts)
-        return VerifyReport(path, package.manifest_name, verdicts, certificate, ok, problems)
+        ok = not problems and not schema_violations and all(v.status == "ok" for v in verdicts)
+        return VerifyReport(path, package.manifest_name, verdicts, certificate, ok, problems, schema, schema_violations)
