@@ -4,7 +4,7 @@ packages, safely and fast.
 The library API::
 
     from ovfconverter import ImportOptions, import_package
-    result = import_package("appliance.ova", ImportOptions(os_type="debootstrap+default"))
+    result = import_package("appliance.ova", ImportOptions(os_type="raw-image+default"))
     print(result.path, result.config.backend["vcpus"])
 
 Nothing here prints; problems are raised as :class:`OVFConverterError`
