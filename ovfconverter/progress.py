@@ -17,7 +17,8 @@ class ProgressEvent:
 
     :ivar step: what is being done: ``"verify"`` (hashing for the manifest),
         ``"convert"`` (a disk conversion), ``"copy"``, ``"decompress"``,
-        ``"pack"`` (writing an OVA member).
+        ``"compress"`` (gzip of an exported disk), ``"hash"`` (digest of an
+        exported file), ``"pack"`` (writing an OVA member).
     :ivar subject: the file, member or disk concerned.
     :ivar done: bytes processed so far.
     :ivar total: bytes expected in all, or ``None`` when unknown.
@@ -54,7 +55,7 @@ class Meter:
         self.total = total
         self.done = 0
         self._every = every
-        self._last = -every
+        self._last = 0
         if callback:
             callback(ProgressEvent(step, subject, 0, total))
 
@@ -74,6 +75,7 @@ class Meter:
         self.advance(done - self.done)
 
     def finish(self) -> None:
-        """Report the final count."""
-        if self.callback:
+        """Report the final count (unless it was the last one reported)."""
+        if self.callback and self.done != self._last:
+            self._last = self.done
             self.callback(ProgressEvent(self.step, self.subject, self.done, self.total))

@@ -12,6 +12,7 @@ _LABELS = {
     "convert": "converting",
     "copy": "copying",
     "decompress": "decompressing",
+    "compress": "compressing",
     "pack": "packing",
     "hash": "hashing",
 }

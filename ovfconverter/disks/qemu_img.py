@@ -138,6 +138,8 @@ def run(
                 preexec_fn=_limits(address_space, cpu_seconds),
             )
         except FileNotFoundError:
+            if os.environ.get("OVFCONVERTER_QEMU_IMG"):
+                raise MissingToolError(f"OVFCONVERTER_QEMU_IMG names {command[0]!r}, which does not exist") from None
             raise MissingToolError(f"qemu-img not found: install the Debian package {QEMU_IMG_PACKAGE}") from None
         except OSError as exc:
             raise QemuImgError(f"cannot run qemu-img: {exc.strerror}", subject) from None
@@ -186,14 +188,16 @@ def info(spec: str, fmt: str, subject: str) -> dict[str, Any]:
     return data
 
 
-def check(path: str, fmt: str, subject: str) -> dict[str, Any]:
-    """``qemu-img check -f FMT --output=json PATH`` on an image we wrote.
+def check(image: ByteRange, fmt: str) -> dict[str, Any]:
+    """``qemu-img check -f FMT --output=json`` on an image we wrote (a file,
+    or a member of an OVA being written).
 
     :returns: the parsed JSON report.
-    :raises QemuImgError: the image has errors or qemu-img failed.
+    :raises QemuImgError: qemu-img failed (exit 2 or 3 from check means
+        errors or leaks: the report tells).
     """
-    spec = image_spec(ByteRange(path, 0, os.path.getsize(path), subject))
-    out = run(["check", "-f", fmt, "--output=json", spec], subject)
+    subject = image.name
+    out = run(["check", "-f", fmt, "--output=json", image_spec(image)], subject)
     try:
         data = json.loads(out)
     except ValueError:

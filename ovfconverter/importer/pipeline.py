@@ -181,6 +181,12 @@ def import_package(
             staging.check_target(final, options.force)
 
             sources = {p.index: package.file_ranges(p.file) for p in plan.disks if p.file is not None}
+            for disk_plan in plan.disks:
+                ref = disk_plan.file
+                if ref is not None and ref.size is not None and ref.chunk_size is None:
+                    stored = sources[disk_plan.index][0].size
+                    if stored != ref.size:
+                        _warn(warnings, f"{ref.href}: the file is {stored} bytes, not the ovf:size of {ref.size}")
             if options.verify_manifest:
                 _check_manifest(package, sources, warnings, progress)
 

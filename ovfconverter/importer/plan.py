@@ -271,8 +271,7 @@ def _nics(hw: Hardware, section: GanetiSection | None, options: ImportOptions, w
         nic = _nic_from_hardware(hw.nics[index], warnings) if index < len(hw.nics) else GanetiNic()
         if index < len(section_nics):
             values = {k: v for k, v in vars(section_nics[index]).items() if v is not None}
-            if "network" in values:
-                nic.network = None  # the Ganeti section says which network, if any
+            nic.network = None  # the Ganeti section alone says which Ganeti network, if any
             _apply_nic_values(nic, values, "Ganeti section")
         nics.append(nic)
     for index in sorted(options.nics):
@@ -298,7 +297,7 @@ def _nics(hw: Hardware, section: GanetiSection | None, options: ImportOptions, w
         and index < len(hw.nics)
         and nic.network == hw.nics[index].connection
         and "network" not in options.nics.get(index, {})
-        and not (index < len(section_nics) and section_nics[index].network)
+        and index >= len(section_nics)
     ]
     if from_ovf:
         warnings.append(
