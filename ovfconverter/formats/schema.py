@@ -38,7 +38,7 @@ from ovfconverter.formats.names import (
 )
 from ovfconverter.formats.safexml import parse_xml
 
-_ELEMENT_RE = re.compile(r"Element '(?:\{[^}]*\})?([^']+)'")
+_ELEMENT_RE = re.compile(r"Element '([^']+)'")
 _ITEM_NAMESPACES = {"Item": RASD_NS, "StorageItem": SASD_NS, "EthernetPortItem": EPASD_NS}
 _schemas: dict[str, etree.XMLSchema] = {}
 
@@ -48,7 +48,7 @@ class Violation:
     """One way a descriptor breaks its schema or structure.
 
     :ivar line: the descriptor line (1-based), or ``None``.
-    :ivar element: the element's local name, or ``None``.
+    :ivar element: the element as ``prefix:Name`` (``ovf:Disk``), or ``None``.
     """
 
     line: int | None
@@ -161,8 +161,9 @@ def validate_descriptor(data: bytes, directory: str, name: str) -> list[Violatio
         return []
     violations = []
     for entry in cast(Any, schema.error_log):
-        match = _ELEMENT_RE.search(entry.message)
-        violations.append(Violation(entry.line or None, match.group(1) if match else None, _short(entry.message)))
+        message = _short(entry.message)
+        match = _ELEMENT_RE.search(message)
+        violations.append(Violation(entry.line or None, match.group(1) if match else None, message))
     return violations
 
 
