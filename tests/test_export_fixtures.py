@@ -558,7 +558,8 @@ def test_existing_result_is_refused_without_force_and_replaced_with_it(tmp_path:
 
 def failing_qemu_img(tmp_path: Path) -> Path:
     """A qemu-img that fails ``convert`` (after writing a partial output) and
-    runs the real one for everything else."""
+    ``check`` (which judges the VMDKs ovfconverter writes itself), and runs
+    the real one for everything else."""
     import shutil
 
     real = shutil.which("qemu-img")
@@ -570,6 +571,10 @@ def failing_qemu_img(tmp_path: Path) -> Path:
         'if [ "$1" = convert ]; then\n'
         "  for last; do :; done\n"
         '  printf partial > "$last" 2>/dev/null\n'
+        '  echo "qemu-img: injected failure" >&2\n'
+        "  exit 1\n"
+        "fi\n"
+        'if [ "$1" = check ]; then\n'
         '  echo "qemu-img: injected failure" >&2\n'
         "  exit 1\n"
         "fi\n"

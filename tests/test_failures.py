@@ -163,6 +163,7 @@ class Inputs:
     sparse_export: Path  # config.ini, 16 MiB dump, almost all holes
     hash_ova: Path  # 256 MiB sparse raw disk member
     big_export: Path  # config.ini, BIG MiB sparse dump
+    dense_big_export: Path  # config.ini, BIG MiB incompressible dump
 
 
 @pytest.fixture(scope="module")
@@ -186,19 +187,21 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
         sparse_export=_export_folder(base / "sparse-export", lambda p: make_raw_disk(p, 16 * MIB), 16),
         hash_ova=_sparse_ova(base / "hash.ova", 256 * MIB),
         big_export=_export_folder(base / "big-export", lambda p: make_raw_disk(p, BIG * MIB), BIG),
+        dense_big_export=_export_folder(base / "dense-big-export", lambda p: _dense_raw(p, BIG * MIB), BIG),
     )
 
 
 def _args(direction: str, inputs: Inputs, out: Path, *extra: str) -> list[str]:
     if direction == "import":
         return ["import", str(inputs.ova), "--output-dir", str(out), "-o", "debian", *extra]
-    return ["export", str(inputs.export), "--output-dir", str(out), *extra]
+    # qcow2: written by qemu-img (VMDK and raw are written by ovfconverter itself)
+    return ["export", str(inputs.export), "--output-dir", str(out), "--format", "qcow2", *extra]
 
 
 def _library(direction: str, inputs: Inputs, out: Path, force: bool = False) -> object:
     if direction == "import":
         return import_package(str(inputs.ova), ImportOptions(output_dir=str(out), os_type="debian", force=force))
-    return export_instance(str(inputs.export), ExportOptions(output_dir=str(out), force=force))
+    return export_instance(str(inputs.export), ExportOptions(output_dir=str(out), format="qcow2", force=force))
 
 
 def _pre_existing(direction: str, out: Path, ova: bool = False) -> Path:
@@ -532,25 +535,36 @@ def test_signal_while_hashing_for_the_manifest_on_import(tmp_path: Path, inputs:
     assert_unchanged(out, before)
 
 
+@pytest.mark.parametrize("fmt", ["raw", "vmdk"])
 @pytest.mark.parametrize("signum", SIGNALS)
-def test_signal_while_hashing_for_the_manifest_on_export(tmp_path: Path, inputs: Inputs, signum: int) -> None:
+def test_signal_while_writing_and_hashing_a_disk_on_export(
+    tmp_path: Path, inputs: Inputs, signum: int, fmt: str
+) -> None:
+    """Export writes each disk (raw, or streamOptimized VMDK with its
+    compression threads) and hashes it in the same pass; a signal half-way
+    stops it all and leaves nothing."""
     out = tmp_path / "out"
     out.mkdir()
     existing = _pre_existing("export", out) if signum == signal.SIGINT else None
     before = snapshot(out)
-    staging = os.path.join(os.path.realpath(out), STAGING_PREFIX)
+    dump = os.path.realpath(inputs.dense_big_export.parent / "disk0")
     proc = start_cli(
-        ["export", str(inputs.big_export), "--output-dir", str(out), "--format", "raw",
+        ["export", str(inputs.dense_big_export), "--output-dir", str(out), "--format", fmt, "--threads", "1",
          *(["--force"] if existing else [])]
     )
 
-    def hashing() -> bool:
+    staging = os.path.join(os.path.realpath(out), STAGING_PREFIX)
+
+    def writing() -> bool:
+        # raw: the dump's read position moves; VMDK: read with pread, so watch
+        # the image being written (random data is stored, about the dump's size)
         return any(
-            path.startswith(staging) and flags & os.O_ACCMODE == os.O_RDONLY and 8 * MIB <= pos < (BIG - 8) * MIB
+            (path == dump or (path.startswith(staging) and flags & os.O_ACCMODE == os.O_WRONLY))
+            and 8 * MIB <= pos < (BIG - 8) * MIB
             for path, pos, flags in open_files(proc.pid)
         )
 
-    wait_until(proc, hashing, "the written disk is being hashed")
+    wait_until(proc, writing, "the disk is being written and hashed")
     status, err = interrupt(proc, signum)
     assert_interrupted(status, err, signum)
     assert_unchanged(out, before)
@@ -712,14 +726,14 @@ DISK_FULL_CLI = {
     "export-vmdk": lambda i: ["export", str(i.dense_export)],
     # written by ovfconverter: a raw copy, an OVA member
     "import-raw": lambda i: ["import", str(i.dense_raw_ovf), "-o", "debian"],
-    "export-raw-ova": lambda i: ["export", str(i.sparse_export), "--format", "raw", "--ova"],
+    "export-raw-ova": lambda i: ["export", str(i.dense_export), "--format", "raw", "--ova"],
 }
 
 
 @pytest.mark.parametrize("case", list(DISK_FULL_CLI))
 def test_disk_full_cli(small_tmpfs: Path, inputs: Inputs, case: str) -> None:
-    """16 MiB into an 8 MiB file system: incompressible data, except for
-    the OVA whose raw member is written in full from a sparse dump.
+    """16 MiB of incompressible data into an 8 MiB file system (raw members
+    of an OVA keep the dump's holes, so a sparse dump would fit).
     qemu-img 7.2's streamOptimized VMDK writer reports the full disk as
     "Invalid argument"; the user must still be told the disk is full."""
     used, before = _used_blocks(small_tmpfs), snapshot(small_tmpfs)
@@ -738,7 +752,7 @@ DISK_FULL_LIBRARY = {
     "export-vmdk": lambda i, out: export_instance(str(i.dense_export), ExportOptions(output_dir=str(out))),
     "export-raw": lambda i, out: export_instance(str(i.dense_export), ExportOptions(output_dir=str(out), format="raw")),
     "export-raw-ova": lambda i, out: export_instance(
-        str(i.sparse_export), ExportOptions(output_dir=str(out), format="raw", ova=True)
+        str(i.dense_export), ExportOptions(output_dir=str(out), format="raw", ova=True)
     ),
 }
 

@@ -124,7 +124,7 @@ def convert_from_raw(
     if target.subformat and inspection.subformat != target.subformat:
         raise DiskImageError(f"the VMDK written is {inspection.subformat}, not {target.subformat}", written.name)
     if target.checkable:
-        report = qemu_img.check(dest, target.qemu_format, written.name)
+        report = qemu_img.check(written, target.qemu_format)
         if report.get("corruptions") or report.get("leaks") or report.get("check-errors"):
             raise DiskImageError(f"qemu-img check finds errors in the {target.name} image written", written.name)
     if target.qemu_format == "raw":

