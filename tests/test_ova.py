@@ -70,24 +70,50 @@ def test_ova_with_sha256_manifest_imports(tmp_path: Path, out_dir: Path, disk: t
 def test_ova_import_writes_no_copy_besides_the_raw_dump(
     tmp_path: Path, out_dir: Path, disk: tuple[Path, Path], shim: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    raw, vmdk = disk
-    ova = ova_package(tmp_path / "vm.ova", _vm(), {"disk.vmdk": vmdk})
+    """qemu-img (here for a qcow2 member) reads the member in place through
+    a raw node with offset/size over the OVA; nothing else is written."""
+    raw, _ = disk
+    qcow2 = convert(raw, tmp_path / "disk.qcow2", "qcow2")
+    spec = VmSpec(disks=[DiskSpec("disk.qcow2", capacity=SIZE, format_uri=FORMAT_URIS["qcow2"])])
+    ova = ova_package(tmp_path / "vm.ova", spec, {"disk.qcow2": qcow2})
     monkeypatch.setenv("SHIM_OUT", str(out_dir))
     import_package(str(ova), ImportOptions(output_dir=str(out_dir), os_type="debian"))
     calls = [json.loads(line) for line in shim.read_text().splitlines()]
     converts = [call for call in calls if call["argv"][0] == "convert"]
     assert len(converts) == 1
     source = next(arg for arg in converts[0]["argv"] if arg.startswith("json:"))
-    spec = json.loads(source[len("json:"):])
-    assert spec["file"]["driver"] == "raw", "the member is read in place through the raw driver"
-    assert spec["file"]["file"] == {"driver": "file", "filename": str(ova.resolve())}
+    spec_json = json.loads(source[len("json:") :])
+    assert spec_json["file"]["driver"] == "raw", "the member is read in place through the raw driver"
+    assert spec_json["file"]["file"] == {"driver": "file", "filename": str(ova.resolve())}
     with tarfile.open(ova) as tar:
-        member = tar.getmember("disk.vmdk")
-    assert (spec["file"]["offset"], spec["file"]["size"]) == (member.offset_data, member.size)
+        member = tar.getmember("disk.qcow2")
+    assert (spec_json["file"]["offset"], spec_json["file"]["size"]) == (member.offset_data, member.size)
     for call in calls:
-        assert all(not name.endswith((".vmdk", ".img", ".tar")) for name in call["files"]), call["files"]
+        assert all(not name.endswith((".qcow2", ".img", ".tar")) for name in call["files"]), call["files"]
     final = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
     assert final == ["test-vm/config.ini", "test-vm/disk0.raw"]
+
+
+def test_streamoptimized_member_is_read_in_place(
+    tmp_path: Path, out_dir: Path, disk: tuple[Path, Path], shim: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A streamOptimized VMDK member is converted by ovfconverter's own
+    reader, straight from the OVA: at every progress event the output folder
+    holds nothing but the raw dump being written."""
+    from ovfconverter import ProgressEvent
+
+    raw, vmdk = disk
+    ova = ova_package(tmp_path / "vm.ova", _vm(), {"disk.vmdk": vmdk})
+    monkeypatch.setenv("SHIM_OUT", str(out_dir))
+    seen: list[list[str]] = []
+
+    def watch(event: ProgressEvent) -> None:
+        seen.append(sorted(p.name for p in out_dir.rglob("*") if p.is_file()))
+
+    result = import_package(str(ova), ImportOptions(output_dir=str(out_dir), os_type="debian"), progress=watch)
+    assert images_identical(raw, "raw", result.disks[0].path, "raw")
+    assert seen and all(files in ([], ["disk0.raw"]) for files in seen), seen
+    assert not shim.exists() or "convert" not in shim.read_text(), "qemu-img convert was not needed"
 
 
 @pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])

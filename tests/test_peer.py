@@ -455,7 +455,7 @@ def test_disk_dumps_match_peer(case: Case, fixtures: Path, imports, tmp_path: Pa
 
 ERROR_CASES = [
     # (package, options, the peer's OpPrereqError text, ours)
-    ("ganeti/wrong_manifest.ovf", (), "SHA1 checksum of new_disk.vmdk does not match", "digest mismatch for new_disk.vmdk"),
+    ("ganeti/wrong_manifest.ovf", (), "SHA1 checksum of new_disk.vmdk does not match", "digest mismatch for wrong_manifest.ovf"),
     ("ganeti/empty.ovf", (), "Name of instance not provided", "give an instance name with -n/--name"),
     ("ganeti/virtualbox.ovf", (), "Name of instance not provided", "give one with -o/--os-type"),
     ("ganeti/wrong_xml.ovf", (), "not well-formed (invalid token): line 71", "not well-formed XML at line 71"),

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +27,10 @@ from ovfconverter.disks.inspector import (
     inspect_image,
     vmdk_subformat_for_uri,
 )
+from ovfconverter.disks.vmdk_reader import read_stream_optimized
 from ovfconverter.errors import DiskImageError, UnsafeInputError
 from ovfconverter.model.units import format_bytes
-from ovfconverter.package.streams import ByteRange, copy_ranges, gunzip_ranges
+from ovfconverter.package.streams import ByteRange, copy_ranges, gunzip_ranges, iter_ranges
 from ovfconverter.progress import ProgressCallback
 
 
@@ -82,13 +85,13 @@ def range_reader(part: ByteRange) -> Any:
 
 def decompression_limit(capacity: int | None, workdir: str) -> int:
     """How many bytes a compressed image may expand to: its declared
-    capacity plus room for format metadata (1/32 + 2 MiB: sparse formats
-    add well under 1 %), and never more than the free space of ``workdir``
-    less 64 MiB."""
+    capacity plus room for format metadata (1/32 + 32 MiB: sparse formats
+    add well under 1 %, but a VHDX is never smaller than 16 MiB), and never
+    more than the free space of ``workdir`` less 64 MiB."""
     free = max(shutil.disk_usage(workdir).free - (64 << 20), 0)
     if capacity is None:
         return free
-    return min(capacity + capacity // 32 + (2 << 20), free)
+    return min(capacity + capacity // 32 + (32 << 20), free)
 
 
 def check_capacity(virtual_size: int, capacity: int | None, name: str) -> list[str]:
@@ -117,11 +120,17 @@ def check_capacity(virtual_size: int, capacity: int | None, name: str) -> list[s
     ]
 
 
-def materialize(source: SourceImage, workdir: str, progress: ProgressCallback | None = None) -> tuple[ByteRange, bool]:
+def materialize(
+    source: SourceImage,
+    workdir: str,
+    progress: ProgressCallback | None = None,
+    on_data: Callable[[bytes], None] | None = None,
+) -> tuple[ByteRange, bool]:
     """Return one byte range holding the image's uncompressed bytes.
 
     Plain single files are returned in place; gzip and chunked files are
-    written (sparse, bounded) into ``workdir``.
+    written (sparse, bounded) into ``workdir``, and ``on_data`` then sees
+    every stored byte as it is read.
 
     :returns: ``(range, temporary)``; ``temporary`` is true when the range
         is a file in ``workdir`` that the caller must remove.
@@ -132,11 +141,10 @@ def materialize(source: SourceImage, workdir: str, progress: ProgressCallback | 
         return source.ranges[0], False
     target = os.path.join(workdir, f"source-{uuid.uuid4().hex}.img")
     if source.compression == "gzip":
-        size = gunzip_ranges(
-            source.ranges, target, decompression_limit(source.capacity, workdir), progress, source.name
-        )
+        limit = decompression_limit(source.capacity, workdir)
+        size = gunzip_ranges(source.ranges, target, limit, progress, source.name, on_block=on_data)
     else:
-        size = copy_ranges(source.ranges, target, progress, source.name)
+        size = copy_ranges(source.ranges, target, progress, source.name, on_block=on_data)
     return ByteRange(target, 0, size, source.name), True
 
 
@@ -206,20 +214,57 @@ def check_qemu_info(data: dict[str, Any], inspection: Inspection, name: str) -> 
     return size
 
 
+def capacity_limit(capacity: int | None) -> int | None:
+    """The largest virtual size :func:`check_capacity` accepts, in bytes."""
+    return None if capacity is None else capacity + capacity // 8 + (16 << 20)
+
+
+def _hash_alongside(part: ByteRange, on_data: Callable[[bytes], None]) -> tuple[threading.Thread, list[BaseException]]:
+    """Feed ``part``'s bytes to ``on_data`` on a thread of its own, while
+    qemu-img reads the same bytes (the page cache serves both)."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for block in iter_ranges([part]):
+                on_data(block)
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name=f"hash {part.name}", daemon=True)
+    thread.start()
+    return thread, errors
+
+
 def convert_to_raw(
-    source: SourceImage, dest: str, workdir: str, progress: ProgressCallback | None = None
+    source: SourceImage,
+    dest: str,
+    workdir: str,
+    progress: ProgressCallback | None = None,
+    on_data: Callable[[bytes], None] | None = None,
+    threads: int = 2,
 ) -> ConvertedDisk:
     """Convert ``source`` into the new raw file ``dest``, sparse.
+
+    streamOptimized VMDKs are read by ovfconverter's own reader
+    (:mod:`ovfconverter.disks.vmdk_reader`, grains inflated on ``threads``
+    threads); raw images are copied; other formats go through qemu-img,
+    after its ``info`` is checked.
 
     :param dest: where the raw dump goes (absolute path, must not exist).
     :param workdir: a private folder on the same file system for temporary
         files (decompressed or joined images).
+    :param on_data: called with every stored byte of the source, in order:
+        in the same pass as the conversion where ovfconverter reads the
+        bytes, on a thread alongside qemu-img otherwise (for the manifest
+        digest: hash exactly what is converted).
     :raises UnsafeInputError: the image is unsafe, or its format is not the
         declared one.
     :raises DiskImageError: not a disk image, or qemu-img failed.
     :raises PackageError: corrupt compressed data or truncated files.
     """
-    part, temporary = materialize(source, workdir, progress)
+    part, temporary = materialize(source, workdir, progress, on_data)
+    pending = None if temporary else on_data  # bytes not yet shown to on_data
     try:
         inspection = inspect_image(range_reader(part), part.size)
         warnings = check_inspection(inspection, source.declared_format, source.name)
@@ -230,16 +275,34 @@ def convert_to_raw(
                 os.replace(part.path, dest)
                 temporary = False
             else:
-                copy_ranges([part], dest, progress, source.name)
+                copy_ranges([part], dest, progress, source.name, on_block=pending)
+        elif inspection.format == "vmdk" and inspection.subformat == "streamOptimized":
+            virtual_size = read_stream_optimized(
+                part,
+                dest,
+                source.name,
+                threads=threads,
+                progress=progress,
+                on_data=pending,
+                max_size=capacity_limit(source.capacity),
+            )
+            warnings += check_capacity(virtual_size, source.capacity, source.name)
         else:
             assert inspection.qemu_format is not None
             spec = qemu_img.image_spec(part)
             data = qemu_img.info(spec, inspection.qemu_format, source.name)
             virtual_size = check_qemu_info(data, inspection, source.name)
             warnings += check_capacity(virtual_size, source.capacity, source.name)
-            qemu_img.convert(
-                spec, inspection.qemu_format, dest, "raw", source.name, total=virtual_size, progress=progress
-            )
+            hashing = _hash_alongside(part, pending) if pending else None
+            try:
+                qemu_img.convert(
+                    spec, inspection.qemu_format, dest, "raw", source.name, total=virtual_size, progress=progress
+                )
+            finally:
+                if hashing:
+                    hashing[0].join()
+            if hashing and hashing[1]:
+                raise hashing[1][0]
         written = os.path.getsize(dest)
         if written != virtual_size:
             raise DiskImageError(

@@ -327,11 +327,12 @@ def _chain(layout: _Layout, stream: _Sequential, submit: Callable[[list[_Grain]]
                 raise DiskImageError(f"end-of-stream marker at sector {sector} is followed by data", name)
             break
         if kind == MARKER_GT:
-            if value != GT_SECTORS or next_gt >= len(layout.data_gts) or layout.data_gts[next_gt] != sector + 1:
-                raise UnsafeInputError(
-                    f"grain table marker at sector {sector} does not match the grain directory; refusing", name
-                )
-            next_gt += 1
+            if value != GT_SECTORS:
+                raise UnsafeInputError(f"grain table marker at sector {sector} has {value} sectors, not 4", name)
+            if next_gt < len(layout.data_gts) and layout.data_gts[next_gt] == sector + 1:
+                next_gt += 1
+            # else a table the directory does not name (VMware's tools write one
+            # past the last group): it maps nothing and is skipped, as qemu does
         elif kind == MARKER_GD:
             if gd_seen or value < h.gd_sectors or h.gd_offset != sector + 1:
                 raise UnsafeInputError(

@@ -3,22 +3,29 @@
 1. Open the package (folder or OVA, read in place) and read its descriptor.
 2. Plan the export (:mod:`ovfconverter.importer.plan`): values validated,
    every problem reported before any disk is read.
-3. Locate every disk image; verify every file the manifest lists.
-4. Convert each image to a raw, sparse dump; create empty disks.
+3. Locate every disk image; verify the files the manifest lists, except
+   disks stored as one file, whose digest is computed in the same pass as
+   their conversion (or alongside qemu-img reading them).
+4. Convert each image to a raw, sparse dump (several disks at once);
+   create empty disks.  A digest mismatch refuses the import here, before
+   anything reaches its final place.
 5. Write ``config.ini`` and move the folder into place
    (:class:`~ovfconverter.package.staging.Staging`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from ovfconverter.disks.convert import SourceImage, convert_to_raw, create_blank
 from ovfconverter.errors import ManifestError, MissingFileError, PackageError, UnsafeInputError, os_errors_as_ours
 from ovfconverter.formats.config_ini import write_config
-from ovfconverter.formats.manifest import parse_manifest
+from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
 from ovfconverter.formats.ovf_reader import read_envelope
 from ovfconverter.importer.options import ImportOptions
 from ovfconverter.importer.plan import DiskPlan, build_plan
@@ -28,7 +35,7 @@ from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.staging import Staging, fsync_path
 from ovfconverter.package.streams import ByteRange
-from ovfconverter.package.verify import MISMATCH, MISSING, UNLISTED, verify_manifest
+from ovfconverter.package.verify import MISMATCH, MISSING, UNLISTED, FileCheck, verify_manifest
 from ovfconverter.progress import ProgressCallback
 
 log = logging.getLogger("ovfconverter")
@@ -98,25 +105,54 @@ def _file_problem(package: Package, ref: FileReference) -> str | None:
     return None
 
 
+@dataclass
+class _InPass:
+    """A disk whose single stored file is checked against the manifest in
+    the same pass as its conversion."""
+
+    entry: ManifestEntry
+    hasher: Any
+
+
 def _check_manifest(
-    package: Package, sources: dict[int, list[ByteRange]], warnings: list[str], progress: ProgressCallback | None
-) -> None:
+    package: Package,
+    sources: dict[int, list[ByteRange]],
+    warnings: list[str],
+    progress: ProgressCallback | None,
+) -> dict[int, _InPass]:
+    """Verify every file the manifest lists, now, except the disks stored as
+    one file: those are returned, to be hashed while they are converted.
+
+    :raises ManifestError: a file verified now does not match.
+    """
     if package.manifest is None or package.manifest_name is None:
         log.info("%s has no manifest; nothing to verify", package.descriptor_name)
-        return
+        return {}
     entries = parse_manifest(package.manifest, package.manifest_name)
+    by_name = {entry.filename: entry for entry in entries}
+    in_pass: dict[int, _InPass] = {}
+    for index, ranges in sources.items():
+        entry = by_name.get(ranges[0].name) if len(ranges) == 1 else None
+        if entry is not None:
+            in_pass[index] = _InPass(entry, hashlib.new(entry.algorithm))
+    deferred = {item.entry.filename for item in in_pass.values()}
+    now = [entry for entry in entries if entry.filename not in deferred]
     referenced = [part.name for ranges in sources.values() for part in ranges]
-    log.info("verifying %d files against %s", len(entries), package.manifest_name)
-    checks = verify_manifest(package, entries, referenced, progress)
-    bad = [check for check in checks if check.status == MISMATCH]
-    if bad:
-        names = ", ".join(f"{c.name} ({c.algorithm} {c.actual}, manifest says {c.expected})" for c in bad)
-        raise ManifestError(f"digest mismatch for {names}; refusing to import", package.manifest_name)
+    log.info("verifying %d files against %s (%d more while converting)", len(now), package.manifest_name, len(deferred))
+    checks = verify_manifest(package, now, [name for name in referenced if name not in deferred], progress)
+    _refuse_mismatches([check for check in checks if check.status == MISMATCH], package.manifest_name)
     for check in checks:
         if check.status == MISSING:
             _warn(warnings, f"{package.manifest_name}: lists {check.name!r}, which is not in the package")
         elif check.status == UNLISTED:
             _warn(warnings, f"{package.manifest_name}: does not list {check.name!r}; it is not verified")
+    return in_pass
+
+
+def _refuse_mismatches(bad: list[FileCheck], manifest: str) -> None:
+    if bad:
+        names = ", ".join(f"{c.name} ({c.algorithm} {c.actual}, manifest says {c.expected})" for c in bad)
+        raise ManifestError(f"digest mismatch for {names}; refusing to import", manifest)
 
 
 def _write_disk(
@@ -125,6 +161,8 @@ def _write_disk(
     staging: Staging,
     warnings: list[str],
     progress: ProgressCallback | None,
+    in_pass: _InPass | None,
+    manifest: str,
 ) -> ImportedDisk:
     dest = os.path.join(staging.result, plan.dump)
     if plan.file is None:
@@ -141,10 +179,44 @@ def _write_disk(
         capacity=plan.disk.capacity if plan.disk else None,
     )
     log.info("disk %d: converting %s to raw", plan.index, plan.file.href)
-    converted = convert_to_raw(source, dest, staging.work, progress)
+    on_data = in_pass.hasher.update if in_pass else None
+    converted = convert_to_raw(source, dest, staging.work, progress, on_data, threads=os.cpu_count() or 1)
+    if in_pass is not None:
+        actual = in_pass.hasher.hexdigest()
+        entry = in_pass.entry
+        if actual != entry.digest:
+            _refuse_mismatches([FileCheck(entry.filename, MISMATCH, entry.algorithm, entry.digest, actual)], manifest)
     for message in converted.warnings:
         _warn(warnings, message)
     return ImportedDisk(dest, converted.virtual_size, plan.file.href, converted.source_format)
+
+
+def _write_disks(
+    plans: list[DiskPlan],
+    sources: dict[int, list[ByteRange]],
+    staging: Staging,
+    warnings: list[str],
+    progress: ProgressCallback | None,
+    in_pass: dict[int, _InPass],
+    manifest: str,
+) -> list[ImportedDisk]:
+    """Convert every disk; several at once when there are several."""
+
+    def one(plan: DiskPlan) -> ImportedDisk:
+        return _write_disk(
+            plan, sources.get(plan.index), staging, warnings, progress, in_pass.get(plan.index), manifest
+        )
+
+    if len(plans) <= 1:
+        return [one(plan) for plan in plans]
+    with ThreadPoolExecutor(max_workers=min(len(plans), os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(one, plan) for plan in plans]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
 
 @os_errors_as_ours
@@ -187,11 +259,10 @@ def import_package(
                     stored = sources[disk_plan.index][0].size
                     if stored != ref.size:
                         _warn(warnings, f"{ref.href}: the file is {stored} bytes, not the ovf:size of {ref.size}")
-            if options.verify_manifest:
-                _check_manifest(package, sources, warnings, progress)
+            in_pass = _check_manifest(package, sources, warnings, progress) if options.verify_manifest else {}
 
             os.mkdir(staging.result, 0o700)
-            disks = [_write_disk(p, sources.get(p.index), staging, warnings, progress) for p in plan.disks]
+            disks = _write_disks(plan.disks, sources, staging, warnings, progress, in_pass, package.manifest_name or "")
 
         config = plan.config
         config.disks = [

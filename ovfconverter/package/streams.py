@@ -11,7 +11,7 @@ import hashlib
 import io
 import os
 import zlib
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 from ovfconverter.errors import PackageError, UnsafeInputError
@@ -156,15 +156,20 @@ def copy_ranges(
     dest: str,
     progress: ProgressCallback | None = None,
     subject: str = "",
+    on_block: Callable[[bytes], None] | None = None,
 ) -> int:
     """Copy the concatenated ranges into the new file ``dest``, sparse.
 
+    :param on_block: called with every block read, in order (to hash the
+        source in the same pass).
     :returns: bytes written.
     """
     meter = Meter(progress, "copy", subject or dest, total_size(ranges))
     writer = SparseWriter(dest)
     try:
         for data in iter_ranges(ranges):
+            if on_block:
+                on_block(data)
             writer.write(data)
             meter.advance(len(data))
     finally:
@@ -216,9 +221,13 @@ def gunzip_ranges(
     limit: int,
     progress: ProgressCallback | None = None,
     subject: str = "",
+    on_block: Callable[[bytes], None] | None = None,
 ) -> int:
     """Decompress the gzip stream held by ``ranges`` into the new file
     ``dest``, sparse, writing at most ``limit`` bytes.
+
+    :param on_block: called with every compressed block read, in order (to
+        hash the source in the same pass).
 
     :returns: bytes written.
     :raises UnsafeInputError: the output would exceed ``limit`` (a
@@ -230,6 +239,8 @@ def gunzip_ranges(
 
     def counted() -> Iterator[bytes]:
         for data in iter_ranges(ranges):
+            if on_block:
+                on_block(data)
             meter.advance(len(data))
             yield data
 
