@@ -184,8 +184,18 @@ class _Writer:
             return collections[path]
 
         collection((env.collection_id,))
+        closed: set[tuple[str, ...]] = set()
+        previous: tuple[str, ...] = (env.collection_id,)
         for system in env.virtual_systems:
             path = system.collection_path or (env.collection_id,)
+            if path[0] != env.collection_id:
+                raise DescriptorError(f"VirtualSystem {system.id!r} is not inside collection {env.collection_id!r}")
+            closed.update(previous[:n] for n in range(1, len(previous) + 1) if previous[:n] != path[:n])
+            if any(path[:n] in closed for n in range(1, len(path) + 1)):
+                raise DescriptorError(
+                    f"VirtualSystem {system.id!r}: the systems of a collection must be listed together"
+                )
+            previous = path
             self.virtual_system(collection(path), system)
 
     def virtual_system(self, parent: etree._Element, system: VirtualSystem) -> None:
@@ -254,8 +264,9 @@ def write_envelope(envelope: Envelope) -> bytes:
     """Serialise ``envelope`` as an OVF descriptor.
 
     :returns: UTF-8 bytes with an XML declaration, indented.
-    :raises DescriptorError: ``envelope.version`` is not 1.x or 2.x, or it
-        holds several VirtualSystems without a ``collection_id``.
+    :raises DescriptorError: ``envelope.version`` is not 1.x or 2.x, it
+        holds several VirtualSystems without a ``collection_id``, or their
+        ``collection_path`` values do not form a tree in document order.
     """
     root = _Writer(envelope).build()
     etree.indent(root, space="  ")
