@@ -9,10 +9,15 @@ The library API::
 
 Nothing here prints; problems are raised as :class:`OVFConverterError`
 subclasses and warnings go to the ``ovfconverter`` logger (and into each
-result's ``warnings``).
+result's ``warnings``).  The pipelines are imported on first use, so that
+``import ovfconverter`` (and the command line) start quickly.
 """
 
+from __future__ import annotations
+
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from ovfconverter.errors import (
     ConfigError,
@@ -29,13 +34,43 @@ from ovfconverter.errors import (
     QemuImgError,
     UnsafeInputError,
 )
-from ovfconverter.exporter import ExportedFile, ExportOptions, ExportResult, export_instance
-from ovfconverter.importer import ImportedDisk, ImportOptions, ImportResult, import_package
 from ovfconverter.progress import ProgressCallback, ProgressEvent
+
+if TYPE_CHECKING:
+    from ovfconverter.exporter import ExportedFile, ExportOptions, ExportResult, export_instance
+    from ovfconverter.importer import ImportedDisk, ImportOptions, ImportResult, import_package
+    from ovfconverter.info import PackageInfo, VerifyReport, read_package, to_json, verify_package
 
 __version__ = "0.1.0"
 
 logging.getLogger("ovfconverter").addHandler(logging.NullHandler())
+
+_LAZY = {
+    "ExportOptions": "ovfconverter.exporter",
+    "ExportResult": "ovfconverter.exporter",
+    "ExportedFile": "ovfconverter.exporter",
+    "export_instance": "ovfconverter.exporter",
+    "ImportOptions": "ovfconverter.importer",
+    "ImportResult": "ovfconverter.importer",
+    "ImportedDisk": "ovfconverter.importer",
+    "import_package": "ovfconverter.importer",
+    "PackageInfo": "ovfconverter.info",
+    "VerifyReport": "ovfconverter.info",
+    "read_package": "ovfconverter.info",
+    "to_json": "ovfconverter.info",
+    "verify_package": "ovfconverter.info",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the pipeline that defines ``name`` on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ovfconverter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ConfigError",
@@ -55,11 +90,16 @@ __all__ = [
     "OptionError",
     "OutputExistsError",
     "PackageError",
+    "PackageInfo",
     "ProgressCallback",
     "ProgressEvent",
     "QemuImgError",
     "UnsafeInputError",
+    "VerifyReport",
     "__version__",
     "export_instance",
     "import_package",
+    "read_package",
+    "to_json",
+    "verify_package",
 ]

@@ -13,9 +13,8 @@ How it goes fast:
 * memory is bounded: at most ``2 * threads + 2`` jobs are in flight (a few
   tens of MiB whatever the disk size).
 
-Compression level: :data:`~ovfconverter.disks.deflate.DEFAULT_LEVEL` (4,
-zlib-ng), within 4 % of qemu-img's size at several times its speed; see
-:mod:`ovfconverter.disks.deflate` for the measured trade-offs.
+Compression level: :data:`~ovfconverter.disks.deflate.DEFAULT_LEVEL` (1,
+ISA-L); see :mod:`ovfconverter.disks.deflate` for the measured trade-offs.
 """
 
 from __future__ import annotations

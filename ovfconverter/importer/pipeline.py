@@ -15,12 +15,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from ovfconverter.disks.convert import SourceImage, convert_to_raw, create_blank
 from ovfconverter.errors import ManifestError, MissingFileError, PackageError, UnsafeInputError, os_errors_as_ours
@@ -33,6 +31,7 @@ from ovfconverter.model.envelope import FileReference
 from ovfconverter.model.ganeti import GanetiDisk, InstanceExport
 from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
+from ovfconverter.package.hashing import BackgroundHasher
 from ovfconverter.package.staging import Staging, fsync_path
 from ovfconverter.package.streams import ByteRange
 from ovfconverter.package.verify import MISMATCH, MISSING, UNLISTED, FileCheck, verify_manifest
@@ -111,7 +110,7 @@ class _InPass:
     the same pass as its conversion."""
 
     entry: ManifestEntry
-    hasher: Any
+    hasher: BackgroundHasher
 
 
 def _check_manifest(
@@ -134,7 +133,7 @@ def _check_manifest(
     for index, ranges in sources.items():
         entry = by_name.get(ranges[0].name) if len(ranges) == 1 else None
         if entry is not None:
-            in_pass[index] = _InPass(entry, hashlib.new(entry.algorithm))
+            in_pass[index] = _InPass(entry, BackgroundHasher(entry.algorithm))
     deferred = {item.entry.filename for item in in_pass.values()}
     now = [entry for entry in entries if entry.filename not in deferred]
     referenced = [part.name for ranges in sources.values() for part in ranges]
@@ -180,7 +179,12 @@ def _write_disk(
     )
     log.info("disk %d: converting %s to raw", plan.index, plan.file.href)
     on_data = in_pass.hasher.update if in_pass else None
-    converted = convert_to_raw(source, dest, staging.work, progress, on_data, threads=os.cpu_count() or 1)
+    try:
+        converted = convert_to_raw(source, dest, staging.work, progress, on_data, threads=os.cpu_count() or 1)
+    except BaseException:
+        if in_pass is not None:
+            in_pass.hasher.close()
+        raise
     if in_pass is not None:
         actual = in_pass.hasher.hexdigest()
         entry = in_pass.entry

@@ -14,7 +14,6 @@ import os
 from ovfconverter.disks.convert import range_reader
 from ovfconverter.disks.inspector import HEAD_SIZE, Inspection, inspect_image
 from ovfconverter.errors import ManifestError, OVFConverterError, PackageError, UnsafeInputError, os_errors_as_ours
-from ovfconverter.formats.certificate import certificate_current, parse_certificate, signature_valid
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
 from ovfconverter.formats.names import OVF_NS_0_9, OVF_NS_2
 from ovfconverter.formats.ovf_reader import read_envelope
@@ -84,6 +83,9 @@ def _manifest_entries(package: Package, warnings: list[str]) -> list[ManifestEnt
 def _certificate(package: Package, check: bool) -> CertificateInfo | None:
     if package.certificate is None or package.certificate_name is None:
         return None
+    # cryptography takes a while to import: only when there is a certificate
+    from ovfconverter.formats.certificate import certificate_current, parse_certificate, signature_valid
+
     info = CertificateInfo(file=package.certificate_name)
     try:
         cert = parse_certificate(package.certificate, package.certificate_name)

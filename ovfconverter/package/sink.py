@@ -10,12 +10,12 @@ instead of being written, so raw disks stay sparse even inside an OVA.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import zlib
 from typing import BinaryIO, Protocol
 
+from ovfconverter.package.hashing import BackgroundHasher
 from ovfconverter.progress import Meter
 
 _ZERO_BLOCK = bytes(1 << 20)
@@ -36,7 +36,7 @@ class Sink:
         self, stream: BinaryIO, algorithm: str, gzip_level: int | None = None, meter: Meter | None = None
     ) -> None:
         self.stream = stream
-        self.digest = hashlib.new(algorithm)
+        self.digest = BackgroundHasher(algorithm)
         self.size = 0
         self.given = 0
         self.meter = meter
@@ -108,6 +108,10 @@ class Sink:
         if self.meter:
             self.meter.finish()
         return self.size, self.digest.hexdigest()
+
+    def close(self) -> None:
+        """Stop hashing after a failure (no digest)."""
+        self.digest.close()
 
 
 class _Compressor(Protocol):
