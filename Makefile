@@ -6,7 +6,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: all setup demo test lint clean
+.PHONY: all setup demo test lint man clean
 
 all: test
 
@@ -24,6 +24,10 @@ lint: setup
 	$(PY) -m ruff check ovfconverter
 	$(PY) -m ruff format --check ovfconverter
 	$(PY) -m mypy
+
+man: setup
+	$(VENV)/bin/pip install -q docutils
+	$(PY) -m docutils --writer=manpage doc/ovfconverter.rst doc/ovfconverter.1
 
 clean:
 	rm -rf examples/build demo-output .pytest_cache .hypothesis .mypy_cache .ruff_cache

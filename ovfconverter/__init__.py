@@ -7,7 +7,8 @@ The library API::
     result = import_package("appliance.ova", ImportOptions(os_type="raw-image+default"))
     print(result.path, result.config.backend["vcpus"])
 
-Nothing here prints; problems are raised as :class:`OVFConverterError`
+The model classes (:class:`Envelope`, :class:`InstanceExport`...) describe
+what a descriptor and a ``config.ini`` hold.  Nothing here prints; problems are raised as :class:`OVFConverterError`
 subclasses and warnings go to the ``ovfconverter`` logger (and into each
 result's ``warnings``).  The pipelines are imported on first use, so that
 ``import ovfconverter`` (and the command line) start quickly.
@@ -33,6 +34,23 @@ from ovfconverter.errors import (
     PackageError,
     QemuImgError,
     UnsafeInputError,
+)
+from ovfconverter.model import (
+    DeploymentConfiguration,
+    Envelope,
+    FileReference,
+    GanetiDisk,
+    GanetiNic,
+    GanetiSection,
+    InstanceExport,
+    Network,
+    OperatingSystem,
+    ProductProperty,
+    ResourceItem,
+    ResourceType,
+    VirtualDisk,
+    VirtualHardware,
+    VirtualSystem,
 )
 from ovfconverter.progress import ProgressCallback, ProgressEvent
 
@@ -74,6 +92,21 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ConfigError",
+    "DeploymentConfiguration",
+    "Envelope",
+    "FileReference",
+    "GanetiDisk",
+    "GanetiNic",
+    "GanetiSection",
+    "InstanceExport",
+    "Network",
+    "OperatingSystem",
+    "ProductProperty",
+    "ResourceItem",
+    "ResourceType",
+    "VirtualDisk",
+    "VirtualHardware",
+    "VirtualSystem",
     "DescriptorError",
     "DiskImageError",
     "ExportOptions",
