@@ -15,10 +15,11 @@ from dataclasses import dataclass
 class ProgressEvent:
     """How far one step has come.
 
-    :ivar step: what is being done: ``"verify"`` (hashing for the manifest),
-        ``"convert"`` (a disk conversion), ``"copy"``, ``"decompress"``,
-        ``"compress"`` (gzip of an exported disk), ``"hash"`` (digest of an
-        exported file), ``"pack"`` (writing an OVA member).
+    :ivar step: what is being done: ``"verify"`` (hashing files for the
+        manifest), ``"convert"`` (a disk being converted, hashed and, for an
+        OVA, packed in the same pass), ``"copy"`` (joining chunks, copying a
+        raw image), ``"decompress"`` (gzip files and OVAs), ``"pack"``
+        (copying an image qemu-img made into its place).
     :ivar subject: the file, member or disk concerned.
     :ivar done: bytes processed so far.
     :ivar total: bytes expected in all, or ``None`` when unknown.

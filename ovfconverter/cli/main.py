@@ -441,9 +441,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = ProgressBars() if show_bars else None
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return int(args.run(args, progress))
+        status = int(args.run(args, progress))
+        sys.stdout.flush()  # a reader that left must be noticed here, not at exit
+        return status
     except BrokenPipeError:  # `ovfconverter info x | head`: the reader left
-        sys.stdout = open(os.devnull, "w")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit finds somewhere to go
+        os.close(devnull)
         return 141
     except KeyboardInterrupt:
         if progress:

@@ -110,7 +110,6 @@ class _Reader:
         elif not self.required(element):
             self.ignored.append(label)
         elif not self.strict:
-            self.ignored.append(label)
             self.notes.append(
                 f"line {element.sourceline}: {label} in {where} is not understood and is required; an import refuses it"
             )

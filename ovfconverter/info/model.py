@@ -7,6 +7,7 @@ Sizes are bytes, memory is MiB (``memory_mib``), as the field names say.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -182,6 +183,8 @@ class VerifyReport:
     :ivar schema: what the descriptor was checked against (``None``: not
         asked).
     :ivar schema_violations: each violation, ``line N: message``.
+    :ivar warnings: non-conformities of the package (a gzip-compressed OVA,
+        the descriptor not first); they do not make ``ok`` false.
     """
 
     path: str
@@ -192,11 +195,14 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     schema: str | None = None
     schema_violations: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def to_json(report: PackageInfo | VerifyReport) -> dict[str, Any]:
-    """The report as JSON-ready data (``json.dumps`` it), with a
-    ``format_version`` field."""
+    """The report as JSON data (lists, dicts, strings, numbers, booleans,
+    ``None``: what ``json.loads`` gives back), with a ``format_version``
+    field."""
     data = asdict(report)
     data["format_version"] = JSON_FORMAT_VERSION
-    return data
+    result: dict[str, Any] = json.loads(json.dumps(data))
+    return result

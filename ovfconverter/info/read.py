@@ -9,6 +9,7 @@ certificate's signature of the manifest.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from ovfconverter.disks.convert import range_reader
@@ -37,6 +38,8 @@ from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.streams import ByteRange, gunzip_chunks, iter_ranges
 from ovfconverter.package.verify import verify_manifest
 from ovfconverter.progress import ProgressCallback
+
+log = logging.getLogger("ovfconverter")
 
 
 def _ranges(package: Package, ref: FileReference) -> list[ByteRange] | None:
@@ -282,15 +285,13 @@ def verify_package(path: str, progress: ProgressCallback | None = None, schema_d
     """
     with open_package(path, progress=progress) as package:
         problems: list[str] = []
+        warnings = [f"{os.path.basename(path)}: {w}" for w in package.warnings]
+        for warning in warnings:
+            log.warning("%s", warning)
         schema: str | None = None
         schema_violations: list[str] = []
         if schema_dir is not None:
             schema, schema_violations = _schema_check(package, schema_dir)
-        if package.manifest is None or package.manifest_name is None:
-            certificate = _certificate(package, check=True)
-            missing = ["the package has no manifest"]
-            return VerifyReport(path, None, [], certificate, False, missing, schema, schema_violations)
-        entries = parse_manifest(package.manifest, package.manifest_name)
         referenced: list[str] = []
         try:
             envelope = read_envelope(package.descriptor, package.descriptor_name, strict=False)
@@ -299,12 +300,18 @@ def verify_package(path: str, progress: ProgressCallback | None = None, schema_d
                 referenced.extend(part.name for part in ranges) if ranges else referenced.append(ref.href)
         except OVFConverterError as exc:
             problems.append(f"the descriptor cannot be read: {exc}")
+        certificate = _certificate(package, check=True)
+        if package.manifest is None or package.manifest_name is None:
+            problems.insert(0, "the package has no manifest")
+            return VerifyReport(path, None, [], certificate, False, problems, schema, schema_violations, warnings)
+        entries = parse_manifest(package.manifest, package.manifest_name)
         checks = verify_manifest(package, entries, referenced, progress)
         verdicts = [FileVerdict(c.name, c.status, c.algorithm, c.expected, c.actual) for c in checks]
-        certificate = _certificate(package, check=True)
         if certificate is not None and not certificate.signature_valid:
             problems.append(
                 f"{certificate.file}: " + (certificate.problem or "the signature of the manifest does not verify")
             )
         ok = not problems and not schema_violations and all(v.status == "ok" for v in verdicts)
-        return VerifyReport(path, package.manifest_name, verdicts, certificate, ok, problems, schema, schema_violations)
+        return VerifyReport(
+            path, package.manifest_name, verdicts, certificate, ok, problems, schema, schema_violations, warnings
+        )
