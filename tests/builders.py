@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import random
 import subprocess
 import tarfile
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ def descriptor(vm: VmSpec) -> str:
         else ""
     )
     networks = "\n".join(
-        f'    <Network ovf:name={quoteattr(n)}><Description>{n}</Description></Network>' for n in vm.networks
+        f"    <Network ovf:name={quoteattr(n)}><Description>{n}</Description></Network>" for n in vm.networks
     )
     name = f"    <Name>{vm.name}</Name>\n" if vm.name else ""
     nl = "\n"
@@ -224,3 +225,122 @@ def ova_package(path: Path, vm: VmSpec, files: dict[str, Path], manifest: str | 
 
 def sparse_size(path: Path) -> int:
     return os.stat(path).st_blocks * 512
+
+
+# A config.ini as Ganeti 2.6 and later (2.16, 3.0) write it: maxmem/minmem in
+# [backend], a memory copy in [instance], UUID dump names, [os_private]
+# (the example of ../shared/docs/ANCHORS.md; facts about Ganeti's format).
+GANETI_30_DUMP = "0c9f4a4e-2d4b-4b6e-9a53-1f0d3b5e7c21"
+GANETI_30_CONFIG = """\
+[export]
+version = 0
+timestamp = 1714480000
+source = node1.example.com
+os = debootstrap+default
+compression = none
+
+[instance]
+name = web1.example.com
+maxmem = 1024
+minmem = 512
+memory = 1024
+vcpus = 2
+disk_template = drbd
+hypervisor = kvm
+tags = prod web
+nic0_mac = aa:00:00:35:d1:9e
+nic0_ip = None
+nic0_network = None
+nic0_name = None
+nic0_mode = bridged
+nic0_link = br0
+nic0_vlan =
+nic_count = 1
+disk0_ivname = disk/0
+disk0_dump = 0c9f4a4e-2d4b-4b6e-9a53-1f0d3b5e7c21
+disk0_size = 10240
+disk0_name = None
+disk_count = 1
+
+[hypervisor]
+boot_order = disk
+root_path = /dev/vda1
+serial_console = True
+
+[backend]
+always_failover = False
+auto_balance = True
+maxmem = 1024
+minmem = 512
+spindle_use = 1
+vcpus = 2
+
+[os]
+variant = bookworm
+
+[os_private]
+"""
+
+
+def ganeti_30_config(disk0_size_mib: int = 10240) -> str:
+    """:data:`GANETI_30_CONFIG` with another ``disk0_size`` (MiB)."""
+    return GANETI_30_CONFIG.replace("disk0_size = 10240", f"disk0_size = {disk0_size_mib}")
+
+
+def write_ganeti_export(folder: Path, name: str, size: int, random_mib: int = 0) -> Path:
+    """A ``gnt-backup export`` folder (Ganeti 2.6+ layout) with one disk of
+    ``size`` bytes; ``random_mib`` MiB of it (spread out) incompressible."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dump = _make_raw_disk(folder / "disk0.dump", size)
+    if random_mib:
+        rng = random.Random(7)
+        step = size // random_mib
+        with open(dump, "r+b") as stream:
+            for index in range(random_mib):
+                stream.seek(index * step)
+                stream.write(rng.randbytes(1 << 20))
+    config = folder / "config.ini"
+    config.write_text(
+        f"""[export]
+version = 0
+os = debootstrap+default
+compression = none
+
+[instance]
+name = {name}
+hypervisor = kvm
+disk_template = plain
+maxmem = 512
+minmem = 512
+memory = 512
+vcpus = 1
+tags =
+nic_count = 1
+nic0_mac = aa:00:00:11:22:33
+nic0_ip = None
+nic0_mode = bridged
+nic0_link = br0
+disk_count = 1
+disk0_ivname = disk/0
+disk0_dump = disk0.dump
+disk0_size = {-(-size // (1 << 20))}
+
+[hypervisor]
+boot_order = disk
+
+[backend]
+vcpus = 1
+maxmem = 512
+minmem = 512
+auto_balance = True
+
+[os]
+"""
+    )
+    return config
+
+
+def _make_raw_disk(path: Path, size: int) -> Path:
+    from conftest import make_raw_disk
+
+    return make_raw_disk(path, size)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import random
 import re
 import shlex
 import subprocess
@@ -21,7 +20,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from builders import FORMAT_URIS, DiskSpec, VmSpec, convert, folder_package, ova_package
+from builders import FORMAT_URIS, DiskSpec, VmSpec, convert, folder_package, ova_package, write_ganeti_export
 from conftest import ROOT, make_raw_disk, read_ini, run_cli
 
 import ovfconverter
@@ -45,59 +44,6 @@ def non_bar_text(stderr: str) -> list[str]:
     """What stderr holds besides tqdm's bars (and the blank line a closed
     bar leaves behind)."""
     return [s for s in re.split(r"[\r\n]", stderr) if s.strip() and not BAR.match(s)]
-
-
-def write_ganeti_export(folder: Path, name: str, size: int, random_mib: int = 0) -> Path:
-    """A ``gnt-backup export`` folder (Ganeti 2.6+ layout) with one disk of
-    ``size`` bytes; ``random_mib`` MiB of it (spread out) incompressible."""
-    folder.mkdir(parents=True, exist_ok=True)
-    dump = make_raw_disk(folder / "disk0.dump", size)
-    if random_mib:
-        rng = random.Random(7)
-        step = size // random_mib
-        with open(dump, "r+b") as stream:
-            for index in range(random_mib):
-                stream.seek(index * step)
-                stream.write(rng.randbytes(MIB))
-    config = folder / "config.ini"
-    config.write_text(
-        f"""[export]
-version = 0
-os = debootstrap+default
-compression = none
-
-[instance]
-name = {name}
-hypervisor = kvm
-disk_template = plain
-maxmem = 512
-minmem = 512
-memory = 512
-vcpus = 1
-tags =
-nic_count = 1
-nic0_mac = aa:00:00:11:22:33
-nic0_ip = None
-nic0_mode = bridged
-nic0_link = br0
-disk_count = 1
-disk0_ivname = disk/0
-disk0_dump = disk0.dump
-disk0_size = {-(-size // MIB)}
-
-[hypervisor]
-boot_order = disk
-
-[backend]
-vcpus = 1
-maxmem = 512
-minmem = 512
-auto_balance = True
-
-[os]
-"""
-    )
-    return config
 
 
 def small_ova(folder: Path, name: str, network: str = "VM Network") -> Path:

@@ -8,6 +8,7 @@ import configparser
 import copy
 import re
 
+import builders
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -73,55 +74,7 @@ vcpus = 1
 
 # Ganeti 2.6 and later (2.16/3.0): maxmem/minmem in [backend], a memory copy
 # in [instance], UUID dump names, [os_private].
-GANETI_30_CONFIG = """\
-[export]
-version = 0
-timestamp = 1714480000
-source = node1.example.com
-os = debootstrap+default
-compression = none
-
-[instance]
-name = web1.example.com
-maxmem = 1024
-minmem = 512
-memory = 1024
-vcpus = 2
-disk_template = drbd
-hypervisor = kvm
-tags = prod web
-nic0_mac = aa:00:00:35:d1:9e
-nic0_ip = None
-nic0_network = None
-nic0_name = None
-nic0_mode = bridged
-nic0_link = br0
-nic0_vlan =
-nic_count = 1
-disk0_ivname = disk/0
-disk0_dump = 0c9f4a4e-2d4b-4b6e-9a53-1f0d3b5e7c21
-disk0_size = 10240
-disk0_name = None
-disk_count = 1
-
-[hypervisor]
-boot_order = disk
-root_path = /dev/vda1
-serial_console = True
-
-[backend]
-always_failover = False
-auto_balance = True
-maxmem = 1024
-minmem = 512
-spindle_use = 1
-vcpus = 2
-
-[os]
-variant = bookworm
-
-[os_private]
-"""
+GANETI_30_CONFIG = builders.GANETI_30_CONFIG
 
 
 def read(text: str | bytes) -> InstanceExport:

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import pytest
+from builders import ganeti_30_config
 from conftest import image_info, images_identical, make_raw_disk, read_ini, run_cli, run_peer
 from lxml import etree
 
@@ -507,55 +508,7 @@ def test_capacity_is_the_written_image_virtual_size(tmp_path: Path, fmt: str) ->
     assert images_identical(image, DRIVERS[fmt], dump, "raw")
 
 
-MODERN_CONFIG = """\
-[export]
-version = 0
-timestamp = 1714480000
-source = node1.example.com
-os = debootstrap+default
-compression = none
-
-[instance]
-name = web1.example.com
-maxmem = 1024
-minmem = 512
-memory = 1024
-vcpus = 2
-disk_template = drbd
-hypervisor = kvm
-tags = prod web
-nic0_mac = aa:00:00:35:d1:9e
-nic0_ip = None
-nic0_network = None
-nic0_name = None
-nic0_mode = bridged
-nic0_link = br0
-nic0_vlan =
-nic_count = 1
-disk0_ivname = disk/0
-disk0_dump = 0c9f4a4e-2d4b-4b6e-9a53-1f0d3b5e7c21
-disk0_size = 4
-disk0_name = None
-disk_count = 1
-
-[hypervisor]
-boot_order = disk
-root_path = /dev/vda1
-serial_console = True
-
-[backend]
-always_failover = False
-auto_balance = True
-maxmem = 1024
-minmem = 512
-spindle_use = 1
-vcpus = 2
-
-[os]
-variant = bookworm
-
-[os_private]
-"""
+MODERN_CONFIG = ganeti_30_config(4)
 
 
 def test_modern_config_peer_no_memory_ours_exports(peer_ready: Path, tmp_path: Path) -> None:

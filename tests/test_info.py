@@ -31,6 +31,7 @@ from builders import (
     descriptor,
     folder_package,
     ova_package,
+    write_ganeti_export,
     write_manifest,
 )
 from conftest import ROOT, SHARED, make_raw_disk, run_cli
@@ -212,51 +213,6 @@ def small_vm(name: str, *, work: Path, **kwargs: Any) -> tuple[VmSpec, dict[str,
         **kwargs,
     )
     return spec, {f"{name}.qcow2": qcow2}
-
-
-def write_ganeti_export(folder: Path, name: str, size: int) -> Path:
-    """A small ``gnt-backup export`` folder (Ganeti 2.6+ layout)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    make_raw_disk(folder / "disk0.dump", size)
-    config = folder / "config.ini"
-    config.write_text(
-        f"""[export]
-version = 0
-os = debootstrap+default
-compression = none
-
-[instance]
-name = {name}
-hypervisor = kvm
-disk_template = plain
-maxmem = 512
-minmem = 512
-memory = 512
-vcpus = 1
-tags =
-nic_count = 1
-nic0_mac = aa:00:00:11:22:33
-nic0_ip = None
-nic0_mode = bridged
-nic0_link = br0
-disk_count = 1
-disk0_ivname = disk/0
-disk0_dump = disk0.dump
-disk0_size = {-(-size // MIB)}
-
-[hypervisor]
-boot_order = disk
-
-[backend]
-vcpus = 1
-maxmem = 512
-minmem = 512
-auto_balance = True
-
-[os]
-"""
-    )
-    return config
 
 
 @pytest.fixture(scope="module")

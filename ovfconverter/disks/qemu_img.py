@@ -172,20 +172,26 @@ def run(
     return out
 
 
+def _json_object(args: list[str], subject: str) -> dict[str, Any]:
+    """Run ``qemu-img ARGS`` (a ``--output=json`` command) and return its
+    answer as a JSON object."""
+    out = run(args, subject)
+    try:
+        data = json.loads(out)
+    except ValueError:
+        raise QemuImgError(f"qemu-img {args[0]} did not answer JSON", subject) from None
+    if not isinstance(data, dict):
+        raise QemuImgError(f"qemu-img {args[0]} answered something other than a JSON object", subject)
+    return data
+
+
 def info(spec: str, fmt: str, subject: str) -> dict[str, Any]:
     """``qemu-img info -f FMT --output=json SPEC``.
 
     :returns: the parsed JSON object.
     :raises QemuImgError: failure, or output that is not a JSON object.
     """
-    out = run(["info", "-f", fmt, "--output=json", spec], subject)
-    try:
-        data = json.loads(out)
-    except ValueError:
-        raise QemuImgError("qemu-img info did not answer JSON", subject) from None
-    if not isinstance(data, dict):
-        raise QemuImgError("qemu-img info answered something other than a JSON object", subject)
-    return data
+    return _json_object(["info", "-f", fmt, "--output=json", spec], subject)
 
 
 def check(image: ByteRange, fmt: str) -> dict[str, Any]:
@@ -196,15 +202,7 @@ def check(image: ByteRange, fmt: str) -> dict[str, Any]:
     :raises QemuImgError: qemu-img failed (exit 2 or 3 from check means
         errors or leaks: the report tells).
     """
-    subject = image.name
-    out = run(["check", "-f", fmt, "--output=json", image_spec(image)], subject)
-    try:
-        data = json.loads(out)
-    except ValueError:
-        raise QemuImgError("qemu-img check did not answer JSON", subject) from None
-    if not isinstance(data, dict):
-        raise QemuImgError("qemu-img check answered something other than a JSON object", subject)
-    return data
+    return _json_object(["check", "-f", fmt, "--output=json", image_spec(image)], image.name)
 
 
 def convert(

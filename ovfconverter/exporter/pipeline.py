@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
+from ovfconverter.concurrency import run_all
 from ovfconverter.disks.convert import range_reader
 from ovfconverter.disks.deflate import DEFAULT_LEVEL
 from ovfconverter.disks.inspector import inspect_image
@@ -114,6 +115,46 @@ def _image_name(href: str, compressed: bool) -> str:
     return href[: -len(".gz")] if compressed else href
 
 
+def _produce_into(
+    stream: BinaryIO,
+    location: str,
+    dump: ByteRange,
+    href: str,
+    target: TargetFormat,
+    options: ExportOptions,
+    work: str,
+    progress: ProgressCallback | None,
+) -> ProducedDisk:
+    """Write one disk image at the current position of ``stream`` (a file of
+    its own, or an OVA member), hashing it in the same pass, then check it.
+
+    :param location: the path of ``stream``'s file (the image is checked
+        there by qemu-img).
+    """
+    start = stream.tell()
+    meter = Meter(progress, "convert", href, dump.size) if target.qemu_format == "raw" else None
+    sink = Sink(stream, options.digest, _level(options) if options.compress else None, meter)
+    try:
+        virtual = produce_image(
+            dump,
+            target,
+            sink,
+            _image_name(href, options.compress),
+            work,
+            level=_level(options),
+            threads=_threads(options),
+            progress=progress,
+        )
+        size, digest = sink.finish()
+    except BaseException:
+        sink.close()
+        raise
+    if not options.compress:
+        stream.flush()
+        check_written(ByteRange(os.path.abspath(location), start, size, href), target, virtual)
+    return ProducedDisk(href, size, digest, virtual)
+
+
 def _produce_file(
     dump: ByteRange,
     path: str,
@@ -123,26 +164,9 @@ def _produce_file(
     work: str,
     progress: ProgressCallback | None,
 ) -> ProducedDisk:
-    """Write one disk image into the new file ``path``, hashing it in the
-    same pass."""
-    compressed = options.compress
+    """Write one disk image into the new file ``path``."""
     with open(path, "xb") as stream:
-        meter = Meter(progress, "convert", href, dump.size) if target.qemu_format == "raw" else None
-        sink = Sink(stream, options.digest, _level(options) if compressed else None, meter)
-        virtual = produce_image(
-            dump,
-            target,
-            sink,
-            _image_name(href, compressed),
-            work,
-            level=_level(options),
-            threads=_threads(options),
-            progress=progress,
-        )
-        size, digest = sink.finish()
-    if not compressed:
-        check_written(ByteRange(path, 0, size, href), target, virtual)
-    return ProducedDisk(href, size, digest, virtual)
+        return _produce_into(stream, path, dump, href, target, options, work, progress)
 
 
 def _level(options: ExportOptions) -> int:
@@ -164,16 +188,7 @@ def _produce_all(
 ) -> list[ProducedDisk]:
     """Produce every disk into its file; several disks concurrently."""
     jobs = list(zip(dumps, paths, hrefs, strict=True))
-    if len(jobs) <= 1:
-        return [_produce_file(d, p, h, target, options, work, progress) for d, p, h in jobs]
-    with ThreadPoolExecutor(max_workers=min(len(jobs), _threads(options))) as pool:
-        futures = [pool.submit(_produce_file, d, p, h, target, options, work, progress) for d, p, h in jobs]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    return run_all(lambda job: _produce_file(*job, target, options, work, progress), jobs, _threads(options))
 
 
 def _append_file(writer: OvaWriter, href: str, path: str, size: int) -> None:
@@ -345,22 +360,6 @@ def _produce_into_ova(
 ) -> ProducedDisk:
     """Produce one disk straight into the OVA: no copy of it anywhere."""
     stream = writer.begin_member(href)
-    start = stream.tell()
-    meter = Meter(progress, "convert", href, dump.size) if target.qemu_format == "raw" else None
-    sink = Sink(stream, options.digest, _level(options) if options.compress else None, meter)
-    virtual = produce_image(
-        dump,
-        target,
-        sink,
-        _image_name(href, options.compress),
-        work,
-        level=_level(options),
-        threads=_threads(options),
-        progress=progress,
-    )
-    size, digest = sink.finish()
+    produced = _produce_into(stream, writer.path, dump, href, target, options, work, progress)
     writer.end_member()
-    if not options.compress:
-        stream.flush()
-        check_written(ByteRange(os.path.abspath(writer.path), start, size, href), target, virtual)
-    return ProducedDisk(href, size, digest, virtual)
+    return produced

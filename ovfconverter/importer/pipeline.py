@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ovfconverter.concurrency import run_all
 from ovfconverter.disks.convert import SourceImage, convert_to_raw, create_blank
 from ovfconverter.errors import ManifestError, MissingFileError, PackageError, UnsafeInputError, os_errors_as_ours
 from ovfconverter.formats.config_ini import write_config
@@ -211,16 +211,7 @@ def _write_disks(
             plan, sources.get(plan.index), staging, warnings, progress, in_pass.get(plan.index), manifest
         )
 
-    if len(plans) <= 1:
-        return [one(plan) for plan in plans]
-    with ThreadPoolExecutor(max_workers=min(len(plans), os.cpu_count() or 1)) as pool:
-        futures = [pool.submit(one, plan) for plan in plans]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    return run_all(one, plans, os.cpu_count() or 1)
 
 
 @os_errors_as_ours
