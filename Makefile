@@ -21,8 +21,8 @@ test: setup lint
 	$(PY) -m pytest -q
 
 lint: setup
-	$(PY) -m ruff check ovfconverter
-	$(PY) -m ruff format --check ovfconverter
+	$(PY) -m ruff check ovfconverter tests tools
+	$(PY) -m ruff format --check ovfconverter tests tools
 	$(PY) -m mypy
 
 man: setup

@@ -76,9 +76,24 @@ def test_success_prints_where_the_export_is(qcow2_ova: Path, out_dir: Path) -> N
 
 def test_options_override_per_key(qcow2_ova: Path, out_dir: Path) -> None:
     proc = run_cli(
-        "import", str(qcow2_ova), "--output-dir", str(out_dir), "-o", "debian",
-        "-B", "vcpus=3", "-H", "kvm:boot_order=disk,kernel_path=", "--tags", "web,prod",
-        "--net", "0:link=br1", "--disk", "1:size=2G", "-O", "variant=bookworm",
+        "import",
+        str(qcow2_ova),
+        "--output-dir",
+        str(out_dir),
+        "-o",
+        "debian",
+        "-B",
+        "vcpus=3",
+        "-H",
+        "kvm:boot_order=disk,kernel_path=",
+        "--tags",
+        "web,prod",
+        "--net",
+        "0:link=br1",
+        "--disk",
+        "1:size=2G",
+        "-O",
+        "variant=bookworm",
     )
     assert proc.returncode == 0, proc.stderr
     ini = read_ini(out_dir / "cli-vm" / "config.ini")
@@ -96,8 +111,14 @@ def test_options_override_per_key(qcow2_ova: Path, out_dir: Path) -> None:
 
 def test_net_network_none_leaves_the_ovf_network_out(qcow2_ova: Path, out_dir: Path) -> None:
     proc = run_cli(
-        "import", str(qcow2_ova), "--output-dir", str(out_dir), "-o", "debian",
-        "--net", "0:network=none,mode=bridged,link=br0",
+        "import",
+        str(qcow2_ova),
+        "--output-dir",
+        str(out_dir),
+        "-o",
+        "debian",
+        "--net",
+        "0:network=none,mode=bridged,link=br0",
     )
     assert proc.returncode == 0, proc.stderr
     inst = read_ini(out_dir / "cli-vm" / "config.ini")["instance"]
@@ -143,7 +164,12 @@ def test_missing_qemu_img_names_the_debian_package(qcow2_ova: Path, out_dir: Pat
     empty = tmp_path / "bin"
     empty.mkdir()
     proc = run_cli(
-        "import", str(qcow2_ova), "--output-dir", str(out_dir), "-o", "debian",
+        "import",
+        str(qcow2_ova),
+        "--output-dir",
+        str(out_dir),
+        "-o",
+        "debian",
         env={"PATH": str(empty), "OVFCONVERTER_QEMU_IMG": ""},
     )
     assert proc.returncode == 1

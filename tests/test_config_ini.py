@@ -505,9 +505,10 @@ def test_any_value_is_refused_or_read_back_unchanged(field: str, value: str) -> 
     st.text(alphabet="aZ09_.:-", min_size=1, max_size=12),
     safe_values,
 )
-def test_any_accepted_key_reads_back_as_the_same_key(section: str, key: str, value: str) -> None:
+def test_any_accepted_key_reads_back_in_lower_case(section: str, key: str, value: str) -> None:
     """A key that write_config accepts (its rule is ``[A-Za-z0-9_.:-]+``)
-    must be read back as that same key with that value."""
+    must be read back as that same key, in lower case as Ganeti reads it,
+    with that value."""
     assume(not (section == "export_extra" and key in ("version", "os")))
     config = InstanceExport(name="vm1")
     getattr(config, section)[key] = value
@@ -515,7 +516,7 @@ def test_any_accepted_key_reads_back_as_the_same_key(section: str, key: str, val
         text = write_config(config)
     except ConfigError:
         return
-    assert getattr(read(text), section) == {key: value}
+    assert getattr(read(text), section) == {key.lower(): value}
 
 
 def test_colon_in_parameter_name() -> None:
@@ -588,3 +589,17 @@ def test_keys_differing_only_in_case_are_refused() -> None:
     config = InstanceExport(hypervisor_params={"Boot_Order": "disk", "boot_order": "cdrom"})
     with pytest.raises(ConfigError, match="given twice"):
         write_config(config)
+
+
+def test_keys_are_read_in_lower_case_as_ganeti_reads_them() -> None:
+    """Ganeti's ConfigParser folds keys to lower case: ``Name`` is the
+    instance name, ``NIC_COUNT`` the NIC count, and the same key in two
+    cases is a duplicate."""
+    config = read(
+        "[export]\nVersion = 0\nOS = debian\n[instance]\nName = vm1\nNIC_COUNT = 1\nNIC0_MAC = aa:00:00:00:00:01\n"
+    )
+    assert config.name == "vm1" and config.os == "debian" and config.export_version == "0"
+    assert [nic.mac for nic in config.nics] == ["aa:00:00:00:00:01"]
+    assert config.instance_extra == {}
+    with pytest.raises(ConfigError, match="already exists"):
+        read("[instance]\nname = vm1\nNAME = vm2\n")

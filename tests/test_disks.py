@@ -111,7 +111,9 @@ def test_declared_vmdk_but_qcow2_is_refused(tmp_path: Path, raw: Path) -> None:
 def test_qcow2_backing_file_is_refused(tmp_path: Path, raw: Path) -> None:
     overlay = tmp_path / "overlay.qcow2"
     subprocess.run(
-        ["qemu-img", "create", "-f", "qcow2", "-F", "raw", "-b", str(raw), str(overlay)], check=True, capture_output=True
+        ["qemu-img", "create", "-f", "qcow2", "-F", "raw", "-b", str(raw), str(overlay)],
+        check=True,
+        capture_output=True,
     )
     with pytest.raises(UnsafeInputError, match="backing file"):
         _convert(overlay, tmp_path / "out.raw", FORMAT_URIS["qcow2"])
@@ -185,7 +187,9 @@ def test_import_uses_the_native_reader_and_hashes_in_the_same_pass(tmp_path: Pat
     part = ByteRange(str(vmdk), 0, vmdk.stat().st_size, vmdk.name)
     dest = tmp_path / "out.raw"
     converted = convert_to_raw(
-        SourceImage(vmdk.name, (part,), None, FORMAT_URIS["streamOptimized"]), str(dest), str(tmp_path),
+        SourceImage(vmdk.name, (part,), None, FORMAT_URIS["streamOptimized"]),
+        str(dest),
+        str(tmp_path),
         on_data=digest.update,
     )
     assert converted.subformat == "streamOptimized"

@@ -422,13 +422,18 @@ def start_cli(args: list[str], env: dict[str, str] | None = None, cwd: Path | No
     )
 
 
-def run_cli(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-            user: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, user: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full = dict(os.environ)
     full.update(env or {})
     return subprocess.run(
         [*(user or []), sys.executable, "-m", "ovfconverter", *args],
-        capture_output=True, text=True, env=full, cwd=cwd, timeout=60,
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=cwd,
+        timeout=60,
     )
 
 
@@ -549,8 +554,17 @@ def test_signal_while_writing_and_hashing_a_disk_on_export(
     before = snapshot(out)
     dump = os.path.realpath(inputs.dense_big_export.parent / "disk0")
     proc = start_cli(
-        ["export", str(inputs.dense_big_export), "--output-dir", str(out), "--format", fmt, "--threads", "1",
-         *(["--force"] if existing else [])]
+        [
+            "export",
+            str(inputs.dense_big_export),
+            "--output-dir",
+            str(out),
+            "--format",
+            fmt,
+            "--threads",
+            "1",
+            *(["--force"] if existing else []),
+        ]
     )
 
     staging = os.path.join(os.path.realpath(out), STAGING_PREFIX)
@@ -578,13 +592,25 @@ def test_signal_while_packing_an_ova(tmp_path: Path, inputs: Inputs, signum: int
     before = snapshot(out)
     staging = os.path.join(os.path.realpath(out), STAGING_PREFIX)
     proc = start_cli(
-        ["export", str(inputs.big_export), "--output-dir", str(out), "--format", "raw", "--ova", "--digest", "sha1",
-         *(["--force"] if existing else [])]
+        [
+            "export",
+            str(inputs.big_export),
+            "--output-dir",
+            str(out),
+            "--format",
+            "raw",
+            "--ova",
+            "--digest",
+            "sha1",
+            *(["--force"] if existing else []),
+        ]
     )
 
     def packing() -> bool:
         return any(
-            path.startswith(staging) and path.endswith("/result") and flags & os.O_ACCMODE == os.O_WRONLY
+            path.startswith(staging)
+            and path.endswith("/result")
+            and flags & os.O_ACCMODE == os.O_WRONLY
             and 8 * MIB <= pos < (BIG - 8) * MIB
             for path, pos, flags in open_files(proc.pid)
         )
@@ -644,8 +670,12 @@ LIB_FAILURES = {
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("mode", list(LIB_FAILURES))
 def test_qemu_img_failure_library(
-    tmp_path: Path, inputs: Inputs, lib_fault: Callable[[str], Fault], monkeypatch: pytest.MonkeyPatch,
-    direction: str, mode: str,
+    tmp_path: Path,
+    inputs: Inputs,
+    lib_fault: Callable[[str], Fault],
+    monkeypatch: pytest.MonkeyPatch,
+    direction: str,
+    mode: str,
 ) -> None:
     """The same failures through the API; the output folder does not exist
     beforehand, so it must not exist afterwards either."""
@@ -704,7 +734,9 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a small tmpfs needs root")
     mount = tmp_path / "full"
     mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
     try:
@@ -745,7 +777,9 @@ def test_disk_full_cli(small_tmpfs: Path, inputs: Inputs, case: str) -> None:
 
 
 DISK_FULL_LIBRARY = {
-    "import-qcow2": lambda i, out: import_package(str(i.dense_ova), ImportOptions(output_dir=str(out), os_type="debian")),
+    "import-qcow2": lambda i, out: import_package(
+        str(i.dense_ova), ImportOptions(output_dir=str(out), os_type="debian")
+    ),
     "import-raw": lambda i, out: import_package(
         str(i.dense_raw_ovf), ImportOptions(output_dir=str(out), os_type="debian")
     ),
@@ -765,7 +799,7 @@ def test_disk_full_library(small_tmpfs: Path, inputs: Inputs, case: str) -> None
     try:
         DISK_FULL_LIBRARY[case](inputs, small_tmpfs)
         outcome = None
-    except Exception as exc:  # noqa: BLE001 - which exception it is is the point
+    except Exception as exc:
         outcome = (type(exc).__name__, isinstance(exc, OVFConverterError), str(exc))
     # the exception and its traceback are gone: nothing may remain open
     assert_unchanged(small_tmpfs, before)
@@ -816,8 +850,9 @@ def unprivileged(inputs: Inputs) -> Iterator[Unprivileged]:
     base = Path(tempfile.mkdtemp(prefix="ovfconverter-failures-", dir="/tmp"))
     try:
         base.chmod(0o755)
-        probe = subprocess.run([*NOBODY, sys.executable, "-c", "import ovfconverter"], capture_output=True, text=True,
-                               cwd=base)
+        probe = subprocess.run(
+            [*NOBODY, sys.executable, "-c", "import ovfconverter"], capture_output=True, text=True, cwd=base
+        )
         if probe.returncode != 0:
             pytest.skip(f"ovfconverter cannot run as uid 65534 here: {probe.stderr.strip()[-200:]}")
         cases: dict[str, tuple[str, Path, Path]] = {}
@@ -910,7 +945,10 @@ def unprivileged_library(unprivileged: Unprivileged) -> tuple[dict[str, dict], d
         befores[name] = snapshot(lib)
     proc = subprocess.run(
         [*NOBODY, sys.executable, "-c", LIBRARY_SCRIPT, json.dumps(plans)],
-        capture_output=True, text=True, cwd=unprivileged.base, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=unprivileged.base,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     unchanged = {name: snapshot(Path(plans[name][2])) == befores[name] for name in plans}

@@ -108,9 +108,22 @@ def test_empty_ovf_takes_everything_from_the_command_line(ganeti_dir: Path, out_
     error = _refused(ganeti_dir / "empty.ovf", out_dir, "-o", "debian", "-n", "empty1")
     assert "no disk and no NIC" in error
     proc = run_cli(
-        "import", str(ganeti_dir / "empty.ovf"), "--output-dir", str(out_dir),
-        "-n", "empty1", "-o", "debian", "--disk", "0:size=10", "--net", "0:mode=bridged,link=br0",
-        "-B", "vcpus=2,memory=1G", "-t", "plain",
+        "import",
+        str(ganeti_dir / "empty.ovf"),
+        "--output-dir",
+        str(out_dir),
+        "-n",
+        "empty1",
+        "-o",
+        "debian",
+        "--disk",
+        "0:size=10",
+        "--net",
+        "0:mode=bridged,link=br0",
+        "-B",
+        "vcpus=2,memory=1G",
+        "-t",
+        "plain",
     )
     assert proc.returncode == 0, proc.stderr
     ini = read_ini(out_dir / "empty1" / "config.ini")
@@ -201,7 +214,11 @@ def test_cot_blank_vmdk_converts_to_an_all_zero_sparse_raw(cot_dir: Path, tmp_pa
     part = ByteRange(str(blank), 0, blank.stat().st_size, "blank.vmdk")
     dest = tmp_path / "blank.raw"
     converted = convert_to_raw(
-        SourceImage("blank.vmdk", (part,), declared_format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"),
+        SourceImage(
+            "blank.vmdk",
+            (part,),
+            declared_format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized",
+        ),
         str(dest),
         str(tmp_path),
     )
@@ -217,7 +234,16 @@ def test_cot_minimal_needs_os_and_a_disk_or_nic(cot_dir: Path, out_dir: Path) ->
     assert [s.id for s in envelope.virtual_systems] == ["x"]
     assert "-o/--os-type" in _refused(cot_dir / "minimal.ovf", out_dir)
     assert "--disk or --net" in _refused(cot_dir / "minimal.ovf", out_dir, "-o", "debian")
-    proc = run_cli("import", str(cot_dir / "minimal.ovf"), "--output-dir", str(out_dir), "-o", "debian", "--net", "0:mode=routed,ip=192.0.2.10")
+    proc = run_cli(
+        "import",
+        str(cot_dir / "minimal.ovf"),
+        "--output-dir",
+        str(out_dir),
+        "-o",
+        "debian",
+        "--net",
+        "0:mode=routed,ip=192.0.2.10",
+    )
     assert proc.returncode == 0, proc.stderr
     ini = read_ini(out_dir / "x" / "config.ini")
     assert ini["instance"]["nic0_ip"] == "192.0.2.10"

@@ -93,7 +93,9 @@ def test_import_ovf09(tmp_path: Path, out_dir: Path, kind: str) -> None:
     assert [(d.source, d.source_format, d.size) for d in result.disks] == [("legacy-disk1.vmdk", "vmdk", size)]
     # the manifest covered everything and the image is what ovf:format says;
     # the one warning is that the OVF network names became Ganeti network names
-    assert [w.split(":")[1].strip() for w in result.warnings] == ["Ganeti networks named after the package's OVF networks"]
+    assert [w.split(":")[1].strip() for w in result.warnings] == [
+        "Ganeti networks named after the package's OVF networks"
+    ]
 
 
 # -- OVF 2.0 ---------------------------------------------------------------
@@ -123,7 +125,9 @@ def test_import_ovf20(tmp_path: Path, out_dir: Path, kind: str) -> None:
     dump = Path(result.path) / "disk0.raw"
     assert dump.stat().st_size == GIB
     assert images_identical(raw, "raw", dump, "raw")
-    assert [w.split(":")[1].strip() for w in result.warnings] == ["Ganeti networks named after the package's OVF networks"]
+    assert [w.split(":")[1].strip() for w in result.warnings] == [
+        "Ganeti networks named after the package's OVF networks"
+    ]
 
 
 def test_import_ovf20_memory_in_gib_without_disks(tmp_path: Path, out_dir: Path) -> None:

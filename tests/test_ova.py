@@ -249,7 +249,9 @@ def test_capacity_disagreement_warns_and_the_image_wins(tmp_path: Path, out_dir:
     assert any("differs from ovf:capacity" in w for w in result.warnings)
 
 
-def test_existing_output_is_refused_then_replaced_with_force(tmp_path: Path, out_dir: Path, disk: tuple[Path, Path]) -> None:
+def test_existing_output_is_refused_then_replaced_with_force(
+    tmp_path: Path, out_dir: Path, disk: tuple[Path, Path]
+) -> None:
     raw, vmdk = disk
     ova = ova_package(tmp_path / "vm.ova", _vm(), {"disk.vmdk": vmdk})
     existing = out_dir / "test-vm"

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import image_info, images_identical, read_ini, run_cli, run_peer
 
 pytestmark = pytest.mark.peer
@@ -149,9 +148,7 @@ NIC_PER_NETWORK = (
     "peer wrong: NICs counted per NetworkSection network, not per Ethernet Item (ANCHORS.md); the "
     "default profile has {count} Ethernet Items"
 )
-EXTRA_NIC = (
-    "peer wrong: " + NIC_PER_NETWORK.split(": ", 1)[1] + "; ours writes NICs of the default profile only"
-)
+EXTRA_NIC = "peer wrong: " + NIC_PER_NETWORK.split(": ", 1)[1] + "; ours writes NICs of the default profile only"
 BLANK_DISK = (
     "peer wrong: disk 'flash2' (128 MiB, no file) is dropped; ours creates it empty "
     "(fixtures README: disks without files are blank disks to create)"
@@ -186,11 +183,16 @@ def _ovf_nic(case: str, index: int, network: str) -> dict[tuple[str, str, str], 
     }
 
 
-def _extra_nic(case: str, index: int, count: int, network: str | None) -> dict[tuple[str, str, str], tuple[str | None, str | None, str]]:
+def _extra_nic(
+    case: str, index: int, count: int, network: str | None
+) -> dict[tuple[str, str, str], tuple[str | None, str | None, str]]:
     """A NIC only one side writes: the peer's per-network NICs, or ours per Ethernet Item."""
     reason = EXTRA_NIC.format(count=count)
     if network is None:  # the peer's
-        return {(case, "instance", f"nic{index}_{key}"): ("auto", None, reason) for key in ("mac", "ip", "link", "mode", "network")}
+        return {
+            (case, "instance", f"nic{index}_{key}"): ("auto", None, reason)
+            for key in ("mac", "ip", "link", "mode", "network")
+        }
     return {
         (case, "instance", f"nic{index}_mac"): (None, "auto", reason),
         (case, "instance", f"nic{index}_network"): (None, network, reason),
@@ -455,7 +457,12 @@ def test_disk_dumps_match_peer(case: Case, fixtures: Path, imports, tmp_path: Pa
 
 ERROR_CASES = [
     # (package, options, the peer's OpPrereqError text, ours)
-    ("ganeti/wrong_manifest.ovf", (), "SHA1 checksum of new_disk.vmdk does not match", "digest mismatch for wrong_manifest.ovf"),
+    (
+        "ganeti/wrong_manifest.ovf",
+        (),
+        "SHA1 checksum of new_disk.vmdk does not match",
+        "digest mismatch for wrong_manifest.ovf",
+    ),
     ("ganeti/empty.ovf", (), "Name of instance not provided", "give an instance name with -n/--name"),
     ("ganeti/virtualbox.ovf", (), "Name of instance not provided", "give one with -o/--os-type"),
     ("ganeti/wrong_xml.ovf", (), "not well-formed (invalid token): line 71", "not well-formed XML at line 71"),
@@ -466,7 +473,12 @@ ERROR_CASES = [
     ("ganeti/wrong_ova.ova", (), "not a proper tar archive", "not a tar archive"),
     ("ganeti/wrong_extension.ovd", (), "Unknown file extension", "unknown package type '.ovd'"),
     ("ganeti/empty.ovf", EMPTY_ARGS, "Either disk specification or network", "no disk and no NIC"),
-    ("cot/minimal.ovf", ("-n", "minimal", "-o", "debootstrap+default"), "Either disk specification or network", "no disk and no NIC"),
+    (
+        "cot/minimal.ovf",
+        ("-n", "minimal", "-o", "debootstrap+default"),
+        "Either disk specification or network",
+        "no disk and no NIC",
+    ),
     ("cot/invalid.ovf", ("-n", "x", "-o", "x"), "File does not exist", "the package has 3 problems"),
 ]
 
@@ -477,8 +489,13 @@ ERROR_CASES = [
     ids=[f"{c[0]}{'+options' if c[1] else ''}" for c in ERROR_CASES],
 )
 def test_peer_exits_0_on_errors_ours_exits_1(
-    package: str, args: tuple[str, ...], peer_message: str, our_message: str,
-    fixtures: Path, peer_ready: Path, tmp_path: Path,
+    package: str,
+    args: tuple[str, ...],
+    peer_message: str,
+    our_message: str,
+    fixtures: Path,
+    peer_ready: Path,
+    tmp_path: Path,
 ) -> None:
     path = fixtures / package
     peer_out, ours_out = tmp_path / "peer", tmp_path / "ours"

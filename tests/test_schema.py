@@ -90,7 +90,11 @@ FORMATS = ["vmdk", "raw", "qcow2", "vdi", "vhd", "vhdx"]
 
 @pytest.mark.parametrize(
     ("fmt", "external", "compress", "ova"),
-    [(f, e, c, o) for f, e, c, o in itertools.product(FORMATS, (False, True), (False, True), (False, True)) if not (c and f in ("vdi", "vhdx"))],
+    [
+        (f, e, c, o)
+        for f, e, c, o in itertools.product(FORMATS, (False, True), (False, True), (False, True))
+        if not (c and f in ("vdi", "vhdx"))
+    ],
 )
 def test_every_ovf1_export_validates(
     schemas: Path, instance: Path, tmp_path: Path, fmt: str, external: bool, compress: bool, ova: bool
@@ -105,8 +109,16 @@ def test_every_ovf1_export_validates(
     assert (b"GanetiSection" in descriptor) is not external
 
 
-@pytest.mark.parametrize("options", [{"vmdk_subformat": "monolithicSparse"}, {"digest": "sha1"}, {"name": "renamed"},
-                                     {"virtual_system_type": "vmx-07 vmx-10"}, {"format": "cow"}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"vmdk_subformat": "monolithicSparse"},
+        {"digest": "sha1"},
+        {"name": "renamed"},
+        {"virtual_system_type": "vmx-07 vmx-10"},
+        {"format": "cow"},
+    ],
+)
 def test_other_export_options_validate(schemas: Path, instance: Path, tmp_path: Path, options: dict[str, str]) -> None:
     result = export_instance(str(instance), ExportOptions(output_dir=str(tmp_path), **options))  # type: ignore[arg-type]
     violations = validate_descriptor(_descriptor(result.path, False), str(schemas), "export")
@@ -115,7 +127,9 @@ def test_other_export_options_validate(schemas: Path, instance: Path, tmp_path: 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("external", [False, True])
-def test_every_ovf2_export_has_the_dsp0243_2_structure(instance: Path, tmp_path: Path, fmt: str, external: bool) -> None:
+def test_every_ovf2_export_has_the_dsp0243_2_structure(
+    instance: Path, tmp_path: Path, fmt: str, external: bool
+) -> None:
     result = export_instance(
         str(instance), ExportOptions(format=fmt, ovf_version="2.0", external=external, output_dir=str(tmp_path))
     )

@@ -163,6 +163,6 @@ def test_any_bytes_give_members_or_our_error(tmp_path: Path, data: bytes, cut: i
         except (PackageError, UnsafeInputError):
             continue
         for member in members:
-            assert 0 <= member.offset and member.offset + member.size <= len(content)
+            assert member.offset >= 0 and member.offset + member.size <= len(content)
             assert not member.name.startswith("/") and ".." not in member.name.split("/")
     os.unlink(base)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from ovfconverter.errors import OptionError
 from ovfconverter.model.units import (
     GIB,
+    MAX_SIZE,
     MIB,
     UnitError,
     allocation_unit_factor,
@@ -179,6 +180,7 @@ def unit_expressions(draw):
     name = draw(st.sampled_from(sorted(EXPECTED_BASES)))
     expected = EXPECTED_BASES[name]
     parts = [draw(spaces), random_case(draw, name), draw(spaces)]
+    out_of_range = False
     for _ in range(draw(st.integers(0, 3))):
         op = draw(st.sampled_from("*/"))
         base = draw(st.integers(1, 1 << 20))
@@ -190,12 +192,18 @@ def unit_expressions(draw):
             value = Fraction(base)
             parts += [op, draw(spaces), str(base), draw(spaces)]
         expected = expected * value if op == "*" else expected / value
-    return "".join(parts), expected
+        # A unit outside 2^-80..2^80 bytes at any step is refused.
+        out_of_range = out_of_range or not Fraction(1, 1 << 80) <= expected <= 1 << 80
+    return "".join(parts), None if out_of_range else expected
 
 
 @given(unit_expressions())
 def test_factor_matches_independent_model(case) -> None:
     text, expected = case
+    if expected is None:
+        with pytest.raises(UnitError):
+            allocation_unit_factor(text)
+        return
     assert allocation_unit_factor(text) == expected
 
 
@@ -306,14 +314,24 @@ def test_quantity_refusals() -> None:
 
 @given(st.integers(min_value=0, max_value=1 << 50), st.integers(min_value=0, max_value=40))
 def test_quantity_round_trips_through_power_of_two_units(quantity: int, n: int) -> None:
+    if quantity * 2**n > MAX_SIZE:
+        with pytest.raises(UnitError):
+            quantity_to_bytes(quantity, f"byte * 2^{n}")
+        return
     size = quantity_to_bytes(quantity, f"byte * 2^{n}")
     assert size == quantity * 2**n
     assert size % 2**n == 0 and size // 2**n == quantity
 
 
+@example(1, ("byte * 2^56", Fraction(1 << 56)))  # exactly MAX_SIZE
+@example(2, ("byte * 2^56", Fraction(1 << 56)))  # one unit past it
 @given(st.integers(min_value=0, max_value=1 << 50), unit_expressions())
 def test_quantity_is_ceiling_of_exact_product(quantity: int, case) -> None:
     text, factor = case
+    if factor is None or math.ceil(quantity * factor) > MAX_SIZE:
+        with pytest.raises(UnitError):
+            quantity_to_bytes(quantity, text)
+        return
     exact = quantity * factor
     size = quantity_to_bytes(quantity, text)
     assert size == math.ceil(exact)
@@ -370,7 +388,7 @@ def test_mib_ceil_is_least_sufficient_count(size: int) -> None:
         ("0.5", MIB),  # half a MiB rounds up to one
         ("1.5", 2 * MIB),
         ("0.001g", 2 * MIB),  # 1.048576 MiB rounds up to 2
-        ("1048576t", 1 << 60),  # the largest size accepted
+        ("65536t", MAX_SIZE),  # the largest size accepted
     ],
 )
 def test_parse_size_examples(text: str, expected: int) -> None:
@@ -400,6 +418,7 @@ def test_parse_size_examples(text: str, expected: int) -> None:
         "5.",
         "1.2.3",
         "10 G B",
+        "65537t",  # just past MAX_SIZE (64 PiB)
         "1048577t",
         "99999999999999999999t",
     ],
@@ -435,7 +454,7 @@ def test_parse_size_is_mib_ceiling(whole, fraction, suffix, s1, s2) -> None:
         with pytest.raises(OptionError):
             parse_size(text)
         return
-    assume(value <= 1 << 60)
+    assume(value <= MAX_SIZE)
     size = parse_size(text)
     assert size % MIB == 0
     assert size >= value
@@ -458,5 +477,5 @@ def test_parse_size_any_text_gives_mib_multiple_or_option_error(text: str) -> No
     except OptionError:
         return
     assert isinstance(size, int)
-    assert 0 < size <= 1 << 60
+    assert 0 < size <= MAX_SIZE
     assert size % MIB == 0

@@ -35,9 +35,7 @@ from ovfconverter.progress import ProgressEvent
 KiB, MiB = 1 << 10, 1 << 20
 GRAIN = 64 * KiB
 BACKENDS = (
-    ["zlib"]
-    + (["isal"] if deflate.isal_available() else [])
-    + (["zlib-ng"] if deflate.zlib_ng_available() else [])
+    ["zlib"] + (["isal"] if deflate.isal_available() else []) + (["zlib-ng"] if deflate.zlib_ng_available() else [])
 )
 
 

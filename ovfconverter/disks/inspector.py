@@ -148,8 +148,11 @@ class Qed(ImageFormat):
         return Inspection(self.name, None, problems=["QED images are not accepted (backing files, little use)"])
 
 
-_CREATE_TYPE_RE = re.compile(r'^\s*createType\s*=\s*"?([A-Za-z0-9_]+)"?\s*$', re.MULTILINE)
-_EXTENT_RE = re.compile(r'^\s*(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)(?:\s+"([^"]*)")?(?:\s+(\d+))?\s*$', re.MULTILINE)
+_CREATE_TYPE_RE = re.compile(r'^[ \t]*createType[ \t]*=[ \t]*"?([A-Za-z0-9_]+)"?[ \t]*$', re.MULTILINE)
+_EXTENT_RE = re.compile(
+    r'^[ \t]*(RW|RDONLY|NOACCESS)[ \t]+(\d{1,20})[ \t]+(\w+)(?:[ \t]+"([^"\n]*)")?(?:[ \t]+(\d{1,20}))?[ \t]*$',
+    re.MULTILINE,
+)
 _PARENT_RE = re.compile(r"parentFileNameHint")  # qemu finds it anywhere, even after a "#"
 
 

@@ -346,7 +346,7 @@ def make_descriptor(capacity: int, file_name: str, cid: int, adapter: str = "lsi
     return text.encode("utf-8")
 
 
-_EXTENT = re.compile(r'^(RW|RDONLY|NOACCESS)\s+(\d+)\s+(\w+)(?:\s+"([^"]*)"(?:\s+(\d+))?)?\s*$')
+_EXTENT = re.compile(r'^(RW|RDONLY|NOACCESS)\s+(\d{1,20})\s+(\w+)(?:\s+"([^"]*)"(?:\s+(\d{1,20}))?)?\s*$')
 _KEY = re.compile(r'^([A-Za-z][\w.]*)\s*=\s*"?([^"]*)"?\s*$')
 
 

@@ -39,10 +39,11 @@ def _none(value: str | None) -> str | None:
     return value.strip()
 
 
-def _parser() -> configparser.RawConfigParser:
-    parser = configparser.RawConfigParser(interpolation=None, strict=True, allow_no_value=False)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    return parser
+def _reader() -> configparser.RawConfigParser:
+    """A strict parser without interpolation that reads keys in lower case,
+    as Ganeti's ConfigParser does: ``NIC_COUNT`` is ``nic_count``, and a key
+    given twice in two cases is refused."""
+    return configparser.RawConfigParser(interpolation=None, strict=True, allow_no_value=False)
 
 
 def read_config(data: bytes, name: str = "config.ini") -> InstanceExport:
@@ -50,7 +51,8 @@ def read_config(data: bytes, name: str = "config.ini") -> InstanceExport:
 
     :param data: the file's bytes.
     :param name: its file name, for messages.
-    :returns: the export; keys this model does not name are kept in
+    :returns: the export, every key in lower case as Ganeti reads it;
+        keys this model does not name are kept in
         ``instance_extra`` / ``export_extra``.  Nothing is validated beyond
         the syntax: the exporter checks what it needs.
     :raises ConfigError: too large, not UTF-8, not an ini file, duplicate
@@ -62,7 +64,7 @@ def read_config(data: bytes, name: str = "config.ini") -> InstanceExport:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError("is not UTF-8 text", name) from None
-    parser = _parser()
+    parser = _reader()
     try:
         parser.read_string(text, source=name)
     except configparser.Error as exc:
@@ -144,7 +146,17 @@ def _count(text: str | None, key: str, name: str, limit: int) -> int | None:
     return value
 
 
-def _put(parser: configparser.RawConfigParser, section: str, key: str, value: str | None) -> None:
+class _Writer(configparser.RawConfigParser):
+    """The writer's parser: keys kept as given, with the case-folded keys
+    of each section remembered so a duplicate is found in constant time."""
+
+    def __init__(self) -> None:
+        super().__init__(interpolation=None, strict=True, allow_no_value=False)
+        self.optionxform = str  # type: ignore[assignment,method-assign]
+        self.folded: dict[str, set[str]] = {}
+
+
+def _put(parser: _Writer, section: str, key: str, value: str | None) -> None:
     if value is None:
         return
     try:
@@ -154,8 +166,10 @@ def _put(parser: configparser.RawConfigParser, section: str, key: str, value: st
         raise ConfigError(exc.message, "config.ini") from None
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
         raise ConfigError(f"[{section}] key {key!r} is not a valid config.ini key", "config.ini")
-    if any(other.lower() == key.lower() for other in parser.options(section)):
+    folded = parser.folded.setdefault(section, set())
+    if key.lower() in folded:
         raise ConfigError(f"[{section}] key {key!r} is given twice (Ganeti ignores the case of keys)", "config.ini")
+    folded.add(key.lower())
     parser.set(section, key, value)
 
 
@@ -174,7 +188,7 @@ def write_config(config: InstanceExport) -> str:
     :raises ConfigError: a key or value that cannot be written safely
         (control characters, ``%``, odd key characters).
     """
-    parser = _parser()
+    parser = _Writer()
     for title in ("export", "instance", "hypervisor", "backend", "os"):
         parser.add_section(title)
 
@@ -208,13 +222,13 @@ def write_config(config: InstanceExport) -> str:
             _put(parser, "instance", f"nic{index}_link", nic.link or "none")
         _put(parser, "instance", f"nic{index}_vlan", nic.vlan)
         _put(parser, "instance", f"nic{index}_name", nic.name)
-    parser.set("instance", "nic_count", str(len(config.nics)))
+    _put(parser, "instance", "nic_count", str(len(config.nics)))
     for index, disk in enumerate(config.disks):
         _put(parser, "instance", f"disk{index}_ivname", disk.ivname)
         _put(parser, "instance", f"disk{index}_dump", disk.dump)
         _put(parser, "instance", f"disk{index}_size", str(disk.size))
         _put(parser, "instance", f"disk{index}_name", disk.name)
-    parser.set("instance", "disk_count", str(len(config.disks)))
+    _put(parser, "instance", "disk_count", str(len(config.disks)))
 
     for title, values in (
         ("hypervisor", config.hypervisor_params),

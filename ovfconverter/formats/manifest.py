@@ -9,7 +9,6 @@ uses the exact form VMware expects: ``SHA256(disk.vmdk)= 0123...``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ovfconverter.errors import ManifestError, UnsafeInputError
@@ -32,7 +31,34 @@ ALGORITHMS = {
 DIGEST_LENGTHS = {"sha1": 40, "sha256": 64, "sha512": 128}
 """hashlib name -> length of its hex digest."""
 
-_LINE_RE = re.compile(r"^\s*([A-Za-z0-9-]+)\s*\(\s*(.+?)\s*\)\s*=\s*([0-9A-Fa-f]+)\s*$")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_LABEL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def split_digest_line(line: str) -> tuple[str, str, str] | None:
+    """Split ``ALG(name)= hex`` into ``(ALG, name, hex)``, leniently about
+    white space; ``None`` when the line is not of that form.
+
+    The name may itself hold parentheses and ``=``: the digest is what
+    follows the last ``=``, the name what lies between the first ``(`` and
+    the last ``)`` before it.  Linear time whatever the line (a regular
+    expression with backtracking was cubic on hostile lines).
+    """
+    equals = line.rfind("=")
+    if equals < 0:
+        return None
+    digest = line[equals + 1 :].strip()
+    head = line[:equals].rstrip()
+    if not digest or not head.endswith(")") or any(ch not in _HEX for ch in digest):
+        return None
+    opening = head.find("(")
+    if opening <= 0:
+        return None
+    label = head[:opening].strip()
+    name = head[opening + 1 : -1].strip()
+    if not label or not name or any(ch not in _LABEL for ch in label):
+        return None
+    return label, name, digest
 
 
 @dataclass(frozen=True)
@@ -79,10 +105,10 @@ def parse_manifest(data: bytes, name: str) -> list[ManifestEntry]:
         line = raw_line[:-1] if raw_line.endswith("\r") else raw_line
         if not line.strip():
             continue
-        match = _LINE_RE.match(line)
-        if not match:
+        parts = split_digest_line(line)
+        if parts is None:
             raise ManifestError(f"line {number} is not of the form ALG(file)= hexdigest", name)
-        label, filename, digest = match.groups()
+        label, filename, digest = parts
         algorithm = ALGORITHMS.get(label.upper())
         if algorithm is None:
             raise ManifestError(

@@ -156,7 +156,8 @@ def _backend_value(key: str, value: str, source: str) -> str:
     if key in _SIZE_PARAMS:
         return str(parse_size(value) // MIB)
     if key in _INT_PARAMS:
-        if not value.strip().isdigit() or (key == "vcpus" and int(value) < 1):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 9) or (key == "vcpus" and int(text) < 1):
             raise OptionError(f"{source} {key} {value!r} is not a positive whole number")
         return str(int(value))
     if key in _BOOL_PARAMS:

@@ -29,6 +29,15 @@ MAX_EXPONENT = 80
 """Largest exponent accepted in a ``base^exponent`` modifier (2^80 bytes is
 already a yottabyte; anything larger is hostile or a typo)."""
 
+MAX_MODIFIERS = 4
+"""Most ``* N`` / ``/ N^E`` modifiers in one unit (real ones have one)."""
+
+MAX_FACTOR = Fraction(1 << 80)
+"""Largest unit accepted, in bytes (and 1/MAX_FACTOR the smallest)."""
+
+MAX_SIZE = 1 << 56
+"""Largest size accepted anywhere, in bytes (64 PiB)."""
+
 
 class UnitError(ValueError):
     """An allocation unit string that cannot be read as a unit of bytes."""
@@ -85,7 +94,11 @@ def allocation_unit_factor(units: str) -> Fraction:
         raise UnitError(f"allocation unit {units!r} is not a unit of bytes")
     factor = _BASE_UNITS[base]
     pos = match.end()
+    modifiers = 0
     while pos < len(units):
+        modifiers += 1
+        if modifiers > MAX_MODIFIERS:
+            raise UnitError(f"allocation unit {units[:40]!r}... has too many modifiers")
         mod = _MODIFIER_RE.match(units, pos)
         if not mod or mod.end() == pos:
             raise UnitError(f"allocation unit {units!r} is malformed")
@@ -103,6 +116,8 @@ def allocation_unit_factor(units: str) -> Fraction:
         if value == 0:
             raise UnitError(f"allocation unit {units!r} is zero")
         factor = factor * value if op == "*" else factor / value
+        if not 1 / MAX_FACTOR <= factor <= MAX_FACTOR:
+            raise UnitError(f"allocation unit {units[:40]!r} is out of range")
         pos = mod.end()
     return factor
 
@@ -114,14 +129,17 @@ def quantity_to_bytes(quantity: int, units: str | None, default: str = "byte") -
     :param units: the allocation unit, or ``None`` for ``default``.
     :param default: the unit assumed when ``units`` is missing or blank.
     :returns: bytes.
-    :raises UnitError: as :func:`allocation_unit_factor`, or a negative
-        quantity.
+    :raises UnitError: as :func:`allocation_unit_factor`, a negative
+        quantity, or more than :data:`MAX_SIZE` bytes.
     """
     if quantity < 0:
         raise UnitError(f"negative quantity {quantity}")
     unit = units if units and units.strip() else default
     total = quantity * allocation_unit_factor(unit)
-    return int(-(-total.numerator // total.denominator))
+    size = int(-(-total.numerator // total.denominator))
+    if size > MAX_SIZE:
+        raise UnitError(f"{quantity} {unit} is more than {MAX_SIZE} bytes")
+    return size
 
 
 def bytes_to_mib_ceil(size: int) -> int:
@@ -159,8 +177,8 @@ def parse_size(text: str) -> int:
     size = bytes_to_mib_ceil(int(-(-value.numerator // value.denominator))) * MIB
     if size <= 0:
         raise OptionError(f"invalid size {text!r}: must be larger than zero")
-    if size > 1 << 60:
-        raise OptionError(f"invalid size {text!r}: too large")
+    if size > MAX_SIZE:
+        raise OptionError(f"invalid size {text!r}: more than {MAX_SIZE} bytes")
     return size
 
 

@@ -87,9 +87,13 @@ def _parse_pax(data: bytes, where: str) -> dict[str, str]:
     records: dict[str, str] = {}
     pos = 0
     while pos < len(data):
-        if data[pos:].strip(b"\0") == b"":
+        if data[pos] == 0:
+            # Only NUL padding may follow the records (checked once, not
+            # per record: that was quadratic in the number of records).
+            if data.count(0, pos) != len(data) - pos:
+                raise PackageError("malformed PAX extended header", where)
             break
-        space = data.find(b" ", pos)
+        space = data.find(b" ", pos, pos + 21)
         if space < 0 or space - pos > 20:
             raise PackageError("malformed PAX extended header", where)
         if not data[pos:space].isdigit():
