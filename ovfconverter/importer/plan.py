@@ -159,7 +159,7 @@ def _backend_value(key: str, value: str, source: str) -> str:
         text = value.strip()
         if not (text.isascii() and text.isdigit() and len(text) <= 9) or (key == "vcpus" and int(text) < 1):
             raise OptionError(f"{source} {key} {value!r} is not a positive whole number")
-        return str(int(value))
+        return str(int(text))
     if key in _BOOL_PARAMS:
         return normalize_bool(value, f"{source} {key}")
     raise OptionError(f"{source} {key!r} is not a Ganeti backend parameter ({', '.join(sorted(BACKEND_PARAMETERS))})")
