@@ -3,11 +3,16 @@
 Exit status: 0 on success; 1 when the input or options are refused or a
 conversion fails (one line ``ovfconverter: error: ...`` on stderr, a
 traceback only with ``--debug``); 2 for usage errors; 130 after Ctrl-C.
+
+Everything printed that may hold text from input (log records, errors,
+reports, summaries, progress labels, tracebacks) is escaped by
+:mod:`ovfconverter.cli.terminal`; ``--json`` output is exact JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from ovfconverter import __version__
 from ovfconverter.cli.progress import ProgressBars
+from ovfconverter.cli.terminal import escape_line, escape_text
 from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
 from ovfconverter.model.ganeti import MAX_DISKS, MAX_NICS
 from ovfconverter.model.keyval import parse_ident_keyval, parse_index, parse_keyval
@@ -77,7 +83,7 @@ examples:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {escape_line(message)}\n")
 
 
 def _keyval(option: str) -> Callable[[str], dict[str, str | None]]:
@@ -324,11 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _Formatter(logging.Formatter):
+    """``ovfconverter: LEVEL: MESSAGE``, the message escaped: one line."""
+
     def format(self, record: logging.LogRecord) -> str:
         prefix = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.DEBUG: "debug: "}.get(
             record.levelno, ""
         )
-        return f"{PROG}: {prefix}{record.getMessage()}"
+        return f"{PROG}: {prefix}{escape_line(record.getMessage())}"
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -371,6 +379,16 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
     return options
 
 
+def _say(line: str) -> None:
+    """Print one line of a summary, escaped."""
+    print(escape_line(line))
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback on stderr (``--debug``), escaped."""
+    sys.stderr.write(escape_text(traceback.format_exc().rstrip("\n")) + "\n")
+
+
 def _run_info(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter.cli.report import format_info
     from ovfconverter.info import read_package, to_json
@@ -410,9 +428,8 @@ def _run_export(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     result = export_instance(args.config, options, progress)
     disks = len(result.files) - 2
     kind = "OVA" if args.ova else "OVF package"
-    print(
-        f"{result.path}: {kind} of {result.envelope.virtual_systems[0].name!r}, {disks} disk(s), OVF {options.ovf_version}"
-    )
+    name = result.envelope.virtual_systems[0].name
+    _say(f"{result.path}: {kind} of {name!r}, {disks} disk(s), OVF {options.ovf_version}")
     return 0
 
 
@@ -421,10 +438,8 @@ def _run_import(args: argparse.Namespace, progress: ProgressBars | None) -> int:
 
     result = import_package(args.package, _import_options(args), progress)
     config = result.config
-    print(f"{result.path}: Ganeti export of {config.name!r}, {len(result.disks)} disk(s), {len(config.nics)} NIC(s)")
-    print(
-        f"  import it with: gnt-backup import -n NODE --src-node=$(hostname -f) --src-dir={result.path} {config.name}"
-    )
+    _say(f"{result.path}: Ganeti export of {config.name!r}, {len(result.disks)} disk(s), {len(config.nics)} NIC(s)")
+    _say(f"  import it with: gnt-backup import -n NODE --src-node=$(hostname -f) --src-dir={result.path} {config.name}")
     return 0
 
 
@@ -434,6 +449,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # never a UnicodeEncodeError on a narrow locale
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args)
@@ -458,14 +476,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if progress:
             progress.close()
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         log.error("%s", exc)
         return 1
     except OSError as exc:
         if progress:
             progress.close()
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         where = f"{exc.filename}: " if exc.filename else ""
         log.error("%s%s", where, exc.strerror or exc)
         return 1
@@ -473,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if progress:
             progress.close()
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         log.error(
             "internal error: %s: %s (run with --debug for a traceback, and please report it)", type(exc).__name__, exc
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ovfconverter.cli.terminal import escape_line
 from ovfconverter.progress import ProgressEvent
 
 _LABELS = {
@@ -20,7 +21,8 @@ _LABELS = {
 
 class ProgressBars:
     """A :data:`~ovfconverter.progress.ProgressCallback` that draws a tqdm
-    bar (bytes, rate, ETA) on stderr for each (step, subject)."""
+    bar (bytes, rate, ETA) on stderr for each (step, subject); the label
+    (a file or member name from the package) is escaped."""
 
     def __init__(self) -> None:
         self._bars: dict[tuple[str, str], Any] = {}
@@ -33,7 +35,7 @@ class ProgressBars:
         if bar is None:
             bar = tqdm(
                 total=event.total,
-                desc=f"{_LABELS.get(event.step, event.step)} {event.subject}",
+                desc=escape_line(f"{_LABELS.get(event.step, event.step)} {event.subject}"),
                 unit="B",
                 unit_scale=True,
                 unit_divisor=1024,

@@ -1,7 +1,12 @@
-"""Human-readable text for ``info`` and ``verify``."""
+"""Human-readable text for ``info`` and ``verify``.
+
+Every line is escaped for the terminal (:mod:`ovfconverter.cli.terminal`):
+the values come from the package, raw.
+"""
 
 from __future__ import annotations
 
+from ovfconverter.cli.terminal import escape_lines
 from ovfconverter.info.model import DiskInfo, PackageInfo, SystemInfo, VerifyReport
 from ovfconverter.model.units import format_bytes
 
@@ -63,7 +68,7 @@ def _system_lines(system: SystemInfo, disks: dict[str, DiskInfo]) -> list[str]:
 
 
 def format_info(info: PackageInfo) -> str:
-    """``ovfconverter info`` output."""
+    """``ovfconverter info`` output, escaped for a terminal."""
     kind = "OVA" if info.kind == "ova" else "OVF package"
     lines = [f"{info.path}: {kind}, OVF {info.ovf_version}, descriptor {info.descriptor}"]
     manifest = info.manifest or "none"
@@ -103,11 +108,13 @@ def format_info(info: PackageInfo) -> str:
     if info.warnings:
         lines.append("warnings:")
         lines.extend(f"  - {w}" for w in info.warnings)
-    return "\n".join(lines)
+    return escape_lines(lines)
 
 
 def format_verify(report: VerifyReport) -> str:
-    """``ovfconverter verify`` output: one line per file, then the verdict."""
+    """``ovfconverter verify`` output, escaped for a terminal: one line per
+    file, then the verdict (the only line that starts with the package's
+    path)."""
     lines = []
     for verdict in report.files:
         algorithm = (verdict.algorithm or "").upper()
@@ -137,4 +144,4 @@ def format_verify(report: VerifyReport) -> str:
             lines.append(f"VALID     the descriptor conforms to {report.schema}")
     lines.extend(f"problem: {p}" for p in report.problems)
     lines.append(f"{report.path}: " + ("verified" if report.ok else "NOT verified"))
-    return "\n".join(lines)
+    return escape_lines(lines)
