@@ -9,12 +9,14 @@ import hashlib
 import io
 import os
 import random
+import shutil
 import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+DATA = Path(__file__).parent / "data"
 OVF1 = "http://schemas.dmtf.org/ovf/envelope/1"
 RASD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
 VSSD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
@@ -221,6 +223,42 @@ def ova_package(path: Path, vm: VmSpec, files: dict[str, Path], manifest: str | 
     members += [(href, staging / href) for href in files]
     make_ova(path, members)
     return path
+
+
+def streamoptimized(tmp_path: Path, stem: str, size: int, seed: int) -> tuple[Path, Path]:
+    """A raw source disk of ``size`` bytes and its streamOptimized VMDK."""
+    from conftest import make_raw_disk
+
+    work = tmp_path / "sources"
+    work.mkdir(exist_ok=True)
+    raw = make_raw_disk(work / f"{stem}.raw", size, seed=seed)
+    vmdk = convert(raw, work / f"{stem}.vmdk", "vmdk", "subformat=streamOptimized")
+    return raw, vmdk
+
+
+def build_package(
+    tmp_path: Path, kind: str, sample: str, files: dict[str, Path], algorithm: str | None = "SHA256"
+) -> Path:
+    """Our ``sample`` descriptor with ``files`` (href -> file) and a manifest,
+    as a folder package (returns the .ovf) or an OVA (descriptor first,
+    then the manifest, then the files)."""
+    folder = tmp_path / "package"
+    folder.mkdir()
+    ovf = folder / sample
+    shutil.copyfile(DATA / sample, ovf)
+    for href, source in files.items():
+        shutil.copyfile(source, folder / href)
+    stem = ovf.stem
+    names = [sample, *files]
+    if algorithm:
+        write_manifest(folder, stem, names, algorithm)
+    if kind == "folder":
+        return ovf
+    members: list[tuple[str, Path | bytes]] = [(sample, ovf)]
+    if algorithm:
+        members.append((f"{stem}.mf", folder / f"{stem}.mf"))
+    members += [(href, folder / href) for href in files]
+    return make_ova(tmp_path / f"{stem}.ova", members)
 
 
 def sparse_size(path: Path) -> int:

@@ -3,54 +3,18 @@ as folder packages and as OVAs, with disks made by qemu-img at test time."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from builders import convert, make_ova, write_manifest
-from conftest import images_identical, make_raw_disk, read_ini
+from builders import build_package, streamoptimized
+from conftest import images_identical, read_ini
 
 from ovfconverter import ImportOptions, import_package
 from ovfconverter.errors import DescriptorError, OptionError, PackageError
 
-DATA = Path(__file__).parent / "data"
 MIB = 1 << 20
 GIB = 1 << 30
 OS = "debootstrap+default"
-
-
-def streamoptimized(tmp_path: Path, stem: str, size: int, seed: int) -> tuple[Path, Path]:
-    """A raw source disk of ``size`` bytes and its streamOptimized VMDK."""
-    work = tmp_path / "sources"
-    work.mkdir(exist_ok=True)
-    raw = make_raw_disk(work / f"{stem}.raw", size, seed=seed)
-    vmdk = convert(raw, work / f"{stem}.vmdk", "vmdk", "subformat=streamOptimized")
-    return raw, vmdk
-
-
-def build_package(
-    tmp_path: Path, kind: str, sample: str, files: dict[str, Path], algorithm: str | None = "SHA256"
-) -> Path:
-    """Our ``sample`` descriptor with ``files`` (href -> file) and a manifest,
-    as a folder package (returns the .ovf) or an OVA (descriptor first,
-    then the manifest, then the files)."""
-    folder = tmp_path / "package"
-    folder.mkdir()
-    ovf = folder / sample
-    shutil.copyfile(DATA / sample, ovf)
-    for href, source in files.items():
-        shutil.copyfile(source, folder / href)
-    stem = ovf.stem
-    names = [sample, *files]
-    if algorithm:
-        write_manifest(folder, stem, names, algorithm)
-    if kind == "folder":
-        return ovf
-    members: list[tuple[str, Path | bytes]] = [(sample, ovf)]
-    if algorithm:
-        members.append((f"{stem}.mf", folder / f"{stem}.mf"))
-    members += [(href, folder / href) for href in files]
-    return make_ova(tmp_path / f"{stem}.ova", members)
 
 
 def do_import(package: Path, out: Path, **options) -> tuple:

@@ -50,7 +50,8 @@ SIGNER = "CN=ovfconverter tests"
 # --------------------------------------------------------------------------
 # The documented JSON shape, read from doc/info-json.rst
 
-TABLES: tuple[str, ...] = ("info", "certificate", "profiles", "networks", "systems", "nics", "devices", "disks")
+TABLES: tuple[str, ...] = ("info", "certificate", "profiles", "networks", "systems", "nics", "devices")
+TABLES += ("profile_hardware", "disks")
 TABLES += ("files", "ganeti", "verify", "verdicts")
 _BORDER = re.compile(r"^=+(?:\s+=+)+\s*$")
 
@@ -96,6 +97,8 @@ def type_ok(value: Any, documented: str) -> bool:
         return isinstance(value, bool)
     if base == "list of strings":
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if base == "list":  # mixed: the table's meaning says of what
+        return isinstance(value, list)
     if base == "list of objects":
         return isinstance(value, list) and all(isinstance(v, dict) for v in value)
     if base == "object":
@@ -145,6 +148,10 @@ def check_info_json(data: dict[str, Any]) -> None:
             for m, device in enumerate(system[field]):
                 check_object(device, tables["devices"], f"systems[{n}].{field}[{m}]")
         assert all(d["file"] is None for d in system["other_devices"]), "file is always null in other_devices"
+        assert [p["profile"] for p in system["profiles"]] == [p["id"] for p in data["profiles"]]
+        for m, hardware in enumerate(system["profiles"]):
+            check_object(hardware, tables["profile_hardware"], f"systems[{n}].profiles[{m}]")
+            assert all(nic is None or isinstance(nic, str) for nic in hardware["nics"])
     for n, disk in enumerate(data["disks"]):
         check_object(disk, tables["disks"], f"disks[{n}]")
     for n, entry in enumerate(data["files"]):

@@ -7,7 +7,7 @@ the values come from the package, raw.
 from __future__ import annotations
 
 from ovfconverter.cli.terminal import escape_lines
-from ovfconverter.info.model import DiskInfo, PackageInfo, SystemInfo, VerifyReport
+from ovfconverter.info.model import DiskInfo, PackageInfo, ProfileHardwareInfo, SystemInfo, VerifyReport
 from ovfconverter.model.units import format_bytes
 
 
@@ -31,6 +31,14 @@ def _disk_line(disk: DiskInfo) -> str:
     if disk.problems:
         line += "; REFUSED ON IMPORT: " + "; ".join(disk.problems)
     return line
+
+
+def _profile_line(hw: ProfileHardwareInfo) -> str:
+    cpus = f"{hw.cpus} CPU(s)" if hw.cpus is not None else "CPUs not stated"
+    memory = f"{hw.memory_mib} MiB" if hw.memory_mib is not None else "memory not stated"
+    disks = f"{len(hw.disks)} disk(s) ({', '.join(hw.disks)}; {_size(hw.disk_bytes)})" if hw.disks else "no disk"
+    nics = f"{len(hw.nics)} NIC(s) on {', '.join(n or '(none)' for n in hw.nics)}" if hw.nics else "no NIC"
+    return f"{hw.profile}: {cpus}, {memory}, {disks}, {nics}"
 
 
 def _system_lines(system: SystemInfo, disks: dict[str, DiskInfo]) -> list[str]:
@@ -59,6 +67,9 @@ def _system_lines(system: SystemInfo, disks: dict[str, DiskInfo]) -> list[str]:
             f"  {device.type.replace('_', ' ').lower()}: {device.label}"
             + (f" holding {device.file}" if device.file else ", empty")
         )
+    if system.profiles:
+        lines.append("  per deployment option, an import creates:")
+        lines.extend("    " + _profile_line(p) for p in system.profiles)
     if system.other_devices:
         lines.append(
             "  not imported: "
@@ -88,9 +99,20 @@ def format_info(info: PackageInfo) -> str:
     for system in info.systems:
         lines.extend(_system_lines(system, disks))
     attached = {d for s in info.systems for d in s.disks}
+    elsewhere = {d for s in info.systems for p in s.profiles for d in p.disks}
+    others = [d.disk_id for d in info.disks if d.disk_id not in attached and d.disk_id in elsewhere]
+    if others:
+        lines.append("  disks of other deployment options only: " + ", ".join(others))
+    templates = []
     for disk in info.disks:
-        if disk.disk_id not in attached:
-            lines.append("  (unattached) " + _disk_line(disk))
+        if disk.disk_id in attached or disk.disk_id in elsewhere:
+            continue
+        if disk.blank:
+            templates.append(f"{disk.disk_id} ({_size(disk.capacity)})")
+        else:
+            lines.append("  (attached by no Item) " + _disk_line(disk))
+    if templates:
+        lines.append("  blank disks no Item attaches (never created): " + ", ".join(templates))
     lines.append("files:")
     for f in info.files:
         status = "MISSING" if not f.present else _size(f.size)

@@ -273,10 +273,10 @@ class _Reader:
             if localname(node) == "Property":
                 key = self.attr(node, "key")
                 if key:
-                    key = ".".join(part for part in (prefix, key, suffix) if part)
                     props.append(
                         ProductProperty(
-                            key=key,
+                            key=".".join(part for part in (prefix, key, suffix) if part),
+                            bare_key=key,
                             value=self.attr(node, "value"),
                             type=self.attr(node, "type"),
                             label=child_text(node, "Label"),
@@ -342,6 +342,21 @@ class _Reader:
             bound=self.attr(element, "bound"),
             required=self.required(element),
         )
+
+
+def _property_defaults(props: list[ProductProperty]) -> dict[str, str | None]:
+    """Property defaults by full key (``class.key.instance``) and, where no
+    two properties share it, by bare ``ovf:key``: ``${name}`` in
+    ``ovf:capacity`` may use either."""
+    values: dict[str, str | None] = {}
+    bare: dict[str, list[str | None]] = {}
+    for prop in props:
+        values.setdefault(prop.key, prop.value)
+        bare.setdefault(prop.bare_key, []).append(prop.value)
+    for key, found in bare.items():
+        if len(found) == 1:
+            values.setdefault(key, found[0])
+    return values
 
 
 def _resolve_capacity(
@@ -426,9 +441,9 @@ def read_envelope(data: bytes, name: str = "descriptor.ovf", strict: bool = True
         else:
             reader.unknown_section(node, kind, "the Envelope")
 
-    properties: dict[str, str | None] = {}
-    for prop in [p for system in reader.systems for p in system.properties] + reader.collection_properties:
-        properties.setdefault(prop.key, prop.value)
+    properties = _property_defaults(
+        [p for system in reader.systems for p in system.properties] + reader.collection_properties
+    )
     disks = [_resolve_capacity(reader, disk, node, cap, units, properties) for disk, node, cap, units in raw_disks]
     seen: set[str] = set()
     for disk in disks:

@@ -46,6 +46,8 @@ from ovfconverter.model.hardware import (
     describe_hardware,
     envelope_problems,
     parse_host_resource,
+    unattached_disks,
+    unused_disk_notes,
 )
 from ovfconverter.model.units import MIB, bytes_to_mib_ceil, parse_size
 
@@ -383,9 +385,16 @@ def build_plan(
         removable_files.update(files)
         holding = f" holding File {files[0]!r}" if files else ""
         warnings.append(f"{item.label} (removable drive{holding}) is not imported")
+    warnings.extend(unused_disk_notes(envelope, hw))
+    reported = {
+        disk.file_ref
+        for disk in envelope.disks
+        if disk.file_ref and (disk.disk_id in hw.unused_disks or disk.disk_id in unattached_disks(envelope))
+    }
     for ref in envelope.files:
-        if ref.id not in needed and ref.id not in removable_files and ref.id not in missing_files:
-            warnings.append(f"File {ref.id!r} ({ref.href}) is not a disk of this virtual system; not imported")
+        if ref.id in needed or ref.id in removable_files or ref.id in missing_files or ref.id in reported:
+            continue
+        warnings.append(f"File {ref.id!r} ({ref.href}) is not a disk of this virtual system; not imported")
     section = envelope.ganeti
 
     name = options.name or system.name or system.id or None

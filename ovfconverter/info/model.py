@@ -87,12 +87,37 @@ class NicInfo:
 
 
 @dataclass
+class ProfileHardwareInfo:
+    """What an import of one VirtualSystem creates under one deployment
+    profile.
+
+    :ivar memory_mib: memory in MiB (rounded up), ``None`` when unstated.
+    :ivar disks: DiskSection ids (``file:ID`` for a File used directly), in
+        import order; a blank Disk attached by several Items appears once
+        per Item.
+    :ivar disk_bytes: the sum of the disks' capacities in bytes, ``None``
+        when one is unknown.
+    :ivar nics: each NIC's network (``rasd:Connection``), ``None`` when
+        unconnected.
+    """
+
+    profile: str
+    cpus: int | None
+    memory_mib: int | None
+    disks: list[str]
+    disk_bytes: int | None
+    nics: list[str | None]
+
+
+@dataclass
 class SystemInfo:
     """A VirtualSystem under one deployment profile.
 
     :ivar memory_mib: memory in MiB (rounded up), ``None`` when unstated.
     :ivar disks: DiskSection ids (or ``file:ID`` for a File used directly),
         in import order.
+    :ivar profiles: for each deployment profile, what an import would
+        create (empty without a DeploymentOptionSection).
     """
 
     id: str
@@ -109,6 +134,7 @@ class SystemInfo:
     nics: list[NicInfo]
     removable: list[DeviceInfo]
     other_devices: list[DeviceInfo]
+    profiles: list[ProfileHardwareInfo] = field(default_factory=list)
 
 
 @dataclass

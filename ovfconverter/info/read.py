@@ -27,12 +27,20 @@ from ovfconverter.info.model import (
     FileVerdict,
     NicInfo,
     PackageInfo,
+    ProfileHardwareInfo,
     ProfileInfo,
     SystemInfo,
     VerifyReport,
 )
-from ovfconverter.model.envelope import Envelope, FileReference, resource_type_name
-from ovfconverter.model.hardware import describe_hardware, envelope_problems, parse_host_resource
+from ovfconverter.model.envelope import Envelope, FileReference, VirtualSystem, resource_type_name
+from ovfconverter.model.hardware import (
+    DiskAttachment,
+    describe_hardware,
+    envelope_problems,
+    parse_host_resource,
+    unattached_disk_notes,
+    unused_disk_notes,
+)
 from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.streams import ByteRange, gunzip_chunks, iter_ranges
@@ -106,11 +114,36 @@ def _certificate(package: Package, check: bool) -> CertificateInfo | None:
     return info
 
 
+def _attachment_id(attachment: DiskAttachment) -> str:
+    return attachment.disk.disk_id if attachment.disk else f"file:{attachment.file_id}"
+
+
+def _profile_hardware(envelope: Envelope, system: VirtualSystem) -> list[ProfileHardwareInfo]:
+    """What each deployment profile of ``system`` amounts to."""
+    result = []
+    for option in envelope.deployment_options:
+        hw = describe_hardware(envelope, system, option.id)
+        sizes = [a.disk.capacity if a.disk else None for a in hw.disks]
+        result.append(
+            ProfileHardwareInfo(
+                profile=option.id,
+                cpus=hw.cpus,
+                memory_mib=bytes_to_mib_ceil(hw.memory) if hw.memory is not None else None,
+                disks=[_attachment_id(a) for a in hw.disks],
+                disk_bytes=None if None in sizes else sum(s for s in sizes if s is not None),
+                nics=[n.connection for n in hw.nics],
+            )
+        )
+    return result
+
+
 def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> list[SystemInfo]:
     systems = []
     for system in envelope.virtual_systems:
         hw = describe_hardware(envelope, system, profile)
         warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in hw.problems + hw.notes)
+        if hw.unused_disks:
+            warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in unused_disk_notes(envelope, hw)[:1])
         osys = system.operating_system
         removable = []
         for item in hw.removable:
@@ -129,10 +162,11 @@ def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> li
                 system_types=[t for hwsec in system.hardware for t in hwsec.system_types],
                 cpus=hw.cpus,
                 memory_mib=bytes_to_mib_ceil(hw.memory) if hw.memory is not None else None,
-                disks=[a.disk.disk_id if a.disk else f"file:{a.file_id}" for a in hw.disks],
+                disks=[_attachment_id(a) for a in hw.disks],
                 nics=[NicInfo(n.mac, n.connection, n.model) for n in hw.nics],
                 removable=removable,
                 other_devices=[DeviceInfo(i.label, resource_type_name(i.resource_type)) for i in hw.other],
+                profiles=_profile_hardware(envelope, system),
             )
         )
     return systems
@@ -214,6 +248,9 @@ def read_package(
                 if not package.exists(entry.filename):
                     warnings.append(f"the manifest lists {entry.filename!r}, which is not in the package")
 
+        systems = _systems(envelope, profile, warnings)
+        warnings += unattached_disk_notes(envelope)
+        shown = {disk_id for system in systems for disk_id in system.disks}
         disks: list[DiskInfo] = []
         for disk in envelope.disks:
             disk_file = envelope.file(disk.file_ref) if disk.file_ref else None
@@ -226,7 +263,7 @@ def read_package(
                 compression=disk_file.compression if disk_file else None,
                 blank=disk.file_ref is None,
             )
-            if info.blank:
+            if info.blank and disk.disk_id in shown:
                 warnings.append(f"Disk {disk.disk_id!r} has no file: an import creates it empty")
             ranges = ranges_by_id.get(disk_file.id) if disk_file else None
             if ranges:
@@ -251,7 +288,7 @@ def read_package(
             ovf_version=envelope.version,
             profiles=[ProfileInfo(o.id, o.label, o.description, o.default) for o in envelope.deployment_options],
             networks=[{"name": n.name, "description": n.description} for n in envelope.networks],
-            systems=_systems(envelope, profile, warnings),
+            systems=systems,
             disks=disks,
             files=files,
             ganeti=envelope.ganeti,

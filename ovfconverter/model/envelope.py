@@ -206,6 +206,7 @@ class ProductProperty:
     value: str | None = None
     type: str | None = None
     label: str | None = None
+    bare_key: str = ""
 
 
 @dataclass(frozen=True)

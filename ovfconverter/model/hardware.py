@@ -74,6 +74,8 @@ class Hardware:
     :ivar problems: references that do not resolve and values that cannot be
         read; an import refuses when this is not empty.
     :ivar notes: oddities worked around (warnings).
+    :ivar unused_disks: ids of the Disks that Items of other profiles of
+        this system attach and this profile does not (not imported).
     """
 
     profile: str | None = None
@@ -86,6 +88,7 @@ class Hardware:
     other: list[ResourceItem] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unused_disks: list[str] = field(default_factory=list)
 
 
 def select_items(system: VirtualSystem, profile: str | None) -> list[ResourceItem]:
@@ -129,7 +132,7 @@ def describe_hardware(envelope: Envelope, system: VirtualSystem, profile: str | 
     hw = Hardware(profile=profile)
     items = select_items(system, profile)
     by_id = {item.instance_id: item for item in items if item.instance_id}
-    attached: list[str] = []
+    attached: dict[str, list[ResourceItem]] = {}
     single_system = len(envelope.virtual_systems) == 1
     for item in items:
         rtype = item.resource_type
@@ -181,22 +184,33 @@ def describe_hardware(envelope: Envelope, system: VirtualSystem, profile: str | 
         else:
             hw.other.append(item)
 
-    if single_system:
+    if single_system and not attaches_disks(system):
+        # VirtualBox 2.2 and some hand-written packages list their disks in
+        # the DiskSection and attach none of them: all of them are the VM's.
         for disk in envelope.disks:
-            if disk.disk_id not in attached:
-                hw.notes.append(
-                    f"Disk {disk.disk_id!r} is in the DiskSection but no disk Item attaches it; "
-                    f"importing it as disk {len(hw.disks)}"
-                )
-                attached.append(disk.disk_id)
-                hw.disks.append(DiskAttachment(disk=disk, file_id=disk.file_ref, item=None))
+            hw.notes.append(
+                f"Disk {disk.disk_id!r}: no Item of the package attaches a disk; "
+                f"importing every Disk of the DiskSection, this one as disk {len(hw.disks)}"
+            )
+            hw.disks.append(DiskAttachment(disk=disk, file_id=disk.file_ref, item=None))
+    else:
+        named = disks_named(system)
+        hw.unused_disks = [d.disk_id for d in envelope.disks if d.disk_id in named and d.disk_id not in attached]
     for attachment in hw.disks:
         if attachment.disk is not None and attachment.disk.parent_ref is not None:
             hw.problems.append(f"{attachment.label}: delta disks (ovf:parentRef) are not supported")
     return hw
 
 
-def _attach_disk(envelope: Envelope, hw: Hardware, item: ResourceItem, attached: list[str]) -> None:
+def _address(item: ResourceItem) -> tuple[str, str] | None:
+    """Where an Item sits: (Parent, AddressOnParent), ``None`` when the
+    descriptor does not say."""
+    if item.parent is None or item.address_on_parent is None:
+        return None
+    return (item.parent.strip(), item.address_on_parent.strip())
+
+
+def _attach_disk(envelope: Envelope, hw: Hardware, item: ResourceItem, attached: dict[str, list[ResourceItem]]) -> None:
     if not item.host_resources:
         hw.notes.append(f"Item {item.label!r}: disk drive without HostResource ignored")
         return
@@ -211,16 +225,93 @@ def _attach_disk(envelope: Envelope, hw: Hardware, item: ResourceItem, attached:
         if disk is None:
             hw.problems.append(f"Item {item.label!r}: HostResource {resource!r} names no Disk in the DiskSection")
             return
-        if ref in attached:
-            hw.notes.append(f"Item {item.label!r}: Disk {ref!r} is attached twice; importing it once")
-            return
-        attached.append(ref)
+        earlier = attached.setdefault(ref, [])
+        if earlier:
+            address = _address(item)
+            same_place = address is not None and any(_address(other) == address for other in earlier)
+            if disk.file_ref is not None or same_place:
+                why = (
+                    "at the same controller address as before"
+                    if same_place
+                    else "and it has a file (one image cannot be two disks of one VM)"
+                )
+                hw.notes.append(f"Item {item.label!r}: Disk {ref!r} is attached again, {why}; importing it once")
+                return
+            hw.notes.append(
+                f"Item {item.label!r}: blank Disk {ref!r} is attached by {len(earlier) + 1} Items; "
+                "each gets an empty disk of its own"
+            )
+        earlier.append(item)
         hw.disks.append(DiskAttachment(disk=disk, file_id=disk.file_ref, item=item))
     else:
         if envelope.file(ref) is None:
             hw.problems.append(f"Item {item.label!r}: HostResource {resource!r} names no File in References")
             return
         hw.disks.append(DiskAttachment(disk=None, file_id=ref, item=item))
+
+
+def attaches_disks(system: VirtualSystem) -> bool:
+    """Whether any disk Item of ``system``, in any profile, names a Disk or
+    a File (``False`` for packages that list disks only in the
+    DiskSection, as VirtualBox 2.2 wrote them)."""
+    return any(
+        item.resource_type in DISK_TYPES and any(parse_host_resource(text) for text in item.host_resources)
+        for item in system.items
+    )
+
+
+def disks_named(system: VirtualSystem) -> set[str]:
+    """The ids of the Disks any disk Item of ``system`` names, in any
+    profile."""
+    named: set[str] = set()
+    for item in system.items:
+        if item.resource_type in DISK_TYPES:
+            for text in item.host_resources[:1]:
+                parsed = parse_host_resource(text)
+                if parsed and parsed[0] == "disk":
+                    named.add(parsed[1])
+    return named
+
+
+def unattached_disks(envelope: Envelope) -> list[str]:
+    """Disks of the DiskSection that no Item of any virtual system names in
+    any profile, when the package's Items attach disks at all (otherwise
+    :func:`describe_hardware` imports every Disk)."""
+    if not any(attaches_disks(system) for system in envelope.virtual_systems):
+        return []
+    named = set().union(*(disks_named(system) for system in envelope.virtual_systems))
+    return [disk.disk_id for disk in envelope.disks if disk.disk_id not in named]
+
+
+def unused_disk_notes(envelope: Envelope, hw: Hardware) -> list[str]:
+    """What an import of ``hw`` leaves out of the DiskSection: the Disks
+    only other profiles attach, then :func:`unattached_disk_notes`
+    (doc/decisions.rst, "Which disks")."""
+    notes = []
+    if hw.unused_disks:
+        notes.append(
+            f"profile {hw.profile!r} does not attach Disk(s) {', '.join(map(repr, hw.unused_disks))} "
+            "(other profiles do); not imported"
+        )
+    return notes + unattached_disk_notes(envelope)
+
+
+def unattached_disk_notes(envelope: Envelope) -> list[str]:
+    """One line per Disk with a file that no Item attaches in any profile
+    (its content is left out), one line for all such blank Disks (size
+    templates nothing uses)."""
+    notes = []
+    blank = []
+    for disk_id in unattached_disks(envelope):
+        disk = envelope.disk(disk_id)
+        ref = envelope.file(disk.file_ref) if disk and disk.file_ref else None
+        if ref is None:
+            blank.append(disk_id)
+        else:
+            notes.append(f"Disk {disk_id!r} (file {ref.href!r}) is attached by no Item of any profile; not imported")
+    if blank:
+        notes.append(f"blank Disk(s) {', '.join(map(repr, blank))} are attached by no Item of any profile; not created")
+    return notes
 
 
 def envelope_problems(envelope: Envelope) -> list[str]:
