@@ -199,3 +199,74 @@ def test_a_blank_disk_named_twice_at_one_address_is_one_disk() -> None:
     hw = describe_hardware(env, env.virtual_systems[0], "large")
     assert [a.disk.disk_id for a in hw.disks if a.disk].count("data-1t") == 1
     assert any("at the same controller address as before" in note for note in hw.notes)
+
+
+# -- ProductSection and EulaSection, as read ---------------------------------
+
+
+def test_product_section_and_properties_are_read_in_full() -> None:
+    (system,) = envelope().virtual_systems
+    (product,) = system.products
+    assert (product.class_id, product.instance_id) == ("org.example.monitor", None)
+    assert (product.product, product.vendor, product.version, product.full_version) == (
+        "Example Monitor",
+        "Example Corp.",
+        "4.2",
+        "4.2.1 build 1234",
+    )
+    assert (product.product_url, product.vendor_url) == ("https://monitor.example.com/", "https://www.example.com/")
+    by_key = {p.bare_key: p for p in product.properties}
+    assert list(by_key) == [
+        "hostname",
+        "ip_mode",
+        "ip_address",
+        "http_port",
+        "ssh",
+        "admin_password",
+        "build",
+        "scratch_gib",
+    ]
+    hostname = by_key["hostname"]
+    assert hostname.key == "org.example.monitor.hostname"
+    assert (hostname.type, hostname.value, hostname.qualifiers) == ("string", None, "MinLen(1) MaxLen(63)")
+    assert (hostname.user_configurable, hostname.password, hostname.label) == (True, False, "Host name")
+    assert hostname.category == "Network"
+    assert by_key["ip_mode"].qualifiers == 'ValueMap{"dhcp","static"}'
+    assert by_key["admin_password"].password and by_key["admin_password"].category == "Accounts"
+    assert not by_key["build"].user_configurable and by_key["build"].description == "Fixed by the vendor"
+    scratch = by_key["scratch_gib"]
+    assert scratch.profile_values == (("large", "4"),)
+    assert [scratch.default_for(p) for p in (None, "tiny", "large")] == ["1", "1", "4"]
+    assert system.eulas == ("Example Monitor evaluation license.\n\nYou may run this appliance for evaluation only.",)
+
+
+COLLECTION = """<?xml version="1.0"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
+  <References/>
+  <VirtualSystemCollection ovf:id="suite">
+    <Info>two systems sold together</Info>
+    <ProductSection ovf:class="org.example.suite">
+      <Info>the suite</Info>
+      <Product>Suite</Product>
+      <Property ovf:key="domain" ovf:type="string" ovf:value="example.org" ovf:userConfigurable="true"/>
+    </ProductSection>
+    <EulaSection><Info>suite license</Info><License>Suite terms</License></EulaSection>
+    <VirtualSystem ovf:id="web">
+      <Info>web</Info>
+      <ProductSection><Info>web</Info><Property ovf:key="port" ovf:type="uint16" ovf:value="80"/></ProductSection>
+      <EulaSection><Info>web license</Info><License>Web terms</License></EulaSection>
+    </VirtualSystem>
+    <VirtualSystem ovf:id="db"><Info>db</Info></VirtualSystem>
+  </VirtualSystemCollection>
+</Envelope>
+"""
+
+
+def test_collection_products_and_eulas_apply_to_every_system_inside() -> None:
+    env = read_envelope(COLLECTION.encode(), "suite.ovf")
+    web, db = env.virtual_systems
+    assert [p.key for p in web.properties] == ["org.example.suite.domain", "port"]
+    assert [p.key for p in db.properties] == ["org.example.suite.domain"]
+    assert web.eulas == ("Suite terms", "Web terms")
+    assert db.eulas == ("Suite terms",)
+    assert "EulaSection" not in env.ignored_sections

@@ -32,6 +32,7 @@ from ovfconverter.model.envelope import (
     Network,
     OperatingSystem,
     ProductProperty,
+    ProductSection,
     ResourceItem,
     ResourceType,
     VirtualDisk,
@@ -145,10 +146,49 @@ def systems_part(v2: bool) -> dict[str, st.SearchStrategy]:
             vmware_os_type=optional,
         ),
         hardware=st.lists(hardware(v2), max_size=2).map(tuple),
-        properties=st.lists(
-            st.builds(ProductProperty, key=text, value=st.none() | st.just("") | text, type=text, label=optional),
-            max_size=3,
-        ).map(tuple),
+        products=st.lists(product_sections(), max_size=2).map(tuple),
+        eulas=st.lists(st.just("") | text, max_size=2).map(tuple),
+    )
+
+
+@st.composite
+def product_sections(draw: st.DrawFn) -> ProductSection:
+    """A ProductSection as the reader gives it back: full keys built from
+    ``ovf:class``/``ovf:instance``, a property's category carried on to the
+    next ones until another Category."""
+    class_id, instance_id = draw(optional), draw(optional)
+    props = []
+    category = None
+    for _ in range(draw(st.integers(0, 3))):
+        bare = draw(text)
+        category = draw(st.just(category) | text) if category is not None else draw(optional)
+        props.append(
+            ProductProperty(
+                key=".".join(part for part in (class_id, bare, instance_id) if part),
+                bare_key=bare,
+                value=draw(st.none() | st.just("") | text),
+                type=draw(text),
+                label=draw(optional),
+                qualifiers=draw(optional),
+                user_configurable=draw(st.booleans()),
+                password=draw(st.booleans()),
+                description=draw(optional),
+                category=category,
+                profile_values=tuple(draw(st.lists(st.tuples(text, st.just("") | text), max_size=2))),
+            )
+        )
+    return ProductSection(
+        class_id=class_id,
+        instance_id=instance_id,
+        info=draw(text),
+        product=draw(optional),
+        vendor=draw(optional),
+        version=draw(optional),
+        full_version=draw(optional),
+        product_url=draw(optional),
+        vendor_url=draw(optional),
+        app_url=draw(optional),
+        properties=tuple(props),
     )
 
 

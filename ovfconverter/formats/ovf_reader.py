@@ -41,6 +41,7 @@ from ovfconverter.model.envelope import (
     Network,
     OperatingSystem,
     ProductProperty,
+    ProductSection,
     ResourceItem,
     VirtualDisk,
     VirtualHardware,
@@ -53,7 +54,6 @@ from ovfconverter.model.units import UnitError, quantity_to_bytes
 _UNDERSTOOD_SECTIONS = frozenset(
     {
         "AnnotationSection",
-        "EulaSection",
         "StartupSection",
         "InstallSection",
         "ResourceAllocationSection",
@@ -78,7 +78,7 @@ class _Reader:
         self.notes: list[str] = []
         self.ignored: list[str] = []
         self.systems: list[VirtualSystem] = []
-        self.collection_properties: list[ProductProperty] = []
+        self.envelope_eulas: tuple[str, ...] = ()
         self.ganeti: GanetiSection | None = None
 
     # -- helpers -----------------------------------------------------------
@@ -87,6 +87,10 @@ class _Reader:
 
     def required(self, element: etree._Element) -> bool:
         return (self.attr(element, "required") or "true").strip().lower() not in ("false", "0")
+
+    def flag(self, element: etree._Element, name: str) -> bool:
+        """An ``xs:boolean`` OVF attribute, false when absent."""
+        return (self.attr(element, name) or "").strip().lower() in ("true", "1")
 
     def fail(self, element: etree._Element, message: str) -> DescriptorError:
         return DescriptorError(f"line {element.sourceline}: {message}", self.name)
@@ -203,37 +207,57 @@ class _Reader:
         return options
 
     # -- virtual systems ----------------------------------------------------
-    def content(self, element: etree._Element, path: tuple[str, ...]) -> None:
+    def content(
+        self,
+        element: etree._Element,
+        path: tuple[str, ...],
+        products: tuple[ProductSection, ...] = (),
+        eulas: tuple[str, ...] = (),
+    ) -> None:
+        """Read a VirtualSystem, or a VirtualSystemCollection and what it
+        holds; ``products`` and ``eulas`` are those of the enclosing
+        collections, which apply to every system inside."""
         kind = section_kind(element)
         content_id = self.attr(element, "id") or ""
         if not content_id:
             self.notes.append(f"line {element.sourceline}: {kind} lacks ovf:id")
-        if kind == "VirtualSystemCollection":
-            if len(path) > 16:
-                raise self.fail(element, "VirtualSystemCollections nested too deep")
-            for node in children(element):
-                node_kind = section_kind(node)
-                if node_kind in ("VirtualSystem", "VirtualSystemCollection"):
-                    self.content(node, path + (content_id,))
-                elif node_kind == "ProductSection":
-                    self.collection_properties.extend(self.product_properties(node))
-                elif (
-                    node_kind in _NOT_SECTIONS
-                    or is_ganeti_section(node)
-                    or node_kind in ("OperatingSystemSection", "VirtualHardwareSection")
-                ):
-                    continue
-                else:
-                    self.unknown_section(node, node_kind, f"VirtualSystemCollection {content_id!r}")
+        if kind != "VirtualSystemCollection":
+            self.systems.append(self.virtual_system(element, content_id, path, products, eulas))
             return
-        self.systems.append(self.virtual_system(element, content_id, path))
+        if len(path) > 16:
+            raise self.fail(element, "VirtualSystemCollections nested too deep")
+        inner: list[etree._Element] = []
+        for node in children(element):
+            node_kind = section_kind(node)
+            if node_kind in ("VirtualSystem", "VirtualSystemCollection"):
+                inner.append(node)
+            elif node_kind == "ProductSection":
+                products += (self.product_section(node),)
+            elif node_kind == "EulaSection":
+                eulas += self.licenses(node)
+            elif (
+                node_kind in _NOT_SECTIONS
+                or is_ganeti_section(node)
+                or node_kind in ("OperatingSystemSection", "VirtualHardwareSection")
+            ):
+                continue
+            else:
+                self.unknown_section(node, node_kind, f"VirtualSystemCollection {content_id!r}")
+        for node in inner:
+            self.content(node, path + (content_id,), products, eulas)
 
-    def virtual_system(self, element: etree._Element, system_id: str, path: tuple[str, ...]) -> VirtualSystem:
+    def virtual_system(
+        self,
+        element: etree._Element,
+        system_id: str,
+        path: tuple[str, ...],
+        products: tuple[ProductSection, ...],
+        eulas: tuple[str, ...],
+    ) -> VirtualSystem:
         name = child_text(element, "Name")
         info = child_text(element, "Info")
         operating_system = None
         hardware: list[VirtualHardware] = []
-        properties: list[ProductProperty] = []
         for node in children(element):
             kind = section_kind(node)
             if kind in _NOT_SECTIONS:
@@ -248,7 +272,9 @@ class _Reader:
             elif kind == "VirtualHardwareSection":
                 hardware.append(self.hardware(node))
             elif kind == "ProductSection":
-                properties.extend(self.product_properties(node))
+                products += (self.product_section(node),)
+            elif kind == "EulaSection":
+                eulas += self.licenses(node)
             elif is_ganeti_section(node):
                 self.ganeti = read_ganeti_section(node)
             else:
@@ -259,30 +285,73 @@ class _Reader:
             info=info,
             operating_system=operating_system,
             hardware=tuple(hardware),
-            properties=tuple(properties),
+            products=products,
+            eulas=eulas,
             collection_path=path,
         )
 
-    def product_properties(self, element: etree._Element) -> list[ProductProperty]:
-        """Properties, keyed by their full name: ``class.key.instance`` where
-        the ProductSection has ``ovf:class`` / ``ovf:instance`` (DSP0243)."""
-        prefix = (self.attr(element, "class") or "").strip()
-        suffix = (self.attr(element, "instance") or "").strip()
-        props = []
+    def licenses(self, element: etree._Element) -> tuple[str, ...]:
+        """The ``License`` texts of an EulaSection (DSP0243 section 9.6),
+        outer white space removed; an empty one still counts (a EULA that
+        says nothing is still a EULA to accept)."""
+        texts = tuple((node.text or "").strip() for node in children(element) if localname(node) == "License")
+        return texts or ("",)
+
+    def product_section(self, element: etree._Element) -> ProductSection:
+        """A ProductSection; its properties keyed by their full name,
+        ``class.key.instance`` where the section has ``ovf:class`` /
+        ``ovf:instance`` (DSP0243 section 9.5)."""
+        class_id = (self.attr(element, "class") or "").strip() or None
+        instance_id = (self.attr(element, "instance") or "").strip() or None
+        props: list[ProductProperty] = []
+        category: str | None = None
         for node in children(element):
-            if localname(node) == "Property":
-                key = self.attr(node, "key")
-                if key:
-                    props.append(
-                        ProductProperty(
-                            key=".".join(part for part in (prefix, key, suffix) if part),
-                            bare_key=key,
-                            value=self.attr(node, "value"),
-                            type=self.attr(node, "type"),
-                            label=child_text(node, "Label"),
-                        )
-                    )
-        return props
+            name = localname(node)
+            if name == "Category":
+                category = text_of(node)
+            elif name == "Property":
+                key = (self.attr(node, "key") or "").strip()
+                if not key:
+                    self.notes.append(f"line {node.sourceline}: a Property without ovf:key is ignored")
+                    continue
+                props.append(self.product_property(node, key, class_id, instance_id, category))
+                if len(props) > MAX_ITEMS:
+                    raise self.fail(node, f"more than {MAX_ITEMS} Properties")
+        return ProductSection(
+            class_id=class_id,
+            instance_id=instance_id,
+            info=child_text(element, "Info"),
+            product=child_text(element, "Product"),
+            vendor=child_text(element, "Vendor"),
+            version=child_text(element, "Version"),
+            full_version=child_text(element, "FullVersion"),
+            product_url=child_text(element, "ProductUrl"),
+            vendor_url=child_text(element, "VendorUrl"),
+            app_url=child_text(element, "AppUrl"),
+            properties=tuple(props),
+        )
+
+    def product_property(
+        self, node: etree._Element, key: str, class_id: str | None, instance_id: str | None, category: str | None
+    ) -> ProductProperty:
+        profile_values = tuple(
+            (self.attr(value, "configuration") or "", self.attr(value, "value") or "")
+            for value in children(node)
+            if localname(value) == "Value" and self.attr(value, "configuration")
+        )
+        return ProductProperty(
+            key=".".join(part for part in (class_id, key, instance_id) if part),
+            bare_key=key,
+            value=self.attr(node, "value"),
+            type=(self.attr(node, "type") or "").strip() or None,
+            label=child_text(node, "Label"),
+            qualifiers=(self.attr(node, "qualifiers") or "").strip() or None,
+            user_configurable=self.flag(node, "userConfigurable"),
+            password=self.flag(node, "password"),
+            description=child_text(node, "Description"),
+            category=category,
+            profile_values=profile_values,
+        )
 
     def hardware(self, element: etree._Element) -> VirtualHardware:
         system_types: list[str] = []
@@ -436,14 +505,18 @@ def read_envelope(data: bytes, name: str = "descriptor.ovf", strict: bool = True
             reader.content(node, ())
         elif is_ganeti_section(node):
             reader.ganeti = read_ganeti_section(node)
+        elif kind == "EulaSection":
+            # DSP0243 puts EulaSections in VirtualSystems and collections;
+            # one at envelope level still binds whoever deploys anything.
+            reader.envelope_eulas += reader.licenses(node)
         elif kind in ("OperatingSystemSection", "ProductSection"):
             reader.ignored.append(kind)
         else:
             reader.unknown_section(node, kind, "the Envelope")
 
-    properties = _property_defaults(
-        [p for system in reader.systems for p in system.properties] + reader.collection_properties
-    )
+    if reader.envelope_eulas:
+        reader.systems = [replace(s, eulas=reader.envelope_eulas + s.eulas) for s in reader.systems]
+    properties = _property_defaults([p for system in reader.systems for p in system.properties])
     disks = [_resolve_capacity(reader, disk, node, cap, units, properties) for disk, node, cap, units in raw_disks]
     seen: set[str] = set()
     for disk in disks:

@@ -33,6 +33,7 @@ from ovfconverter.formats.names import (
 )
 from ovfconverter.model.envelope import (
     Envelope,
+    ProductSection,
     ResourceItem,
     ResourceType,
     VirtualDisk,
@@ -203,13 +204,12 @@ class _Writer:
         self.info(node, system.info or "A virtual machine")
         if system.name is not None:
             self.sub(node, "Name", system.name)
-        if system.properties:
-            product = self.sub(node, "ProductSection")
-            self.info(product, "Product properties")
-            for prop in system.properties:
-                prop_node = self.sub(product, "Property", key=prop.key, type=prop.type or "string", value=prop.value)
-                if prop.label is not None:
-                    self.sub(prop_node, "Label", prop.label)
+        for product in system.products:
+            self.product_section(node, product)
+        for text in system.eulas:
+            eula = self.sub(node, "EulaSection")
+            self.info(eula, "License agreement")
+            self.sub(eula, "License", text)
         osys = system.operating_system
         if osys is not None:
             os_node = self.sub(
@@ -222,6 +222,44 @@ class _Writer:
                 self.sub(os_node, "Description", osys.description)
         for hardware in system.hardware:
             self.hardware(node, system, hardware)
+
+    def product_section(self, parent: etree._Element, product: ProductSection) -> None:
+        """A ProductSection (DSP0243 section 9.5): its elements in the
+        schema's order, each property under its ``ovf:key``."""
+        node = self.sub(parent, "ProductSection", **{"class": product.class_id, "instance": product.instance_id})
+        self.info(node, product.info or "Product information")
+        for name, text in (
+            ("Product", product.product),
+            ("Vendor", product.vendor),
+            ("Version", product.version),
+            ("FullVersion", product.full_version),
+            ("ProductUrl", product.product_url),
+            ("VendorUrl", product.vendor_url),
+            ("AppUrl", product.app_url),
+        ):
+            if text is not None:
+                self.sub(node, name, text)
+        category = None
+        for prop in product.properties:
+            if prop.category is not None and prop.category != category:
+                self.sub(node, "Category", prop.category)
+            category = prop.category
+            prop_node = self.sub(
+                node,
+                "Property",
+                key=prop.bare_key or prop.key,
+                type=prop.type or "string",
+                qualifiers=prop.qualifiers,
+                value=prop.value,
+                userConfigurable="true" if prop.user_configurable else None,
+                password="true" if prop.password else None,
+            )
+            if prop.label is not None:
+                self.sub(prop_node, "Label", prop.label)
+            if prop.description is not None:
+                self.sub(prop_node, "Description", prop.description)
+            for configuration, value in prop.profile_values:
+                self.sub(prop_node, "Value", value=value, configuration=configuration)
 
     def hardware(self, parent: etree._Element, system: VirtualSystem, hardware: VirtualHardware) -> None:
         node = self.sub(

@@ -200,13 +200,66 @@ class VirtualHardware:
 
 @dataclass(frozen=True)
 class ProductProperty:
-    """One ``ProductSection/Property``: ``key`` and its default ``value``."""
+    """One ``ProductSection/Property`` (DSP0243 section 9.5).
+
+    :ivar key: the full name an OVF environment uses:
+        ``class.key.instance`` with the ProductSection's ``ovf:class`` and
+        ``ovf:instance`` when it has them, else ``ovf:key``.
+    :ivar bare_key: ``ovf:key`` as written.
+    :ivar value: the default, ``ovf:value``; ``None`` when absent.
+    :ivar type: ``ovf:type``, a CIM type name (``string``, ``boolean``,
+        ``uint8``... ``real64``), ``None`` when absent.
+    :ivar qualifiers: ``ovf:qualifiers`` as written (``MinLen(1)
+        MaxLen(63)``, ``ValueMap{"a","b"}``), ``None`` when absent.
+    :ivar user_configurable: ``ovf:userConfigurable`` (default false).
+    :ivar password: ``ovf:password`` (default false): the value is a
+        secret.
+    :ivar category: the ``Category`` element last seen before it.
+    :ivar profile_values: ``Value`` children: (``ovf:configuration``,
+        ``ovf:value``) pairs, the default under those profiles.
+    """
 
     key: str
     value: str | None = None
     type: str | None = None
     label: str | None = None
     bare_key: str = ""
+    qualifiers: str | None = None
+    user_configurable: bool = False
+    password: bool = False
+    description: str | None = None
+    category: str | None = None
+    profile_values: tuple[tuple[str, str], ...] = ()
+
+    def default_for(self, profile: str | None) -> str | None:
+        """The default under deployment ``profile``: a ``Value`` for that
+        profile, else ``ovf:value``."""
+        for configuration, value in self.profile_values:
+            if profile is not None and profile in configuration.split():
+                return value
+        return self.value
+
+
+@dataclass(frozen=True)
+class ProductSection:
+    """One ``ProductSection`` (DSP0243 section 9.5): what the software is,
+    and the properties it takes at deployment.
+
+    :ivar class_id: ``ovf:class``; ``instance_id``: ``ovf:instance``.
+    :ivar app_url: ``AppUrl``; ``icons``: every ``Icon``'s ``ovf:fileRef``.
+    """
+
+    class_id: str | None = None
+    instance_id: str | None = None
+    info: str | None = None
+    product: str | None = None
+    vendor: str | None = None
+    version: str | None = None
+    full_version: str | None = None
+    product_url: str | None = None
+    vendor_url: str | None = None
+    app_url: str | None = None
+    properties: tuple[ProductProperty, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,7 +269,11 @@ class VirtualSystem:
     :ivar id: ``ovf:id``.
     :ivar name: ``Name``, or ``None`` when the descriptor has none.
     :ivar hardware: its VirtualHardwareSections (usually exactly one).
-    :ivar properties: ProductSection properties, in document order.
+    :ivar products: its ProductSections, in document order, after those of
+        the VirtualSystemCollections containing it (outermost first), whose
+        properties apply to it too.
+    :ivar eulas: the ``License`` texts of its EulaSections, after those of
+        the collections containing it.
     :ivar collection_path: ids of the VirtualSystemCollections containing it,
         outermost first; empty for a top-level VirtualSystem.
     """
@@ -226,8 +283,14 @@ class VirtualSystem:
     info: str | None = None
     operating_system: OperatingSystem | None = None
     hardware: tuple[VirtualHardware, ...] = ()
-    properties: tuple[ProductProperty, ...] = ()
+    products: tuple[ProductSection, ...] = ()
+    eulas: tuple[str, ...] = ()
     collection_path: tuple[str, ...] = ()
+
+    @property
+    def properties(self) -> tuple[ProductProperty, ...]:
+        """Every property of every ProductSection, in order."""
+        return tuple(prop for product in self.products for prop in product.properties)
 
     @property
     def items(self) -> tuple[ResourceItem, ...]:
