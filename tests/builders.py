@@ -1,22 +1,120 @@
-"""Building OVF packages at test time, independently of ovfconverter's own
-writer: descriptors from plain string templates, disks with qemu-img, OVAs
-with Python's tarfile.
+"""Everything tests share, in one place (fixtures alone live in
+``conftest.py``; tests never import from it):
+
+* where things are: :data:`ROOT`, :data:`DATA` (``tests/data``) and the
+  read-only reference material of ``../shared`` (:data:`SHARED`...);
+* running things: the command line (:func:`run_cli`), Ganeti's own
+  converter (:func:`run_peer`), qemu-img (:func:`qemu_img`,
+  :func:`convert`, :func:`images_identical`, :func:`image_info`);
+* building inputs independently of ovfconverter's own writers: raw disks
+  (:func:`make_raw_disk`), descriptors from plain string templates
+  (:func:`descriptor`), tar archives and OVAs with Python's tarfile
+  (:func:`make_ova`, :func:`tar_header`), manifests, Ganeti exports;
+* reading results: :func:`read_ini`, :func:`allocated`.
 """
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import io
+import json
 import os
 import random
 import shutil
 import subprocess
+import sys
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository."""
+DATA = ROOT / "tests" / "data"
+"""ovfconverter's own sample descriptors."""
+SHARED = Path(os.environ.get("OVFCONVERTER_SHARED", ROOT.parent / "shared")).resolve()
+"""``../shared`` (``OVFCONVERTER_SHARED`` points elsewhere): read in place, never copied."""
+GANETI = SHARED / "fixtures" / "ganeti"
+COT = SHARED / "fixtures" / "cot"
+PEER = SHARED / "tools" / "ganeti-peer"
+MIB = 1 << 20
+
+
+def run_peer(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run Ganeti's converter (exits 0 even after most errors: read stderr)."""
+    return subprocess.run([str(PEER), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
+    **run: Any,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m ovfconverter ARGS`` as a user would, output captured
+    as text.
+
+    :param env: variables added to the environment.
+    :param prefix: a command to run it under (``setpriv ...``).
+    :param run: more :func:`subprocess.run` keywords (``timeout``,
+        ``preexec_fn``).
+    """
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [*(prefix or []), sys.executable, "-m", "ovfconverter", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        **run,
+    )
+
+
+def qemu_img(*args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``qemu-img ARGS`` (the real one on ``PATH``)."""
+    return subprocess.run(["qemu-img", *args], capture_output=True, text=True, check=check, cwd=cwd)
+
+
+def images_identical(a: Path | str, fmt_a: str, b: Path | str, fmt_b: str) -> bool:
+    """``qemu-img compare``: True when both images have the same content."""
+    proc = qemu_img("compare", "-f", fmt_a, "-F", fmt_b, str(a), str(b), check=False)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode == 0
+
+
+def image_info(path: Path | str, fmt: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(qemu_img("info", "-f", fmt, "--output=json", str(path)).stdout)  # type: ignore[no-any-return]
+
+
+def allocated(path: Path | str) -> int:
+    """Bytes really allocated on disk for ``path``."""
+    return os.stat(path).st_blocks * 512
+
+
+def read_ini(path: Path | str) -> dict[str, dict[str, str]]:
+    """A config.ini as nested dicts (keys as written)."""
+    parser = configparser.RawConfigParser()
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(path)
+    return {section: dict(parser.items(section)) for section in parser.sections()}
+
+
+def make_raw_disk(path: Path, size: int, pattern: bytes = b"ovfconverter test data ", seed: int = 1) -> Path:
+    """A sparse raw disk with recognisable data at its start, middle and end."""
+    rng = random.Random(seed)
+    with open(path, "wb") as stream:
+        stream.truncate(size)
+        for offset in (0, size // 2, max(size - 8192, 0)):
+            stream.seek(offset)
+            stream.write((pattern * 200)[:4096] + rng.randbytes(4096))
+    return path
+
+
 OVF1 = "http://schemas.dmtf.org/ovf/envelope/1"
 RASD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
 VSSD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
@@ -163,10 +261,10 @@ def descriptor(vm: VmSpec) -> str:
 def convert(raw: Path, dest: Path, fmt: str, *options: str) -> Path:
     """qemu-img convert a raw disk into ``fmt`` (``-o`` options given as
     ``subformat=streamOptimized``...)."""
-    args = ["qemu-img", "convert", "-f", "raw", "-O", fmt]
+    args = ["convert", "-f", "raw", "-O", fmt]
     for option in options:
         args += ["-o", option]
-    subprocess.run([*args, str(raw), str(dest)], check=True, capture_output=True)
+    qemu_img(*args, str(raw), str(dest))
     return dest
 
 
@@ -183,16 +281,49 @@ def write_manifest(folder: Path, stem: str, names: list[str], algorithm: str = "
     return path
 
 
-def make_ova(path: Path, members: list[tuple[str, Path | bytes]], fmt: int = tarfile.USTAR_FORMAT) -> Path:
-    """A tar of ``members`` (name, file or bytes), in that order."""
+def make_ova(
+    path: Path,
+    members: list[tuple[str, Path | bytes] | tarfile.TarInfo],
+    fmt: int = tarfile.USTAR_FORMAT,
+) -> Path:
+    """A tar archive (an OVA, or anything else) of ``members`` in that order:
+    ``(name, file or bytes)`` regular files of mode 0644, or ready-made
+    :class:`tarfile.TarInfo` entries without data (links, devices...)."""
     with tarfile.open(path, "w", format=fmt) as tar:
-        for name, content in members:
+        for member in members:
+            if isinstance(member, tarfile.TarInfo):
+                tar.addfile(member)
+                continue
+            name, content = member
             data = content.read_bytes() if isinstance(content, Path) else content
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+def tar_bytes(members: list[tuple[str, bytes]], fmt: int = tarfile.USTAR_FORMAT) -> bytes:
+    """The bytes of a tar archive of ``(name, bytes)`` members (see
+    :func:`make_ova`)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=fmt) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def tar_header(name: str, size: int, fmt: int = tarfile.GNU_FORMAT) -> bytes:
+    """The header block(s) of a regular member of ``size`` bytes, for
+    archives written piece by piece (sparse OVAs of huge members: GNU
+    format gives base-256 sizes above 8 GiB)."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o644
+    return info.tobuf(format=fmt)
 
 
 def folder_package(folder: Path, vm: VmSpec, files: dict[str, Path], manifest: str | None = "SHA256") -> Path:
@@ -227,8 +358,6 @@ def ova_package(path: Path, vm: VmSpec, files: dict[str, Path], manifest: str | 
 
 def streamoptimized(tmp_path: Path, stem: str, size: int, seed: int) -> tuple[Path, Path]:
     """A raw source disk of ``size`` bytes and its streamOptimized VMDK."""
-    from conftest import make_raw_disk
-
     work = tmp_path / "sources"
     work.mkdir(exist_ok=True)
     raw = make_raw_disk(work / f"{stem}.raw", size, seed=seed)
@@ -329,7 +458,7 @@ def write_ganeti_export(folder: Path, name: str, size: int, random_mib: int = 0)
     """A ``gnt-backup export`` folder (Ganeti 2.6+ layout) with one disk of
     ``size`` bytes; ``random_mib`` MiB of it (spread out) incompressible."""
     folder.mkdir(parents=True, exist_ok=True)
-    dump = _make_raw_disk(folder / "disk0.dump", size)
+    dump = make_raw_disk(folder / "disk0.dump", size)
     if random_mib:
         rng = random.Random(7)
         step = size // random_mib
@@ -378,7 +507,56 @@ auto_balance = True
     return config
 
 
-def _make_raw_disk(path: Path, size: int) -> Path:
-    from conftest import make_raw_disk
+# Raw tar records, for archives tarfile refuses to write (hostile ones):
+# every field as given, checksum right.
 
-    return make_raw_disk(path, size)
+
+def checksummed(header: bytearray) -> bytes:
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header)
+
+
+def ustar(
+    name: str, size: int = 0, typeflag: bytes = b"0", linkname: str = "", size_field: bytes | None = None
+) -> bytes:
+    """One 512-byte ustar header (fields as given, checksum right)."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.type = typeflag
+    info.linkname = linkname
+    info.mode = 0o644
+    if typeflag in (tarfile.CHRTYPE, tarfile.BLKTYPE):
+        info.devmajor, info.devminor = 1, 5
+    header = bytearray(info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")[:512])
+    header[0:100] = name.encode()[:100].ljust(100, b"\0")  # exactly as given, even absolute
+    if size_field is not None:
+        header[124:136] = size_field.ljust(12, b"\0")
+    return checksummed(header)
+
+
+def padded(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 512)
+
+
+def entry(name: str, data: bytes = b"", typeflag: bytes = b"0", linkname: str = "") -> bytes:
+    """A member: header and padded data."""
+    return ustar(name, len(data), typeflag, linkname) + padded(data)
+
+
+def pax(records: dict[str, str], typeflag: bytes = b"x") -> bytes:
+    body = b""
+    for key, value in records.items():
+        line = f" {key}={value}\n".encode()
+        length = len(line) + 1
+        while len(str(length)) + len(line) != length:
+            length = len(str(length)) + len(line)
+        body += str(length).encode() + line
+    return entry("././@PaxHeader", body, typeflag)
+
+
+def gnu_longname(name: str) -> bytes:
+    return entry("././@LongLink", name.encode() + b"\0", b"L")
+
+
+EOA = b"\0" * 1024

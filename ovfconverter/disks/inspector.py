@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-ReadAt = Callable[[int, int], bytes]
-"""``read_at(offset, size)``: bytes of the image (fewer at its end)."""
+from ovfconverter.io.ranges import ReadAt
 
 HEAD_SIZE = 64 << 10
 """Bytes of the image start every inspector receives."""

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from ovfconverter.errors import MissingToolError, QemuImgError
-from ovfconverter.package.streams import ByteRange
+from ovfconverter.io.ranges import ByteRange
 from ovfconverter.progress import Meter, ProgressCallback
 
 QEMU_IMG_PACKAGE = "qemu-utils"

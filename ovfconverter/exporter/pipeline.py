@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ovfconverter.concurrency import run_all
-from ovfconverter.disks.convert import range_reader
-from ovfconverter.disks.deflate import DEFAULT_LEVEL
+from ovfconverter.disks.from_raw import check_written, checked_after_writing, produce_image
 from ovfconverter.disks.inspector import inspect_image
-from ovfconverter.disks.produce import check_written, produce_image
-from ovfconverter.disks.targets import TargetFormat, target_format
+from ovfconverter.disks.output_formats import TargetFormat, target_format
 from ovfconverter.errors import ConfigError, DiskImageError, os_errors_as_ours
 from ovfconverter.exporter.options import ExportOptions
 from ovfconverter.exporter.plan import (
@@ -39,13 +37,15 @@ from ovfconverter.exporter.plan import (
 from ovfconverter.formats.config_ini import MAX_CONFIG_SIZE, read_config
 from ovfconverter.formats.manifest import ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import write_envelope
+from ovfconverter.io.deflate import DEFAULT_LEVEL
+from ovfconverter.io.ranges import ByteRange, range_reader, read_range
+from ovfconverter.io.sink import Sink
+from ovfconverter.io.sparse import data_extents, gunzip_ranges
 from ovfconverter.model.envelope import Envelope
 from ovfconverter.model.ganeti import InstanceExport
 from ovfconverter.model.units import MIB
 from ovfconverter.package.ova_writer import OvaWriter
-from ovfconverter.package.sink import Sink, data_extents
 from ovfconverter.package.staging import Staging, fsync_path
-from ovfconverter.package.streams import ByteRange, gunzip_ranges, read_range
 from ovfconverter.progress import Meter, ProgressCallback
 
 log = logging.getLogger("ovfconverter")
@@ -149,7 +149,7 @@ def _produce_into(
     except BaseException:
         sink.close()
         raise
-    if not options.compress:
+    if not options.compress and checked_after_writing(target):
         stream.flush()
         check_written(ByteRange(os.path.abspath(location), start, size, href), target, virtual)
     return ProducedDisk(href, size, digest, virtual)
@@ -198,7 +198,8 @@ def _append_file(writer: OvaWriter, href: str, path: str, size: int) -> None:
     stream.flush()
     base = stream.tell()
     with open(path, "rb") as source:
-        for start, length in data_extents(path, 0, size):
+        for start, end in data_extents(source.fileno(), 0, size):
+            length = end - start
             done = 0
             while done < length:
                 copied = os.copy_file_range(

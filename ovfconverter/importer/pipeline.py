@@ -20,20 +20,20 @@ import os
 from dataclasses import dataclass, field
 
 from ovfconverter.concurrency import run_all
-from ovfconverter.disks.convert import SourceImage, convert_to_raw, create_blank
+from ovfconverter.disks.to_raw import SourceImage, convert_to_raw, create_blank
 from ovfconverter.errors import ManifestError, MissingFileError, PackageError, UnsafeInputError, os_errors_as_ours
 from ovfconverter.formats.config_ini import write_config
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
 from ovfconverter.formats.ovf_reader import read_envelope
 from ovfconverter.importer.options import ImportOptions
 from ovfconverter.importer.plan import DiskPlan, build_plan
+from ovfconverter.io.hashing import BackgroundHasher
+from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.envelope import FileReference
 from ovfconverter.model.ganeti import GanetiDisk, InstanceExport
 from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
-from ovfconverter.package.hashing import BackgroundHasher
 from ovfconverter.package.staging import Staging, fsync_path
-from ovfconverter.package.streams import ByteRange
 from ovfconverter.package.verify import MISMATCH, MISSING, UNLISTED, FileCheck, verify_manifest
 from ovfconverter.progress import ProgressCallback
 

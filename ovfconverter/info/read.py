@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 
-from ovfconverter.disks.convert import range_reader
 from ovfconverter.disks.inspector import HEAD_SIZE, Inspection, inspect_image
 from ovfconverter.errors import ManifestError, OVFConverterError, PackageError, UnsafeInputError, os_errors_as_ours
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
@@ -32,6 +31,8 @@ from ovfconverter.info.model import (
     SystemInfo,
     VerifyReport,
 )
+from ovfconverter.io.deflate import gunzip_chunks
+from ovfconverter.io.ranges import ByteRange, iter_ranges, range_reader
 from ovfconverter.model.envelope import Envelope, FileReference, VirtualSystem, resource_type_name
 from ovfconverter.model.hardware import (
     DiskAttachment,
@@ -43,7 +44,6 @@ from ovfconverter.model.hardware import (
 )
 from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
-from ovfconverter.package.streams import ByteRange, gunzip_chunks, iter_ranges
 from ovfconverter.package.verify import verify_manifest
 from ovfconverter.progress import ProgressCallback
 

@@ -24,9 +24,10 @@ from types import TracebackType
 from ovfconverter.errors import MissingFileError, PackageError, UnsafeInputError
 from ovfconverter.formats.manifest import MAX_MANIFEST_SIZE
 from ovfconverter.formats.safexml import MAX_DESCRIPTOR_SIZE
+from ovfconverter.io.ranges import ByteRange, read_range
+from ovfconverter.io.sparse import gunzip_ranges
 from ovfconverter.model.envelope import FileReference
 from ovfconverter.package.paths import check_href, resolve_in_folder
-from ovfconverter.package.streams import ByteRange, gunzip_ranges, read_range
 from ovfconverter.package.tar import TarMember, read_member_table
 from ovfconverter.progress import ProgressCallback
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from ovfconverter.errors import PackageError, UnsafeInputError
 from ovfconverter.formats.manifest import ManifestEntry
+from ovfconverter.io.hashing import hash_ranges
 from ovfconverter.package.access import Package
-from ovfconverter.package.streams import hash_ranges
 from ovfconverter.progress import ProgressCallback
 
 OK = "ok"

@@ -20,8 +20,8 @@ import tempfile
 from _harness import instrumented, main
 
 with instrumented():
-    from ovfconverter.disks.vmdk_reader import read_stream_optimized
-    from ovfconverter.package.streams import ByteRange
+    from ovfconverter.io.ranges import ByteRange
+    from ovfconverter.vmdk.reader import read_stream_optimized
 
 MAX_SIZE = 64 << 20
 WORKDIR = tempfile.mkdtemp(prefix="fuzz-vmdk-")

@@ -1,0 +1,310 @@
+"""To raw: turning a source's disk image into a raw, sparse disk (a Ganeti
+disk dump).
+
+Steps for one image: make its bytes readable as one range (decompress gzip,
+join chunks, bounded, into the private work folder; plain files and OVA
+members are read in place), inspect the header
+(:mod:`ovfconverter.disks.inspector`), require the format the descriptor
+declares, ask ``qemu-img info`` with that format and check its answer again,
+then convert with ``qemu-img convert -f FORMAT -O raw`` (raw images are
+copied, sparse, without qemu).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ovfconverter.disks import qemu_img
+from ovfconverter.disks.inspector import (
+    SAFE_VMDK_CREATE_TYPES,
+    Inspection,
+    formats_for_uri,
+    inspect_image,
+    vmdk_subformat_for_uri,
+)
+from ovfconverter.errors import DiskImageError, UnsafeInputError
+from ovfconverter.io.ranges import ByteRange, iter_ranges, range_reader
+from ovfconverter.io.sparse import copy_ranges, gunzip_ranges
+from ovfconverter.model.units import format_bytes
+from ovfconverter.progress import ProgressCallback
+from ovfconverter.vmdk.reader import read_stream_optimized
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """A disk image as the package holds it.
+
+    :ivar name: its href, for messages.
+    :ivar ranges: where its stored bytes are (several for chunks).
+    :ivar compression: ``"gzip"`` or ``None``.
+    :ivar declared_format: the ``ovf:format`` URI, or ``None``.
+    :ivar capacity: ``ovf:capacity`` in bytes, or ``None``.
+    """
+
+    name: str
+    ranges: tuple[ByteRange, ...]
+    compression: str | None = None
+    declared_format: str | None = None
+    capacity: int | None = None
+
+
+@dataclass
+class ConvertedDisk:
+    """A raw disk dump written by :func:`convert_to_raw`.
+
+    :ivar virtual_size: the image's virtual size in bytes (= the dump's
+        length).
+    :ivar source_format: the format the image was read as.
+    """
+
+    path: str
+    virtual_size: int
+    source_format: str
+    subformat: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def decompression_limit(capacity: int | None, workdir: str) -> int:
+    """How many bytes a compressed image may expand to: its declared
+    capacity plus room for format metadata (1/32 + 32 MiB: sparse formats
+    add well under 1 %, but a VHDX is never smaller than 16 MiB), and never
+    more than the free space of ``workdir`` less 64 MiB."""
+    free = max(shutil.disk_usage(workdir).free - (64 << 20), 0)
+    if capacity is None:
+        return free
+    return min(capacity + capacity // 32 + (32 << 20), free)
+
+
+def check_capacity(virtual_size: int, capacity: int | None, name: str) -> list[str]:
+    """Compare an image's virtual size with ``ovf:capacity``.
+
+    A smaller image, or one larger only by format rounding (sectors,
+    clusters, VHD geometry: up to 1/8 + 16 MiB), is accepted with a warning;
+    the image wins.  A much larger one is refused: Ganeti would allocate the
+    larger disk on import, which a package must not be able to impose by
+    understating its capacity.
+
+    :returns: warnings.
+    :raises UnsafeInputError: the image is much larger than declared.
+    """
+    if capacity is None or capacity == virtual_size:
+        return []
+    if virtual_size > capacity + capacity // 8 + (16 << 20):
+        raise UnsafeInputError(
+            f"the image's virtual size ({format_bytes(virtual_size)}) is far larger than ovf:capacity "
+            f"({format_bytes(capacity)}); refusing",
+            name,
+        )
+    return [
+        f"{name}: the image's virtual size ({format_bytes(virtual_size)}, {virtual_size} bytes) "
+        f"differs from ovf:capacity ({capacity} bytes); using the image's"
+    ]
+
+
+def materialize(
+    source: SourceImage,
+    workdir: str,
+    progress: ProgressCallback | None = None,
+    on_data: Callable[[bytes], None] | None = None,
+) -> tuple[ByteRange, bool]:
+    """Return one byte range holding the image's uncompressed bytes.
+
+    Plain single files are returned in place; gzip and chunked files are
+    written (sparse, bounded) into ``workdir``, and ``on_data`` then sees
+    every stored byte as it is read.
+
+    :returns: ``(range, temporary)``; ``temporary`` is true when the range
+        is a file in ``workdir`` that the caller must remove.
+    :raises UnsafeInputError: decompression beyond the limit.
+    :raises PackageError: corrupt gzip data or truncated files.
+    """
+    if source.compression is None and len(source.ranges) == 1:
+        return source.ranges[0], False
+    target = os.path.join(workdir, f"source-{uuid.uuid4().hex}.img")
+    if source.compression == "gzip":
+        limit = decompression_limit(source.capacity, workdir)
+        size = gunzip_ranges(source.ranges, target, limit, progress, source.name, on_block=on_data)
+    else:
+        size = copy_ranges(source.ranges, target, progress, source.name, on_block=on_data)
+    return ByteRange(target, 0, size, source.name), True
+
+
+def check_inspection(inspection: Inspection, declared: str | None, name: str) -> list[str]:
+    """Refuse an image whose bytes are unsafe, not a disk image, or not the
+    format the descriptor declares.
+
+    :returns: warnings (a VMDK subformat other than declared).
+    :raises UnsafeInputError: a problem found by the inspector, or the
+        bytes are of another format than ``ovf:format`` says.
+    :raises DiskImageError: the bytes are a gzip or tar stream.
+    """
+    if inspection.problems:
+        raise UnsafeInputError(f"{'; '.join(inspection.problems)}; refusing", name)
+    if inspection.format in ("gzip", "tar"):
+        raise DiskImageError(
+            f"is a {inspection.format} stream, not a disk image"
+            + (' (is ovf:compression="gzip" missing?)' if inspection.format == "gzip" else ""),
+            name,
+        )
+    if inspection.qemu_format is None:
+        raise UnsafeInputError(f"{inspection.format} images are not accepted; refusing", name)
+    allowed = formats_for_uri(declared)
+    if allowed is not None and inspection.format not in allowed:
+        raise UnsafeInputError(
+            f"ovf:format says {'/'.join(sorted(allowed))} ({declared}) but the bytes are a "
+            f"{inspection.format} image; refusing",
+            name,
+        )
+    warnings = []
+    expected_sub = vmdk_subformat_for_uri(declared)
+    if inspection.format == "vmdk" and expected_sub and inspection.subformat != expected_sub:
+        warnings.append(f"{name}: ovf:format says {expected_sub} but the VMDK is {inspection.subformat}")
+    return warnings
+
+
+def check_qemu_info(data: dict[str, Any], inspection: Inspection, name: str) -> int:
+    """Check ``qemu-img info``'s answer against what the inspector saw.
+
+    :returns: the virtual size in bytes.
+    :raises UnsafeInputError: a backing file, data file, extra extents, a
+        createType or format other than expected.
+    :raises DiskImageError: no usable virtual size.
+    """
+    if data.get("format") != inspection.qemu_format:
+        raise UnsafeInputError(f"qemu-img reads it as {data.get('format')!r}, not {inspection.qemu_format}", name)
+    for key in ("backing-filename", "full-backing-filename", "backing-filename-format"):
+        if data.get(key):
+            raise UnsafeInputError(f"image has a backing file {data[key]!r}; refusing", name)
+    if data.get("encrypted"):
+        raise UnsafeInputError("image is encrypted; refusing", name)
+    specific = data.get("format-specific") or {}
+    details = specific.get("data") or {} if isinstance(specific, dict) else {}
+    if isinstance(details, dict):
+        if details.get("data-file"):
+            raise UnsafeInputError(f"image keeps its data in {details['data-file']!r}; refusing", name)
+        if inspection.qemu_format == "vmdk":
+            create_type = details.get("create-type")
+            if create_type not in SAFE_VMDK_CREATE_TYPES:
+                raise UnsafeInputError(f"VMDK createType {create_type!r} is not accepted; refusing", name)
+            extents = details.get("extents") or []
+            if len(extents) != 1:
+                raise UnsafeInputError(f"VMDK has {len(extents)} extents, not 1; refusing", name)
+    size = data.get("virtual-size")
+    if not isinstance(size, int) or size <= 0:
+        raise DiskImageError("image has no usable virtual size", name)
+    return size
+
+
+def capacity_limit(capacity: int | None) -> int | None:
+    """The largest virtual size :func:`check_capacity` accepts, in bytes."""
+    return None if capacity is None else capacity + capacity // 8 + (16 << 20)
+
+
+def _hash_alongside(part: ByteRange, on_data: Callable[[bytes], None]) -> tuple[threading.Thread, list[BaseException]]:
+    """Feed ``part``'s bytes to ``on_data`` on a thread of its own, while
+    qemu-img reads the same bytes (the page cache serves both)."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for block in iter_ranges([part]):
+                on_data(block)
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name=f"hash {part.name}", daemon=True)
+    thread.start()
+    return thread, errors
+
+
+def convert_to_raw(
+    source: SourceImage,
+    dest: str,
+    workdir: str,
+    progress: ProgressCallback | None = None,
+    on_data: Callable[[bytes], None] | None = None,
+    threads: int = 2,
+) -> ConvertedDisk:
+    """Convert ``source`` into the new raw file ``dest``, sparse.
+
+    streamOptimized VMDKs are read by ovfconverter's own reader
+    (:mod:`ovfconverter.vmdk.reader`, grains inflated on ``threads``
+    threads); raw images are copied; other formats go through qemu-img,
+    after its ``info`` is checked.
+
+    :param dest: where the raw dump goes (absolute path, must not exist).
+    :param workdir: a private folder on the same file system for temporary
+        files (decompressed or joined images).
+    :param on_data: called with every stored byte of the source, in order:
+        in the same pass as the conversion where ovfconverter reads the
+        bytes, on a thread alongside qemu-img otherwise (for the manifest
+        digest: hash exactly what is converted).
+    :raises UnsafeInputError: the image is unsafe, or its format is not the
+        declared one.
+    :raises DiskImageError: not a disk image, or qemu-img failed.
+    :raises PackageError: corrupt compressed data or truncated files.
+    """
+    part, temporary = materialize(source, workdir, progress, on_data)
+    pending = None if temporary else on_data  # bytes not yet shown to on_data
+    try:
+        inspection = inspect_image(range_reader(part), part.size)
+        warnings = check_inspection(inspection, source.declared_format, source.name)
+        if inspection.qemu_format == "raw":
+            virtual_size = part.size
+            warnings += check_capacity(virtual_size, source.capacity, source.name)
+            if temporary:
+                os.replace(part.path, dest)
+                temporary = False
+            else:
+                copy_ranges([part], dest, progress, source.name, on_block=pending)
+        elif inspection.format == "vmdk" and inspection.subformat == "streamOptimized":
+            virtual_size = read_stream_optimized(
+                part,
+                dest,
+                source.name,
+                threads=threads,
+                progress=progress,
+                on_data=pending,
+                max_size=capacity_limit(source.capacity),
+            )
+            warnings += check_capacity(virtual_size, source.capacity, source.name)
+        else:
+            assert inspection.qemu_format is not None
+            spec = qemu_img.image_spec(part)
+            data = qemu_img.info(spec, inspection.qemu_format, source.name)
+            virtual_size = check_qemu_info(data, inspection, source.name)
+            warnings += check_capacity(virtual_size, source.capacity, source.name)
+            hashing = _hash_alongside(part, pending) if pending else None
+            try:
+                qemu_img.convert(
+                    spec, inspection.qemu_format, dest, "raw", source.name, total=virtual_size, progress=progress
+                )
+            finally:
+                if hashing:
+                    hashing[0].join()
+            if hashing and hashing[1]:
+                raise hashing[1][0]
+        written = os.path.getsize(dest)
+        if written != virtual_size:
+            raise DiskImageError(
+                f"conversion wrote {written} bytes where the image's virtual size is {virtual_size}", source.name
+            )
+        return ConvertedDisk(dest, virtual_size, inspection.format, inspection.subformat, warnings)
+    finally:
+        if temporary:
+            try:
+                os.unlink(part.path)
+            except FileNotFoundError:
+                pass
+
+
+def create_blank(dest: str, size: int) -> None:
+    """Create the sparse, all-zero raw file ``dest`` of ``size`` bytes."""
+    with open(dest, "xb") as stream:
+        stream.truncate(size)

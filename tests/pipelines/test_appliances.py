@@ -1,0 +1,283 @@
+"""Vendor appliances: deployment profiles that attach a few of many Disks,
+blank size templates, one blank Disk attached twice (tests/data/
+ovf10_appliance.ovf, written from DSP0243 1.1 and how vendors use it)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from builders import (
+    DATA,
+    DiskSpec,
+    VmSpec,
+    allocated,
+    build_package,
+    descriptor,
+    folder_package,
+    images_identical,
+    read_ini,
+    run_cli,
+    streamoptimized,
+)
+
+from ovfconverter import ImportOptions, import_package
+from ovfconverter.formats.ovf_reader import read_envelope
+from ovfconverter.importer.plan import build_plan
+from ovfconverter.info import read_package, to_json
+from ovfconverter.model.hardware import describe_hardware, unattached_disks
+
+MIB = 1 << 20
+GIB = 1 << 30
+TIB = 1 << 40
+OS = "raw-image+default"
+SAMPLE = "ovf10_appliance.ovf"
+TEMPLATES = [
+    "data-25g",
+    "data-50g",
+    "data-100g",
+    "data-500g",
+    "data-2t",
+    "log-5g",
+    "log-10g",
+    "log-20g",
+    "index-10g",
+    "index-50g",
+    "index-100g",
+    "archive-1t",
+    "archive-2t",
+    "archive-4t",
+]
+
+
+def envelope():
+    return read_envelope((DATA / SAMPLE).read_bytes(), SAMPLE)
+
+
+@pytest.mark.parametrize(
+    ("profile", "cpus", "memory", "disks", "nics"),
+    [
+        ("tiny", 2, 4 * GIB, ["system", "swap-tiny", "data-10g", "scratch"], ["frontend"]),
+        ("small", 4, 8 * GIB, ["system", "swap-small", "data-250g", "scratch"], ["frontend"]),
+        (
+            "large",
+            8,
+            32 * GIB,
+            ["system", "swap-large", "data-1t", "data-1t", "log-40g", "scratch"],
+            ["frontend", "backend"],
+        ),
+    ],
+)
+def test_each_profile_has_only_the_disks_its_items_attach(
+    profile: str, cpus: int, memory: int, disks: list[str], nics: list[str]
+) -> None:
+    env = envelope()
+    assert len(env.disks) == 23
+    hw = describe_hardware(env, env.virtual_systems[0], profile)
+    assert (hw.cpus, hw.memory) == (cpus, memory)
+    assert [a.disk.disk_id for a in hw.disks if a.disk] == disks
+    assert [n.connection for n in hw.nics] == nics
+    assert hw.problems == []
+    attached_elsewhere = {"swap-tiny", "swap-small", "swap-large", "data-10g", "data-250g", "data-1t", "log-40g"}
+    assert set(hw.unused_disks) == attached_elsewhere - set(disks)
+    assert unattached_disks(env) == TEMPLATES
+
+
+def test_a_blank_disk_attached_twice_is_two_empty_disks() -> None:
+    env = envelope()
+    hw = describe_hardware(env, env.virtual_systems[0], "large")
+    data = [a for a in hw.disks if a.disk and a.disk.disk_id == "data-1t"]
+    assert [a.item.element_name for a in data if a.item] == ["data disk 1", "data disk 2"]
+    assert any("blank Disk 'data-1t' is attached by 2 Items; each gets an empty disk of its own" in n for n in hw.notes)
+    plan = build_plan(env, ImportOptions(os_type=OS, deployment_option="large"), SAMPLE)
+    assert [(d.index, d.blank_size) for d in plan.disks if d.disk and d.disk.disk_id == "data-1t"] == [
+        (2, TIB),
+        (3, TIB),
+    ]
+
+
+def test_default_profile_plan_is_four_disks_not_twenty_three() -> None:
+    env = envelope()
+    plan = build_plan(env, ImportOptions(os_type=OS), SAMPLE)
+    assert plan.profile == "tiny"
+    assert [d.label for d in plan.disks] == ["Disk 'system'", "Disk 'swap-tiny'", "Disk 'data-10g'", "Disk 'scratch'"]
+    assert [d.blank_size for d in plan.disks] == [None, 512 * MIB, 10 * GIB, GIB]
+    assert (
+        "profile 'tiny' does not attach Disk(s) 'swap-small', 'swap-large', 'data-250g', 'data-1t', 'log-40g' "
+        "(other profiles do); not imported"
+    ) in plan.warnings
+    assert any(w.startswith("blank Disk(s) 'data-25g', 'data-50g'") and "not created" in w for w in plan.warnings)
+
+
+def test_import_of_the_default_profile(tmp_path: Path, out_dir: Path) -> None:
+    raw, vmdk = streamoptimized(tmp_path, "system", 64 * MIB, seed=42)
+    package = build_package(tmp_path, "ova", SAMPLE, {"system.vmdk": vmdk})
+    result = import_package(str(package), ImportOptions(os_type=OS, output_dir=str(out_dir)))
+    ini = read_ini(Path(result.path) / "config.ini")
+    instance = ini["instance"]
+    assert instance["name"] == "monitor-appliance"
+    assert instance["disk_count"] == "4"
+    assert [instance[f"disk{n}_size"] for n in range(4)] == ["64", "512", "10240", "1024"]
+    assert ini["backend"]["vcpus"] == "2" and ini["backend"]["maxmem"] == "4096"
+    assert instance["nic_count"] == "1"
+    folder = Path(result.path)
+    assert images_identical(raw, "raw", folder / "disk0.raw", "raw")
+    for index, size in ((1, 512 * MIB), (2, 10 * GIB), (3, GIB)):
+        dump = folder / f"disk{index}.raw"
+        assert dump.stat().st_size == size
+        assert allocated(dump) < MIB, "blank disks stay sparse"
+
+
+def test_info_lists_what_each_profile_imports(tmp_path: Path) -> None:
+    _, vmdk = streamoptimized(tmp_path, "system", 4 * MIB, seed=1)
+    package = build_package(tmp_path, "folder", SAMPLE, {"system.vmdk": vmdk})
+    data = to_json(read_package(str(package)))
+    (system,) = data["systems"]
+    assert system["disks"] == ["system", "swap-tiny", "data-10g", "scratch"]
+    by_profile = {p["profile"]: p for p in system["profiles"]}
+    assert list(by_profile) == ["tiny", "small", "large"]
+    assert by_profile["large"] == {
+        "profile": "large",
+        "cpus": 8,
+        "memory_mib": 32768,
+        "disks": ["system", "swap-large", "data-1t", "data-1t", "log-40g", "scratch"],
+        "disk_bytes": 64 * MIB + 8 * GIB + 2 * TIB + 40 * GIB + GIB,
+        "nics": ["frontend", "backend"],
+    }
+    assert by_profile["small"]["disk_bytes"] == 64 * MIB + 2 * GIB + 250 * GIB + GIB
+    blank_warnings = [w for w in data["warnings"] if "has no file" in w]
+    assert sorted(blank_warnings) == sorted(
+        f"Disk {d!r} has no file: an import creates it empty" for d in ("swap-tiny", "data-10g", "scratch")
+    )
+    text = run_cli("info", str(package)).stdout
+    assert "  per deployment option, an import creates:\n" in text
+    assert (
+        "    large: 8 CPU(s), 32768 MiB, 6 disk(s) (system, swap-large, data-1t, data-1t, log-40g, scratch; "
+        "2.0 TiB), 2 NIC(s) on frontend, backend\n"
+    ) in text
+    assert "  disks of other deployment options only: swap-small, swap-large, data-250g, data-1t, log-40g\n" in text
+    assert "  blank disks no Item attaches (never created): data-25g (25.0 GiB), data-50g (50.0 GiB)," in text
+
+
+def _without_disk_items(text: str) -> str:
+    return re.sub(r"      <Item>\s*<rasd:ElementName>disk\d</rasd:ElementName>.*?</Item>\n", "", text, flags=re.S)
+
+
+def test_disks_no_item_attaches_are_all_imported_only_when_no_item_attaches_any(tmp_path: Path, out_dir: Path) -> None:
+    """VirtualBox 2.2 wrote packages whose Items attach no disk: then every
+    Disk of the DiskSection is the VM's."""
+    raws = [streamoptimized(tmp_path, f"d{n}", MIB * (n + 1), seed=n) for n in range(2)]
+    vm = VmSpec(disks=[DiskSpec(href=f"d{n}.vmdk") for n in range(2)])
+    files = {f"d{n}.vmdk": raws[n][1] for n in range(2)}
+    ovf = folder_package(tmp_path / "pkg", vm, files, manifest=None)
+    ovf.write_text(_without_disk_items(descriptor(vm)))
+    assert "ovf:/disk/" not in ovf.read_text()
+    result = import_package(str(ovf), ImportOptions(os_type=OS, output_dir=str(out_dir)))
+    assert len(result.disks) == 2
+    for n in range(2):
+        assert images_identical(raws[n][0], "raw", Path(result.path) / f"disk{n}.raw", "raw")
+    assert any("no Item of the package attaches a disk" in w for w in result.warnings)
+
+
+def test_a_disk_with_a_file_attached_twice_is_imported_once(tmp_path: Path) -> None:
+    vm = VmSpec(disks=[DiskSpec(href="d0.vmdk", capacity=MIB)])
+    text = descriptor(vm).replace(
+        "    </VirtualHardwareSection>",
+        """      <Item>
+        <rasd:AddressOnParent>1</rasd:AddressOnParent>
+        <rasd:ElementName>again</rasd:ElementName>
+        <rasd:HostResource>ovf:/disk/disk0</rasd:HostResource>
+        <rasd:InstanceID>40</rasd:InstanceID>
+        <rasd:Parent>3</rasd:Parent>
+        <rasd:ResourceType>17</rasd:ResourceType>
+      </Item>
+    </VirtualHardwareSection>""",
+    )
+    env = read_envelope(text.encode(), "twice.ovf")
+    hw = describe_hardware(env, env.virtual_systems[0], None)
+    assert len(hw.disks) == 1
+    assert any("one image cannot be two disks of one VM" in note for note in hw.notes)
+
+
+def test_a_blank_disk_named_twice_at_one_address_is_one_disk() -> None:
+    text = (
+        (DATA / SAMPLE)
+        .read_text()
+        .replace("<rasd:AddressOnParent>3</rasd:AddressOnParent>", "<rasd:AddressOnParent>2</rasd:AddressOnParent>")
+    )
+    env = read_envelope(text.encode(), SAMPLE)
+    hw = describe_hardware(env, env.virtual_systems[0], "large")
+    assert [a.disk.disk_id for a in hw.disks if a.disk].count("data-1t") == 1
+    assert any("at the same controller address as before" in note for note in hw.notes)
+
+
+# -- ProductSection and EulaSection, as read ---------------------------------
+
+
+def test_product_section_and_properties_are_read_in_full() -> None:
+    (system,) = envelope().virtual_systems
+    (product,) = system.products
+    assert (product.class_id, product.instance_id) == ("org.example.monitor", None)
+    assert (product.product, product.vendor, product.version, product.full_version) == (
+        "Example Monitor",
+        "Example Corp.",
+        "4.2",
+        "4.2.1 build 1234",
+    )
+    assert (product.product_url, product.vendor_url) == ("https://monitor.example.com/", "https://www.example.com/")
+    by_key = {p.bare_key: p for p in product.properties}
+    assert list(by_key) == [
+        "hostname",
+        "ip_mode",
+        "ip_address",
+        "http_port",
+        "ssh",
+        "admin_password",
+        "build",
+        "scratch_gib",
+    ]
+    hostname = by_key["hostname"]
+    assert hostname.key == "org.example.monitor.hostname"
+    assert (hostname.type, hostname.value, hostname.qualifiers) == ("string", None, "MinLen(1) MaxLen(63)")
+    assert (hostname.user_configurable, hostname.password, hostname.label) == (True, False, "Host name")
+    assert hostname.category == "Network"
+    assert by_key["ip_mode"].qualifiers == 'ValueMap{"dhcp","static"}'
+    assert by_key["admin_password"].password and by_key["admin_password"].category == "Accounts"
+    assert not by_key["build"].user_configurable and by_key["build"].description == "Fixed by the vendor"
+    scratch = by_key["scratch_gib"]
+    assert scratch.profile_values == (("large", "4"),)
+    assert [scratch.default_for(p) for p in (None, "tiny", "large")] == ["1", "1", "4"]
+    assert system.eulas == ("Example Monitor evaluation license.\n\nYou may run this appliance for evaluation only.",)
+
+
+COLLECTION = """<?xml version="1.0"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
+  <References/>
+  <VirtualSystemCollection ovf:id="suite">
+    <Info>two systems sold together</Info>
+    <ProductSection ovf:class="org.example.suite">
+      <Info>the suite</Info>
+      <Product>Suite</Product>
+      <Property ovf:key="domain" ovf:type="string" ovf:value="example.org" ovf:userConfigurable="true"/>
+    </ProductSection>
+    <EulaSection><Info>suite license</Info><License>Suite terms</License></EulaSection>
+    <VirtualSystem ovf:id="web">
+      <Info>web</Info>
+      <ProductSection><Info>web</Info><Property ovf:key="port" ovf:type="uint16" ovf:value="80"/></ProductSection>
+      <EulaSection><Info>web license</Info><License>Web terms</License></EulaSection>
+    </VirtualSystem>
+    <VirtualSystem ovf:id="db"><Info>db</Info></VirtualSystem>
+  </VirtualSystemCollection>
+</Envelope>
+"""
+
+
+def test_collection_products_and_eulas_apply_to_every_system_inside() -> None:
+    env = read_envelope(COLLECTION.encode(), "suite.ovf")
+    web, db = env.virtual_systems
+    assert [p.key for p in web.properties] == ["org.example.suite.domain", "port"]
+    assert [p.key for p in db.properties] == ["org.example.suite.domain"]
+    assert web.eulas == ("Suite terms", "Web terms")
+    assert db.eulas == ("Suite terms",)
+    assert "EulaSection" not in env.ignored_sections
