@@ -85,6 +85,16 @@ class FileAccessError(OVFConverterError):
         self.errno = code
 
 
+class CloudError(OVFConverterError):
+    """An OpenStack cloud could not be reached, is not configured, or refused
+    a request (Glance's HTTP status in :attr:`status`, ``None`` when no
+    answer came)."""
+
+    def __init__(self, message: str, subject: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, subject)
+        self.status = status
+
+
 class OutputExistsError(OVFConverterError):
     """The output already exists and replacing it was not requested."""
 

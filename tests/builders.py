@@ -39,6 +39,8 @@ SHARED = Path(os.environ.get("OVFCONVERTER_SHARED", ROOT.parent / "shared")).res
 GANETI = SHARED / "fixtures" / "ganeti"
 COT = SHARED / "fixtures" / "cot"
 PEER = SHARED / "tools" / "ganeti-peer"
+GLANCE_TOOL = SHARED / "tools" / "glance-local"
+GLANCE_LOCK = "/tmp/ovfconverter-glance.lock"
 MIB = 1 << 20
 
 
@@ -560,3 +562,35 @@ def gnu_longname(name: str) -> bytes:
 
 
 EOA = b"\0" * 1024
+
+
+class LocalGlance:
+    """A running ``../shared/tools/glance-local`` (Glance 33, no Keystone),
+    as the ``glance`` fixture gives it.
+
+    :ivar url: the Image API endpoint.
+    :ivar env: ``OS_*`` variables that point openstacksdk (and so
+        ``ovfconverter --upload``) at it, as a user's environment would.
+    :ivar home: the tool's folder (its venv holds Glance's metadefs).
+    """
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.url = values["OS_IMAGE_URL"]
+        self.env = {"OS_AUTH_TYPE": "none", "OS_ENDPOINT": self.url, "OS_IMAGE_ENDPOINT_OVERRIDE": self.url}
+        self.home = Path(values["GLANCE_LOCAL_LOG"]).parents[2]
+
+    def connection(self):  # type: ignore[no-untyped-def]
+        """A fresh openstacksdk connection to it."""
+        import openstack
+
+        return openstack.connect(
+            auth_type="none",
+            auth={"endpoint": self.url},
+            image_endpoint_override=self.url,
+            load_yaml_config=False,
+            load_envvars=False,
+        )
+
+    def image_ids(self) -> set[str]:
+        """Every image's id."""
+        return {image.id for image in self.connection().image.images()}

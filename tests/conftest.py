@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import PEER, SHARED
+from builders import GLANCE_LOCK, GLANCE_TOOL, PEER, SHARED, LocalGlance
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,3 +59,28 @@ def out_dir(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "out"
     path.mkdir()
     yield path
+
+
+@pytest.fixture(scope="module")
+def glance() -> Iterator[LocalGlance]:
+    """A real Glance for this test module, brought up and down by it, under
+    the machine-wide lock (``/tmp/ovfconverter-glance.lock``, held for as
+    long as the module uses it).  Skips only when the tool says Glance
+    cannot run here (exit 3)."""
+    import fcntl
+
+    if not GLANCE_TOOL.exists():
+        pytest.skip(f"{GLANCE_TOOL} is absent: no local Glance here")
+    import openstack  # noqa: F401  (a test requirement: fail loudly when missing)
+
+    with open(GLANCE_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run([str(GLANCE_TOOL), "up"], capture_output=True, text=True)
+        if proc.returncode == 3:
+            pytest.skip(proc.stderr.strip())
+        assert proc.returncode == 0, proc.stderr
+        values = dict(line.split("=", 1) for line in proc.stdout.split() if "=" in line)
+        try:
+            yield LocalGlance(values)
+        finally:
+            subprocess.run([str(GLANCE_TOOL), "down"], capture_output=True, check=False)
