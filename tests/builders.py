@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ FORMAT_URIS = {
     "qcow2": "http://www.gnome.org/~markmc/qcow-image-format.html",
     "raw": "http://en.wikipedia.org/wiki/Byte",
     "vhd": "http://technet.microsoft.com/en-us/virtualserver/bb676673.aspx",
+    "vdi": "http://www.virtualbox.org/manual/ch05.html#vdidetails",
 }
 
 
@@ -326,6 +328,20 @@ def tar_header(name: str, size: int, fmt: int = tarfile.GNU_FORMAT) -> bytes:
     info.size = size
     info.mode = 0o644
     return info.tobuf(format=fmt)
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """``data`` as one gzip member."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return compressor.compress(data) + compressor.flush()
+
+
+def gzip_zeros(size: int) -> bytes:
+    """``size`` zero bytes (a multiple of 16 MiB) as concatenated gzip
+    members: valid gzip, about 1/1000 of the size, cheap to build."""
+    block = gzip_bytes(bytes(16 << 20))
+    assert size % (16 << 20) == 0
+    return block * (size // (16 << 20))
 
 
 def folder_package(folder: Path, vm: VmSpec, files: dict[str, Path], manifest: str | None = "SHA256") -> Path:
@@ -594,3 +610,129 @@ class LocalGlance:
     def image_ids(self) -> set[str]:
         """Every image's id."""
         return {image.id for image in self.connection().image.images()}
+
+
+# --------------------------------------------------------------------------
+# Images whose allocation tables point every block at one block of data
+# (issue 12): a few hundred KiB that convert into their whole virtual size
+# of real data.  Built from a real image qemu-img makes, whose first block
+# holds data, by rewriting its tables.
+
+
+def _first_block_image(path: Path, fmt: str, virtual: int, *options: str) -> bytearray:
+    raw = path.with_suffix(".src.raw")
+    with open(raw, "wb") as stream:
+        stream.truncate(virtual)
+        stream.write((b"SHARED DATA BLOCK " * 116509)[: 2 << 20])  # 2 MiB: a block of every format
+    convert(raw, path, fmt, *options)
+    raw.unlink()
+    return bytearray(path.read_bytes())
+
+
+def _shared_qcow2(data: bytearray, virtual: int) -> None:
+    import struct
+
+    cluster = 1 << struct.unpack_from(">I", data, 20)[0]
+    l1 = struct.unpack_from(">Q", data, 40)[0]
+    entries = virtual // cluster
+    assert entries <= cluster // 8, "one L2 table only"
+    l2 = struct.unpack_from(">Q", data, l1)[0] & 0x00FFFFFFFFFFFE00
+    first = struct.unpack_from(">Q", data, l2)[0]
+    for index in range(entries):
+        struct.pack_into(">Q", data, l2 + 8 * index, first)
+
+
+def _shared_vdi(data: bytearray, virtual: int) -> None:
+    import struct
+
+    bmap = struct.unpack_from("<I", data, 0x154)[0]
+    blocks = struct.unpack_from("<I", data, 0x180)[0]
+    for index in range(blocks):
+        struct.pack_into("<I", data, bmap + 4 * index, 0)
+
+
+def _shared_vmdk(data: bytearray, virtual: int) -> None:
+    import struct
+
+    grains_per_table = struct.unpack_from("<I", data, 44)[0]
+    tables = -(-(struct.unpack_from("<Q", data, 12)[0] // struct.unpack_from("<Q", data, 20)[0]) // grains_per_table)
+    gd, rgd = struct.unpack_from("<Q", data, 56)[0] * 512, struct.unpack_from("<Q", data, 48)[0] * 512
+    first = struct.unpack_from("<I", data, struct.unpack_from("<I", data, gd)[0] * 512)[0]
+    for directory in (gd, rgd):
+        for table in range(tables):
+            start = struct.unpack_from("<I", data, directory + 4 * table)[0] * 512
+            for index in range(grains_per_table):
+                struct.pack_into("<I", data, start + 4 * index, first)
+
+
+def _shared_vhd(data: bytearray, virtual: int) -> None:
+    import struct
+
+    dynamic = struct.unpack_from(">Q", data, 16)[0]
+    bat = struct.unpack_from(">Q", data, dynamic + 16)[0]
+    entries = struct.unpack_from(">I", data, dynamic + 28)[0]
+    first = struct.unpack_from(">I", data, bat)[0]
+    for index in range(entries):
+        struct.pack_into(">I", data, bat + 4 * index, first)
+
+
+SHARED_BLOCK_FORMATS = {
+    "qcow2": ("qcow2", _shared_qcow2, ()),
+    "vdi": ("vdi", _shared_vdi, ()),
+    "vmdk": ("vmdk", _shared_vmdk, ("subformat=monolithicSparse",)),
+    "vhd": ("vpc", _shared_vhd, ("subformat=dynamic",)),
+}
+
+
+def shared_block_image(path: Path, kind: str, virtual: int) -> Path:
+    """An image (``qcow2``, ``vdi``, ``vmdk`` monolithicSparse, ``vhd``
+    dynamic) of ``virtual`` bytes whose every allocation-table entry points
+    at its one block of data (``SHARED DATA BLOCK ...``)."""
+    fmt, rewrite, options = SHARED_BLOCK_FORMATS[kind]
+    data = _first_block_image(path, fmt, virtual, *options)
+    rewrite(data, virtual)
+    path.write_bytes(bytes(data))
+    return path
+
+
+ATTACK_SECONDS = 60
+"""An attack must be refused within this many seconds (a guard: a run
+taking longer is killed and fails the test; not a speed measurement)."""
+ATTACK_RSS = 1 << 30
+"""...using at most this much memory (ovfconverter and qemu-img alike)."""
+
+_MEASURED = """\
+import os, resource, sys
+from ovfconverter.cli.main import main
+try:
+    status = main(sys.argv[1:])
+finally:
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    with open(os.environ["OVFCONVERTER_TEST_RSS"], "w") as report:
+        report.write(str(peak * 1024))
+sys.exit(status)
+"""
+
+
+def run_cli_bounded(
+    *args: str, tmp: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run the command line as :func:`run_cli` does, with ``TMPDIR`` a fresh
+    folder under ``tmp`` (that must stay empty), killed after
+    :data:`ATTACK_SECONDS`; returns the result and the peak resident memory
+    of ovfconverter and of its qemu-img children, in bytes."""
+    report = tmp / "rss"
+    scratch = tmp / "tmpdir"
+    scratch.mkdir()
+    full_env = dict(os.environ, OVFCONVERTER_TEST_RSS=str(report), TMPDIR=str(scratch))
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURED, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=ATTACK_SECONDS,
+        cwd=ROOT,
+    )
+    assert not os.listdir(scratch), f"left in TMPDIR: {os.listdir(scratch)}"
+    return proc, int(report.read_text())

@@ -48,6 +48,29 @@ def checked_after_writing(target: TargetFormat) -> bool:
     return native(target) and target.qemu_format != "raw"
 
 
+def largest_image(size: int) -> int:
+    """The largest file qemu-img may write for a raw image of ``size``
+    bytes, in any output format: the data plus 1/16 + 64 MiB of metadata
+    (tables, bitmaps, a VHDX's headers).  Beyond it qemu-img is stopped
+    (``RLIMIT_FSIZE``)."""
+    return size + size // 16 + (64 << 20)
+
+
+def space_needed(target: TargetFormat, compress: bool, allocated: int) -> int:
+    """Free space an export of a dump holding ``allocated`` bytes of data
+    claims before writing ``target``, in bytes: the data for raw; twice the
+    largest image qemu-img may write for the formats it writes (its
+    temporary image, then the package's copy); nothing for compressed
+    output (streamOptimized VMDK, ``--compress``), which is written in one
+    pass and is at most about the data's size: a full disk then ends the
+    export cleanly."""
+    if compress or checked_after_writing(target):
+        return 0
+    if target.qemu_format == "raw":
+        return allocated
+    return 2 * largest_image(allocated)
+
+
 def produce_image(
     dump: ByteRange,
     target: TargetFormat,
@@ -116,6 +139,7 @@ def convert_from_raw(
             options=target.options,
             total=dump.size,
             progress=progress,
+            max_file_size=largest_image(dump.size),
         )
     size = os.path.getsize(dest)
     written = ByteRange(os.path.abspath(dest), 0, size, os.path.basename(dest))

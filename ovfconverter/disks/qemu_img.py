@@ -7,7 +7,12 @@
   driver's ``offset``/``size``.
 * Output is requested as JSON (``--output=json``), never parsed from text.
 * qemu-img runs with ``LC_ALL=C``, under resource limits (address space, and
-  CPU time for ``info``), as OpenStack runs it against CVE-2015-5162.
+  CPU time for ``info``), as OpenStack runs it against CVE-2015-5162, and
+  for ``convert`` a file-size limit (``RLIMIT_FSIZE``) when the caller knows
+  how large the output may grow.
+* Every run has a wall-clock limit (:func:`convert_timeout`: proportional to
+  the bytes involved); a watcher may also stop a run early (a conversion
+  writing more than its image can hold).
 * On any error, signal or exception the child is killed and reaped.
 """
 
@@ -22,10 +27,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from ovfconverter.errors import MissingToolError, QemuImgError
+from ovfconverter.errors import MissingToolError, QemuImgError, UnsafeInputError
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.progress import Meter, ProgressCallback
 
@@ -39,6 +46,16 @@ CONVERT_ADDRESS_SPACE = 4 << 30
 
 MAX_OUTPUT = 16 << 20
 """Most bytes of standard output read from ``info``/``check``."""
+
+BASE_TIMEOUT = 60.0
+"""Wall-clock seconds every qemu-img run may take, whatever its size."""
+CHECK_RATE = 1 << 30
+"""``check`` is given one more second per this many bytes of virtual size."""
+CONVERT_RATE = 4 << 20
+"""``convert`` is given one more second per this many bytes (4 MiB/s: a
+slow disk; a 100 GiB image may take 7 hours before it is stopped)."""
+WATCH_INTERVAL = 0.25
+"""Seconds between two looks at a running qemu-img (deadline, watcher)."""
 
 _PROGRESS_RE = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
 
@@ -75,11 +92,25 @@ def image_spec(part: ByteRange) -> str:
     return "json:" + json.dumps({"file": file_spec(part)}, sort_keys=True)
 
 
-def _limits(address_space: int, cpu_seconds: int | None) -> Callable[[], None]:
+def check_timeout(virtual_size: int) -> float:
+    """Wall-clock seconds allowed to ``qemu-img check`` on an image of
+    ``virtual_size`` bytes."""
+    return BASE_TIMEOUT + virtual_size / CHECK_RATE
+
+
+def convert_timeout(size: int) -> float:
+    """Wall-clock seconds allowed to ``qemu-img convert`` of ``size`` bytes
+    (the larger of the input's and the output's virtual size)."""
+    return BASE_TIMEOUT + size / CONVERT_RATE
+
+
+def _limits(address_space: int, cpu_seconds: int | None, file_size: int | None) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
         if cpu_seconds:
             resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+        if file_size is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
@@ -103,10 +134,50 @@ def _failure(args: Sequence[str], returncode: int, stderr: bytes, subject: str) 
         except ValueError:
             name = f"signal {-returncode}"
         reason = f"qemu-img {args[0]} was killed by {name}"
-        if -returncode in (signal.SIGXCPU, signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT):
+        if -returncode == signal.SIGXFSZ:
+            reason += " (it wrote more than the image's size allows)"
+        elif -returncode in (signal.SIGXCPU, signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT):
             reason += " (a crafted image, or too little memory or CPU time)"
         return QemuImgError(f"{reason}: {detail}" if lines else reason, subject)
     return QemuImgError(f"qemu-img {args[0]} failed: {detail}", subject)
+
+
+Watcher = Callable[[int], "str | None"]
+"""Called with qemu-img's pid every :data:`WATCH_INTERVAL` seconds while it
+runs; a message stops it (the run then raises :class:`UnsafeInputError`
+with that message)."""
+
+
+class _Guard:
+    """Kills a running qemu-img past its deadline, or when the watcher says
+    so, from a thread of its own; ``reason`` then says why."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], timeout: float, watcher: Watcher | None) -> None:
+        self.proc = proc
+        self.timeout = timeout
+        self.watcher = watcher
+        self.reason: tuple[str, str] | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="qemu-img guard", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self._done.wait(WATCH_INTERVAL):
+            if time.monotonic() > deadline:
+                self.reason = ("timeout", f"did not finish within {self.timeout:.0f} s; stopped")
+            elif self.watcher is not None:
+                message = self.watcher(self.proc.pid)
+                if message:
+                    self.reason = ("watcher", message)
+            if self.reason:
+                self.proc.kill()
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def run(
@@ -115,6 +186,10 @@ def run(
     address_space: int = INFO_LIMITS[0],
     cpu_seconds: int | None = INFO_LIMITS[1],
     on_output: Callable[[bytes], None] | None = None,
+    timeout: float | None = None,
+    file_size: int | None = None,
+    allowed: Sequence[int] = (0,),
+    watcher: Watcher | None = None,
 ) -> bytes:
     """Run ``qemu-img ARGS`` and return its standard output.
 
@@ -123,8 +198,16 @@ def run(
     :param cpu_seconds: RLIMIT_CPU for the child, or ``None``.
     :param on_output: called with each block of standard output as it comes
         (progress parsing); the output is then not returned.
+    :param timeout: wall-clock seconds before the child is killed
+        (default: :data:`BASE_TIMEOUT`).
+    :param file_size: RLIMIT_FSIZE for the child (the largest file it may
+        write), in bytes, or ``None``.
+    :param allowed: exit statuses that are not failures.
+    :param watcher: see :data:`Watcher`.
     :raises MissingToolError: qemu-img is not installed.
-    :raises QemuImgError: it exited non-zero or was killed.
+    :raises QemuImgError: it exited with a status not in ``allowed``, was
+        killed, or ran past ``timeout``.
+    :raises UnsafeInputError: the watcher stopped it.
     """
     command = [qemu_img_path(), *args]
     with tempfile.TemporaryFile() as errfile:
@@ -135,7 +218,7 @@ def run(
                 stdout=subprocess.PIPE,
                 stderr=errfile,
                 env=_environment(),
-                preexec_fn=_limits(address_space, cpu_seconds),
+                preexec_fn=_limits(address_space, cpu_seconds, file_size),
             )
         except FileNotFoundError:
             if os.environ.get("OVFCONVERTER_QEMU_IMG"):
@@ -143,6 +226,7 @@ def run(
             raise MissingToolError(f"qemu-img not found: install the Debian package {QEMU_IMG_PACKAGE}") from None
         except OSError as exc:
             raise QemuImgError(f"cannot run qemu-img: {exc.strerror}", subject) from None
+        guard = _Guard(proc, BASE_TIMEOUT if timeout is None else timeout, watcher)
         try:
             assert proc.stdout is not None
             if on_output is None:
@@ -163,19 +247,25 @@ def run(
             proc.wait()
             raise
         finally:
+            guard.stop()
             proc.stdout.close()  # type: ignore[union-attr]
         errfile.seek(0, os.SEEK_END)
         errfile.seek(max(0, errfile.tell() - 65536))
         err = errfile.read()
-    if proc.returncode != 0:
+    if guard.reason is not None:
+        kind, message = guard.reason
+        if kind == "watcher":
+            raise UnsafeInputError(message, subject)
+        raise QemuImgError(f"qemu-img {args[0]} {message}", subject)
+    if proc.returncode not in allowed:
         raise _failure(args, proc.returncode, err, subject)
     return out
 
 
-def _json_object(args: list[str], subject: str) -> dict[str, Any]:
-    """Run ``qemu-img ARGS`` (a ``--output=json`` command) and return its
-    answer as a JSON object."""
-    out = run(args, subject)
+def _json_object(args: list[str], subject: str, **options: Any) -> dict[str, Any]:
+    """Run ``qemu-img ARGS`` (a ``--output=json`` command; ``options`` go to
+    :func:`run`) and return its answer as a JSON object."""
+    out = run(args, subject, **options)
     try:
         data = json.loads(out)
     except ValueError:
@@ -202,7 +292,30 @@ def check(image: ByteRange, fmt: str) -> dict[str, Any]:
     :raises QemuImgError: qemu-img failed (exit 2 or 3 from check means
         errors or leaks: the report tells).
     """
-    return _json_object(["check", "-f", fmt, "--output=json", image_spec(image)], image.name)
+    return _json_object(
+        ["check", "-f", fmt, "--output=json", image_spec(image)], image.name, timeout=check_timeout(image.size)
+    )
+
+
+CHECKED_FORMATS = ("qcow2", "vdi", "vhdx")
+"""Formats whose ``qemu-img check`` verifies the allocation tables (qcow2
+refcounts, VDI block map, VHDX BAT): clusters shared by several guest
+offsets, or pointing outside the file, are found there."""
+
+
+def check_source(spec: str, fmt: str, subject: str, virtual_size: int) -> dict[str, Any]:
+    """``qemu-img check -f FMT --output=json SPEC`` on an image from a
+    package, under the same limits as ``info``.
+
+    :param virtual_size: what ``info`` said, in bytes (sets the time limit).
+    :returns: the report; ``corruptions`` and ``check-errors`` count what is
+        wrong (qemu-img exits 2 then, 3 for leaked clusters only: both are
+        reports, not failures).
+    :raises QemuImgError: the check could not run or complete.
+    """
+    return _json_object(
+        ["check", "-f", fmt, "--output=json", spec], subject, timeout=check_timeout(virtual_size), allowed=(0, 2, 3)
+    )
 
 
 def convert(
@@ -215,6 +328,8 @@ def convert(
     extra: Sequence[str] = (),
     total: int | None = None,
     progress: ProgressCallback | None = None,
+    max_file_size: int | None = None,
+    watcher: Watcher | None = None,
 ) -> None:
     """``qemu-img convert -f SRCFMT -O DESTFMT [-o OPTIONS] -p SOURCE DEST``.
 
@@ -222,8 +337,13 @@ def convert(
     :param dest: an absolute path; created (qemu-img replaces it).
     :param options: ``-o`` creation options (``subformat=streamOptimized``).
     :param extra: further arguments before the file names.
-    :param total: virtual size in bytes, for progress events.
-    :raises QemuImgError: the conversion failed.
+    :param total: virtual size in bytes, for progress events and the time
+        limit (:func:`convert_timeout`).
+    :param max_file_size: the largest ``dest`` may grow, in bytes
+        (``RLIMIT_FSIZE``: qemu-img is killed by SIGXFSZ beyond it).
+    :param watcher: see :data:`Watcher`.
+    :raises QemuImgError: the conversion failed, or ran out of time.
+    :raises UnsafeInputError: the watcher stopped it.
     """
     args = ["convert", "-f", source_format, "-O", dest_format]
     for option in options:
@@ -237,7 +357,16 @@ def convert(
             meter.update_to(int(float(found[-1]) / 100 * total))
 
     try:
-        run(args, subject, address_space=CONVERT_ADDRESS_SPACE, cpu_seconds=None, on_output=parse)
+        run(
+            args,
+            subject,
+            address_space=CONVERT_ADDRESS_SPACE,
+            cpu_seconds=None,
+            on_output=parse,
+            timeout=convert_timeout(total or 0),
+            file_size=max_file_size,
+            watcher=watcher,
+        )
     except QemuImgError as exc:
         # qemu-img 7.2 reports a full file system as "Invalid argument" for
         # some formats (streamOptimized VMDK): say what really happened.

@@ -8,6 +8,17 @@ members are read in place), inspect the header
 declares, ask ``qemu-img info`` with that format and check its answer again,
 then convert with ``qemu-img convert -f FORMAT -O raw`` (raw images are
 copied, sparse, without qemu).
+
+Every step is bounded before it starts: decompression by the declared
+capacity, joined chunks likewise, and each conversion claims the most it
+can write from the free space of the output file system
+(:class:`~ovfconverter.package.space.SpaceBudget`) before writing.  Formats
+with allocation tables are checked by ``qemu-img check`` first (qcow2, VDI,
+VHDX: shared or stray clusters are refused); for formats that store data
+uncompressed, a conversion that writes more than the stored image could
+hold is stopped as it happens, and qemu-img's output is capped by
+``RLIMIT_FSIZE`` at the virtual size and its run time by
+:func:`~ovfconverter.disks.qemu_img.convert_timeout`.
 """
 
 from __future__ import annotations
@@ -29,9 +40,10 @@ from ovfconverter.disks.inspector import (
     vmdk_subformat_for_uri,
 )
 from ovfconverter.errors import DiskImageError, UnsafeInputError
-from ovfconverter.io.ranges import ByteRange, iter_ranges, range_reader
-from ovfconverter.io.sparse import copy_ranges, gunzip_ranges
+from ovfconverter.io.ranges import ByteRange, iter_ranges, range_reader, total_size
+from ovfconverter.io.sparse import copy_ranges, data_extents, gunzip_ranges
 from ovfconverter.model.units import format_bytes
+from ovfconverter.package.space import SpaceBudget, stored_limit
 from ovfconverter.progress import ProgressCallback
 from ovfconverter.vmdk.reader import read_stream_optimized
 
@@ -71,14 +83,11 @@ class ConvertedDisk:
 
 
 def decompression_limit(capacity: int | None, workdir: str) -> int:
-    """How many bytes a compressed image may expand to: its declared
-    capacity plus room for format metadata (1/32 + 32 MiB: sparse formats
-    add well under 1 %, but a VHDX is never smaller than 16 MiB), and never
-    more than the free space of ``workdir`` less 64 MiB."""
+    """How many bytes a compressed image may expand to: :func:`stored_limit`,
+    and never more than the free space of ``workdir`` less 64 MiB."""
     free = max(shutil.disk_usage(workdir).free - (64 << 20), 0)
-    if capacity is None:
-        return free
-    return min(capacity + capacity // 32 + (32 << 20), free)
+    limit = stored_limit(capacity)
+    return free if limit is None else min(limit, free)
 
 
 def check_capacity(virtual_size: int, capacity: int | None, name: str) -> list[str]:
@@ -112,25 +121,44 @@ def materialize(
     workdir: str,
     progress: ProgressCallback | None = None,
     on_data: Callable[[bytes], None] | None = None,
+    space: SpaceBudget | None = None,
 ) -> tuple[ByteRange, bool]:
     """Return one byte range holding the image's uncompressed bytes.
 
     Plain single files are returned in place; gzip and chunked files are
-    written (sparse, bounded) into ``workdir``, and ``on_data`` then sees
-    every stored byte as it is read.
+    written (sparse, bounded by :func:`stored_limit` and by ``space``) into
+    ``workdir``, and ``on_data`` then sees every stored byte as it is read.
 
+    :param space: the budget of ``workdir``'s file system (default: a new
+        one).
     :returns: ``(range, temporary)``; ``temporary`` is true when the range
         is a file in ``workdir`` that the caller must remove.
-    :raises UnsafeInputError: decompression beyond the limit.
+    :raises UnsafeInputError: decompression beyond the limit, or chunks
+        larger than the capacity allows.
+    :raises FileAccessError: not enough free space.
     :raises PackageError: corrupt gzip data or truncated files.
     """
     if source.compression is None and len(source.ranges) == 1:
         return source.ranges[0], False
+    space = space or SpaceBudget(workdir)
     target = os.path.join(workdir, f"source-{uuid.uuid4().hex}.img")
+    declared = stored_limit(source.capacity)
     if source.compression == "gzip":
-        limit = decompression_limit(source.capacity, workdir)
-        size = gunzip_ranges(source.ranges, target, limit, progress, source.name, on_block=on_data)
+        limit = space.left if declared is None else min(declared, space.left)
+        space.claim(limit, "decompressing the image", source.name)
+        try:
+            size = gunzip_ranges(source.ranges, target, limit, progress, source.name, on_block=on_data)
+        finally:
+            space.release(limit - (os.path.getsize(target) if os.path.exists(target) else 0))
     else:
+        size = total_size(source.ranges)
+        if declared is not None and size > declared:
+            raise UnsafeInputError(
+                f"its chunks hold {size} bytes, more than ovf:capacity ({format_bytes(source.capacity or 0)}) "
+                "allows; refusing",
+                source.name,
+            )
+        space.claim(size, "joining the image's chunks", source.name)
         size = copy_ranges(source.ranges, target, progress, source.name, on_block=on_data)
     return ByteRange(target, 0, size, source.name), True
 
@@ -223,6 +251,133 @@ def _hash_alongside(part: ByteRange, on_data: Callable[[bytes], None]) -> tuple[
     return thread, errors
 
 
+UNCOMPRESSED_FORMATS = ("vdi", "vpc", "vhdx")
+"""qemu formats that store every data block as it is: converting one can
+write no more data than the image file holds."""
+_VMDK_COMPRESSED_FLAG = 1 << 16
+
+
+def most_written(inspection: Inspection, part: ByteRange, virtual_size: int) -> int:
+    """The most data converting ``part`` to raw can write, in bytes: its
+    virtual size, and for formats that store data uncompressed (VDI, VHD,
+    VHDX, a VMDK without compressed grains) no more than the file holds,
+    plus 1/16 + 16 MiB for block rounding.  An image whose tables point many
+    blocks at the same data writes more: it is stopped."""
+    uncompressed = inspection.qemu_format in UNCOMPRESSED_FORMATS
+    if inspection.qemu_format == "vmdk" and inspection.subformat == "monolithicSparse":
+        flags = int.from_bytes(range_reader(part)(8, 4).ljust(4, b"\0"), "little")
+        uncompressed = not flags & _VMDK_COMPRESSED_FLAG
+    if not uncompressed:
+        return virtual_size
+    return min(virtual_size, part.size + part.size // 16 + (16 << 20))
+
+
+def _bytes_written(pid: int, dest: str) -> int:
+    """Bytes qemu-img (``pid``) has written so far: ``wchar`` of its
+    ``/proc/PID/io`` (all its threads), else the blocks ``dest`` holds."""
+    try:
+        with open(f"/proc/{pid}/io", "rb") as stream:
+            for line in stream:
+                if line.startswith(b"wchar:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.stat(dest).st_blocks * 512
+    except OSError:
+        return 0
+
+
+def _expanded(most: int, stored: int) -> str:
+    return (
+        f"the conversion wrote more than {format_bytes(most)} from a {format_bytes(stored)} image "
+        "whose format stores data uncompressed: its allocation tables point many blocks at the same "
+        "data; refusing"
+    )
+
+
+def expansion_watcher(dest: str, most: int, stored: int) -> qemu_img.Watcher:
+    """A qemu-img watcher stopping a conversion that writes more than
+    ``most`` bytes (see :func:`most_written`)."""
+
+    def watch(pid: int) -> str | None:
+        return _expanded(most, stored) if _bytes_written(pid, dest) > most else None
+
+    return watch
+
+
+def check_tables(spec: str, inspection: Inspection, virtual_size: int, name: str) -> None:
+    """``qemu-img check`` the image's allocation tables, for the formats it
+    checks them (:data:`~ovfconverter.disks.qemu_img.CHECKED_FORMATS`).
+
+    :raises UnsafeInputError: corruption (clusters shared by several guest
+        offsets, or out of place): converting such an image can expand a
+        few KiB into its whole virtual size of data.
+    :raises QemuImgError: the check failed or ran out of time or memory.
+    """
+    if inspection.qemu_format not in qemu_img.CHECKED_FORMATS:
+        return
+    report = qemu_img.check_source(spec, inspection.qemu_format, name, virtual_size)
+    corruptions, errors = report.get("corruptions") or 0, report.get("check-errors") or 0
+    if corruptions or errors:
+        raise UnsafeInputError(
+            f"qemu-img check finds {corruptions} corruption(s) and {errors} error(s) in its allocation tables "
+            "(clusters shared or out of place: converting it could write its whole virtual size of data); refusing",
+            name,
+        )
+
+
+def _allocated(part: ByteRange) -> int:
+    """Bytes of ``part`` that may hold data (holes of a sparse file left out)."""
+    with open(part.path, "rb") as stream:
+        return sum(end - start for start, end in data_extents(stream.fileno(), part.offset, part.size))
+
+
+def _convert_with_qemu(
+    part: ByteRange,
+    source: SourceImage,
+    inspection: Inspection,
+    dest: str,
+    space: SpaceBudget,
+    progress: ProgressCallback | None,
+    pending: Callable[[bytes], None] | None,
+) -> tuple[int, list[str]]:
+    """The qemu-img path of :func:`convert_to_raw`: info, checks, convert.
+
+    :returns: ``(virtual size, warnings)``.
+    """
+    assert inspection.qemu_format is not None
+    spec = qemu_img.image_spec(part)
+    data = qemu_img.info(spec, inspection.qemu_format, source.name)
+    virtual_size = check_qemu_info(data, inspection, source.name)
+    warnings = check_capacity(virtual_size, source.capacity, source.name)
+    check_tables(spec, inspection, virtual_size, source.name)
+    most = most_written(inspection, part, virtual_size)
+    space.claim(most, "converting the image", source.name)
+    watcher = expansion_watcher(dest, most, part.size) if most < virtual_size else None
+    hashing = _hash_alongside(part, pending) if pending else None
+    try:
+        qemu_img.convert(
+            spec,
+            inspection.qemu_format,
+            dest,
+            "raw",
+            source.name,
+            total=virtual_size,
+            progress=progress,
+            max_file_size=virtual_size,
+            watcher=watcher,
+        )
+    finally:
+        if hashing:
+            hashing[0].join()
+    if hashing and hashing[1]:
+        raise hashing[1][0]
+    if watcher is not None and os.stat(dest).st_blocks * 512 > most:  # faster than the watcher looks
+        raise UnsafeInputError(_expanded(most, part.size), source.name)
+    return virtual_size, warnings
+
+
 def convert_to_raw(
     source: SourceImage,
     dest: str,
@@ -230,13 +385,16 @@ def convert_to_raw(
     progress: ProgressCallback | None = None,
     on_data: Callable[[bytes], None] | None = None,
     threads: int = 2,
+    space: SpaceBudget | None = None,
 ) -> ConvertedDisk:
     """Convert ``source`` into the new raw file ``dest``, sparse.
 
     streamOptimized VMDKs are read by ovfconverter's own reader
     (:mod:`ovfconverter.vmdk.reader`, grains inflated on ``threads``
     threads); raw images are copied; other formats go through qemu-img,
-    after its ``info`` is checked.
+    after its ``info`` (and, for formats with allocation tables it checks,
+    ``check``) is checked.  Each path first claims from ``space`` the most
+    it can write.
 
     :param dest: where the raw dump goes (absolute path, must not exist).
     :param workdir: a private folder on the same file system for temporary
@@ -245,12 +403,17 @@ def convert_to_raw(
         in the same pass as the conversion where ovfconverter reads the
         bytes, on a thread alongside qemu-img otherwise (for the manifest
         digest: hash exactly what is converted).
-    :raises UnsafeInputError: the image is unsafe, or its format is not the
-        declared one.
+    :param space: the free space of ``dest``'s file system, shared with
+        other conversions of the same run (default: measured here).
+    :raises UnsafeInputError: the image is unsafe, its format is not the
+        declared one, its tables are corrupt, or it writes more than it can
+        hold.
+    :raises FileAccessError: not enough free space for what it may write.
     :raises DiskImageError: not a disk image, or qemu-img failed.
     :raises PackageError: corrupt compressed data or truncated files.
     """
-    part, temporary = materialize(source, workdir, progress, on_data)
+    space = space or SpaceBudget(os.path.dirname(os.path.abspath(dest)))
+    part, temporary = materialize(source, workdir, progress, on_data, space)
     pending = None if temporary else on_data  # bytes not yet shown to on_data
     try:
         inspection = inspect_image(range_reader(part), part.size)
@@ -262,34 +425,19 @@ def convert_to_raw(
                 os.replace(part.path, dest)
                 temporary = False
             else:
+                space.claim(_allocated(part), "copying the image", source.name)
                 copy_ranges([part], dest, progress, source.name, on_block=pending)
         elif inspection.format == "vmdk" and inspection.subformat == "streamOptimized":
+            limit = capacity_limit(source.capacity)
+            claims = [size for size in (inspection.virtual_size, limit) if size is not None]
+            space.claim(min(claims) if claims else space.left, "inflating the VMDK's grains", source.name)
             virtual_size = read_stream_optimized(
-                part,
-                dest,
-                source.name,
-                threads=threads,
-                progress=progress,
-                on_data=pending,
-                max_size=capacity_limit(source.capacity),
+                part, dest, source.name, threads=threads, progress=progress, on_data=pending, max_size=limit
             )
             warnings += check_capacity(virtual_size, source.capacity, source.name)
         else:
-            assert inspection.qemu_format is not None
-            spec = qemu_img.image_spec(part)
-            data = qemu_img.info(spec, inspection.qemu_format, source.name)
-            virtual_size = check_qemu_info(data, inspection, source.name)
-            warnings += check_capacity(virtual_size, source.capacity, source.name)
-            hashing = _hash_alongside(part, pending) if pending else None
-            try:
-                qemu_img.convert(
-                    spec, inspection.qemu_format, dest, "raw", source.name, total=virtual_size, progress=progress
-                )
-            finally:
-                if hashing:
-                    hashing[0].join()
-            if hashing and hashing[1]:
-                raise hashing[1][0]
+            virtual_size, more = _convert_with_qemu(part, source, inspection, dest, space, progress, pending)
+            warnings += more
         written = os.path.getsize(dest)
         if written != virtual_size:
             raise DiskImageError(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ovfconverter.concurrency import run_all
-from ovfconverter.disks.from_raw import check_written, checked_after_writing, produce_image
+from ovfconverter.disks.from_raw import check_written, checked_after_writing, produce_image, space_needed
 from ovfconverter.disks.inspector import inspect_image
 from ovfconverter.disks.output_formats import TargetFormat, target_format
 from ovfconverter.errors import ConfigError, DiskImageError, os_errors_as_ours
@@ -45,6 +45,7 @@ from ovfconverter.model.envelope import Envelope
 from ovfconverter.model.ganeti import InstanceExport
 from ovfconverter.model.units import MIB
 from ovfconverter.package.ova_writer import OvaWriter
+from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.staging import Staging, fsync_path
 from ovfconverter.progress import Meter, ProgressCallback
 
@@ -96,7 +97,7 @@ def _raw_dump(disk: DiskSource, compressed: bool, work: str, progress: ProgressC
     part = ByteRange(disk.dump, 0, os.path.getsize(disk.dump), name)
     if compressed:
         target = os.path.join(work, f"dump{disk.index}.raw")
-        limit = max(disk.size_mib * MIB, part.size) + (64 << 20)
+        limit = min(max(disk.size_mib * MIB, part.size) + (64 << 20), SpaceBudget(work).left)
         size = gunzip_ranges([part], target, limit, progress, name)
         part = ByteRange(target, 0, size, name)
     inspection = inspect_image(range_reader(part), part.size)
@@ -285,6 +286,10 @@ def export_instance(
                 warnings.append(message)
                 log.warning("%s", message)
         populated = [min(os.stat(d.path).st_blocks * 512, d.size) if d.offset == 0 else None for d in dumps]
+        space = SpaceBudget(staging.work)
+        for dump, allocated in zip(dumps, populated, strict=True):
+            need = space_needed(target, options.compress, dump.size if allocated is None else allocated)
+            space.claim(need, f"writing it as {target.name}", dump.name)
 
         def described(produced: list[ProducedDisk]) -> tuple[Envelope, bytes]:
             files = [

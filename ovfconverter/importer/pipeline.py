@@ -21,18 +21,27 @@ from dataclasses import dataclass, field
 
 from ovfconverter.concurrency import run_all
 from ovfconverter.disks.to_raw import SourceImage, convert_to_raw, create_blank
-from ovfconverter.errors import ManifestError, MissingFileError, PackageError, UnsafeInputError, os_errors_as_ours
+from ovfconverter.errors import (
+    DiskImageError,
+    ManifestError,
+    MissingFileError,
+    OVFConverterError,
+    PackageError,
+    UnsafeInputError,
+    os_errors_as_ours,
+)
 from ovfconverter.formats.config_ini import write_config
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
 from ovfconverter.formats.ovf_reader import read_envelope
 from ovfconverter.importer.options import ImportOptions
 from ovfconverter.importer.plan import DiskPlan, build_plan
-from ovfconverter.io.hashing import BackgroundHasher
+from ovfconverter.io.hashing import BackgroundHasher, hash_ranges
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.envelope import FileReference
 from ovfconverter.model.ganeti import GanetiDisk, InstanceExport
 from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
+from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.staging import Staging, fsync_path
 from ovfconverter.package.verify import MISMATCH, MISSING, UNLISTED, FileCheck, verify_manifest
 from ovfconverter.progress import ProgressCallback
@@ -154,6 +163,23 @@ def _refuse_mismatches(bad: list[FileCheck], manifest: str) -> None:
         raise ManifestError(f"digest mismatch for {names}; refusing to import", manifest)
 
 
+def _tampered_first(entry: ManifestEntry, ranges: list[ByteRange], manifest: str, refusal: Exception) -> None:
+    """A disk refused before its in-pass digest was complete: hash it now,
+    so that a file that does not match the manifest is reported as such
+    (the cause) rather than by what its altered bytes broke.
+
+    :raises ManifestError: the digest does not match.
+    """
+    if not isinstance(refusal, (UnsafeInputError, DiskImageError)):
+        return
+    actual = hash_ranges(ranges, entry.algorithm)
+    if actual != entry.digest:
+        try:
+            _refuse_mismatches([FileCheck(entry.filename, MISMATCH, entry.algorithm, entry.digest, actual)], manifest)
+        except ManifestError as mismatch:
+            raise mismatch from refusal
+
+
 def _write_disk(
     plan: DiskPlan,
     ranges: list[ByteRange] | None,
@@ -162,6 +188,7 @@ def _write_disk(
     progress: ProgressCallback | None,
     in_pass: _InPass | None,
     manifest: str,
+    space: SpaceBudget,
 ) -> ImportedDisk:
     dest = os.path.join(staging.result, plan.dump)
     if plan.file is None:
@@ -180,7 +207,14 @@ def _write_disk(
     log.info("disk %d: converting %s to raw", plan.index, plan.file.href)
     on_data = in_pass.hasher.update if in_pass else None
     try:
-        converted = convert_to_raw(source, dest, staging.work, progress, on_data, threads=os.cpu_count() or 1)
+        converted = convert_to_raw(
+            source, dest, staging.work, progress, on_data, threads=os.cpu_count() or 1, space=space
+        )
+    except OVFConverterError as exc:
+        if in_pass is not None:
+            in_pass.hasher.close()
+            _tampered_first(in_pass.entry, ranges, manifest, exc)
+        raise
     except BaseException:
         if in_pass is not None:
             in_pass.hasher.close()
@@ -204,11 +238,13 @@ def _write_disks(
     in_pass: dict[int, _InPass],
     manifest: str,
 ) -> list[ImportedDisk]:
-    """Convert every disk; several at once when there are several."""
+    """Convert every disk; several at once when there are several, claiming
+    the free space each may write from one budget."""
+    space = SpaceBudget(staging.result)
 
     def one(plan: DiskPlan) -> ImportedDisk:
         return _write_disk(
-            plan, sources.get(plan.index), staging, warnings, progress, in_pass.get(plan.index), manifest
+            plan, sources.get(plan.index), staging, warnings, progress, in_pass.get(plan.index), manifest, space
         )
 
     return run_all(one, plans, os.cpu_count() or 1)

@@ -9,8 +9,10 @@ place.
   (:mod:`ovfconverter.package.tar`): the descriptor is the first ``.ovf``
   member, files are byte ranges of the archive.  A gzip-compressed OVA does
   not conform to DSP0243 but is common (Ganeti's own test data has one); it
-  is decompressed, bounded by the free space, into a private temporary
-  folder and read from there, with a warning.
+  is decompressed into a private temporary folder, bounded by what its
+  descriptor declares and by the free space
+  (:mod:`ovfconverter.package.gzip_ova`), and read from there, with a
+  warning.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from ovfconverter.errors import MissingFileError, PackageError, UnsafeInputError
 from ovfconverter.formats.manifest import MAX_MANIFEST_SIZE
 from ovfconverter.formats.safexml import MAX_DESCRIPTOR_SIZE
 from ovfconverter.io.ranges import ByteRange, read_range
-from ovfconverter.io.sparse import gunzip_ranges
 from ovfconverter.model.envelope import FileReference
+from ovfconverter.package.gzip_ova import gunzip_ova
 from ovfconverter.package.paths import check_href, resolve_in_folder
+from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.tar import TarMember, read_member_table
 from ovfconverter.progress import ProgressCallback
 
@@ -206,12 +209,12 @@ class OvaPackage(Package):
             )
             self._tempdir = tempfile.mkdtemp(prefix=".ovfconverter-ova-", dir=workdir)
             target = os.path.join(self._tempdir, "package.tar")
-            free = shutil.disk_usage(self._tempdir).free
-            gunzip_ranges(
-                [ByteRange(self.archive, 0, os.path.getsize(self.archive), os.path.basename(path))],
+            gunzip_ova(
+                ByteRange(self.archive, 0, os.path.getsize(self.archive), os.path.basename(path)),
                 target,
-                limit=max(free - (64 << 20), 0),
-                progress=progress,
+                SpaceBudget(self._tempdir).left,
+                {".mf": MAX_MANIFEST_SIZE, ".cert": MAX_CERTIFICATE_SIZE},
+                progress,
             )
             self.archive = target
         archive_size = os.path.getsize(self.archive)

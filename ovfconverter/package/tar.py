@@ -13,6 +13,7 @@ Each accepted member is a byte range (``offset``, ``size``) of the archive.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -131,12 +132,20 @@ def normalize_member_name(raw: str, where: str) -> str:
     return posixpath.join(*parts)
 
 
-def read_member_table(stream: BinaryIO, archive_size: int, where: str) -> list[TarMember]:
+def read_member_table(
+    stream: BinaryIO, archive_size: int, where: str, on_member: Callable[[TarMember], None] | None = None
+) -> list[TarMember]:
     """Read every header of the tar archive in ``stream``.
 
-    :param stream: the archive, opened for binary reading, seekable.
-    :param archive_size: its size in bytes.
+    :param stream: the archive, opened for binary reading, seekable; the
+        reader only ever seeks forward, so a stream that decompresses as it
+        goes will do.
+    :param archive_size: its size in bytes (an upper bound for such a
+        stream, whose reads then come short at its end).
     :param where: the archive's name, for messages.
+    :param on_member: called with each regular member as soon as its header
+        is read, before its data (the stream is then at ``member.offset``);
+        it may read the member's data, or raise to stop.
     :returns: the regular-file members in archive order.
     :raises PackageError: not a tar archive, bad checksum, truncated, or a
         malformed header.
@@ -156,6 +165,8 @@ def read_member_table(stream: BinaryIO, archive_size: int, where: str) -> list[T
             raise PackageError("tar archive is truncated (a header runs past the end of the file)", where)
         stream.seek(pos)
         header = stream.read(BLOCK)
+        if not header and members:
+            break  # missing end-of-archive blocks: tolerated (a stream of unknown length)
         if len(header) != BLOCK:
             raise PackageError("tar archive is truncated", where)
         if header == b"\0" * BLOCK:
@@ -245,5 +256,7 @@ def read_member_table(stream: BinaryIO, archive_size: int, where: str) -> list[T
         members.append(TarMember(name=name, offset=data_start, size=size))
         if len(members) > MAX_MEMBERS:
             raise UnsafeInputError(f"tar archive has more than {MAX_MEMBERS} members; refusing", where)
+        if on_member is not None:
+            on_member(members[-1])
         pos = next_pos
     return members

@@ -74,7 +74,6 @@ import stat
 import struct
 import subprocess
 import tarfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,6 +89,8 @@ from builders import (
     descriptor,
     entry,
     gnu_longname,
+    gzip_bytes,
+    gzip_zeros,
     images_identical,
     make_raw_disk,
     pax,
@@ -845,8 +846,9 @@ def test_gzip_compressed_ova_expanding_past_its_bound(
     tmp_path: Path, out_dir: Path, disk_bytes: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A gzip OVA is decompressed at most to the free space less 64 MiB;
-    with 72 MiB free, 64 MiB of zeros in 65 KiB must be refused."""
-    tar = ova_bytes(vm_with("disk.raw"), ustar("disk.raw", 64 * MIB))[: -len(EOA)]
+    with 72 MiB free, 64 MiB of zeros in 65 KiB must be refused (the
+    descriptor declares a 64 MiB disk: what it declares allows it)."""
+    tar = ova_bytes(vm_with("disk.raw", capacity=64 * MIB), ustar("disk.raw", 64 * MIB))[: -len(EOA)]
     member = gzip_zeros(64 * MIB)
     ova = tmp_path / "vm.ova"
     ova.write_bytes(gzip_bytes(tar) + member + gzip_bytes(EOA))
@@ -858,18 +860,6 @@ def test_gzip_compressed_ova_expanding_past_its_bound(
 
     monkeypatch.setattr(shutil, "disk_usage", small)
     refuse_import(ova, out_dir, UnsafeInputError, r"^vm\.ova: expands to more than 8388608 bytes")
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-    return compressor.compress(data) + compressor.flush()
-
-
-def gzip_zeros(size: int) -> bytes:
-    """``size`` zero bytes as concatenated gzip members (valid gzip, cheap)."""
-    block = gzip_bytes(bytes(16 * MIB))
-    assert size % (16 * MIB) == 0
-    return block * (size // (16 * MIB))
 
 
 # ---------------------------------------------------------------------------
@@ -1430,17 +1420,19 @@ def test_qemu_img_runs_under_limits(
     for chunk in log.read_text().split("== ")[1:]:
         lines = chunk.splitlines()
         calls[lines[0]] = lines
-    assert set(calls) == {"info", "convert"}, list(calls)
+    assert set(calls) == {"info", "check", "convert"}, list(calls)
 
     def limit(lines: list[str], label: str) -> tuple[str, str]:
         row = next(line for line in lines if line.startswith(label))
         soft, hard = row[len(label) :].split()[:2]
         return soft, hard
 
-    info = calls["info"]
-    assert limit(info, "Max address space") == (str(1 << 30), str(1 << 30))
-    assert limit(info, "Max cpu time") == ("30", "30")
+    for metadata in (calls["info"], calls["check"]):
+        assert limit(metadata, "Max address space") == (str(1 << 30), str(1 << 30))
+        assert limit(metadata, "Max cpu time") == ("30", "30")
     assert limit(calls["convert"], "Max address space") == (str(4 << 30), str(4 << 30))
+    virtual = str(src_raw.stat().st_size)
+    assert limit(calls["convert"], "Max file size") == (virtual, virtual), "qemu-img writes at most the virtual size"
     for lines in calls.values():
         assert "LC_ALL=C" in lines
         args = [line[4:] for line in lines if line.startswith("ARG ")]
