@@ -119,6 +119,9 @@ def make_raw_disk(path: Path, size: int, pattern: bytes = b"ovfconverter test da
 
 
 OVF1 = "http://schemas.dmtf.org/ovf/envelope/1"
+OVF2 = "http://schemas.dmtf.org/ovf/envelope/2"
+SASD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_StorageAllocationSettingData"
+EPASD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_EthernetPortAllocationSettingData"
 RASD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
 VSSD = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
 
@@ -156,10 +159,15 @@ class VmSpec:
     networks: list[str] = field(default_factory=lambda: ["bridged"])
     extra_envelope: str = ""
     extra_system: str = ""
+    version: str = "1.0"  # "2.0": OVF 2 namespace, disks in StorageItems, NICs in EthernetPortItems
 
 
 def descriptor(vm: VmSpec) -> str:
-    """An OVF 1.0 descriptor for ``vm`` (prefix-free, default namespace)."""
+    """An OVF 1.0 (or, with ``vm.version`` 2.0, 2.0) descriptor for ``vm``
+    (prefix-free, default namespace)."""
+    v2 = vm.version.startswith("2")
+    disk_item, disk_ns = ("StorageItem", "sasd") if v2 else ("Item", "rasd")
+    nic_item, nic_ns = ("EthernetPortItem", "epasd") if v2 else ("Item", "rasd")
     files, disks, items = [], [], []
     instance = 10
     for index, disk in enumerate(vm.disks):
@@ -178,26 +186,26 @@ def descriptor(vm: VmSpec) -> str:
             dattrs += f" ovf:format={quoteattr(disk.format_uri)}"
         disks.append(f"    <Disk {dattrs}/>")
         items.append(
-            f"""      <Item>
-        <rasd:ElementName>disk{index}</rasd:ElementName>
-        <rasd:HostResource>ovf:/disk/disk{index}</rasd:HostResource>
-        <rasd:InstanceID>{instance}</rasd:InstanceID>
-        <rasd:Parent>3</rasd:Parent>
-        <rasd:ResourceType>17</rasd:ResourceType>
-      </Item>"""
+            f"""      <{disk_item}>
+        <{disk_ns}:ElementName>disk{index}</{disk_ns}:ElementName>
+        <{disk_ns}:HostResource>ovf:/disk/disk{index}</{disk_ns}:HostResource>
+        <{disk_ns}:InstanceID>{instance}</{disk_ns}:InstanceID>
+        <{disk_ns}:Parent>3</{disk_ns}:Parent>
+        <{disk_ns}:ResourceType>17</{disk_ns}:ResourceType>
+      </{disk_item}>"""
         )
         instance += 1
     for connection, mac in vm.nics:
-        conn = f"<rasd:Connection>{connection}</rasd:Connection>" if connection else ""
-        addr = f"<rasd:Address>{mac}</rasd:Address>" if mac else ""
+        conn = f"<{nic_ns}:Connection>{connection}</{nic_ns}:Connection>" if connection else ""
+        addr = f"<{nic_ns}:Address>{mac}</{nic_ns}:Address>" if mac else ""
         items.append(
-            f"""      <Item>
+            f"""      <{nic_item}>
         {addr}{conn}
-        <rasd:ElementName>nic{instance}</rasd:ElementName>
-        <rasd:InstanceID>{instance}</rasd:InstanceID>
-        <rasd:ResourceSubType>E1000</rasd:ResourceSubType>
-        <rasd:ResourceType>10</rasd:ResourceType>
-      </Item>"""
+        <{nic_ns}:ElementName>nic{instance}</{nic_ns}:ElementName>
+        <{nic_ns}:InstanceID>{instance}</{nic_ns}:InstanceID>
+        <{nic_ns}:ResourceSubType>E1000</{nic_ns}:ResourceSubType>
+        <{nic_ns}:ResourceType>10</{nic_ns}:ResourceType>
+      </{nic_item}>"""
         )
         instance += 1
     cpu = (
@@ -227,8 +235,10 @@ def descriptor(vm: VmSpec) -> str:
     )
     name = f"    <Name>{vm.name}</Name>\n" if vm.name else ""
     nl = "\n"
+    ovf = OVF2 if v2 else OVF1
+    extra_ns = f' xmlns:sasd="{SASD}" xmlns:epasd="{EPASD}"' if v2 else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
-<Envelope xmlns="{OVF1}" xmlns:ovf="{OVF1}" xmlns:rasd="{RASD}" xmlns:vssd="{VSSD}" ovf:version="1.0">
+<Envelope xmlns="{ovf}" xmlns:ovf="{ovf}" xmlns:rasd="{RASD}" xmlns:vssd="{VSSD}"{extra_ns} ovf:version="{vm.version}">
   <References>
 {nl.join(files)}
   </References>

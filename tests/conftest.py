@@ -23,6 +23,17 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("qemu-img is required by the tests: install the Debian package qemu-utils")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def off_ganeti_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test runs as if this machine were not a Ganeti node (an empty
+    ``OVFCONVERTER_GANETI_DIR``), so a test cluster that happens to be up on
+    this machine changes no result; the tests against the real cluster
+    (tests/consumers/test_ganeti_cluster.py) point it back at /var/lib/ganeti."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OVFCONVERTER_GANETI_DIR", str(tmp_path_factory.mktemp("not-a-ganeti-node")))
+        yield
+
+
 @pytest.fixture
 def shared() -> Path:
     """The ``../shared`` folder; skips when it is absent."""

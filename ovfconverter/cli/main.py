@@ -48,7 +48,7 @@ examples:
   # a package with profiles, picking a non-default one, into another folder
   ovfconverter import csr.ova -o csr --deployment-option 2CPU-4GB --output-dir /srv/exports
 
-Then on the cluster: gnt-backup import -n NODE --src-node=THIS_NODE --src-dir=DIR/NAME NAME
+Then run the gnt-backup import command it prints (on a Ganeti node, complete and ready to run).
 """
 
 
@@ -439,7 +439,11 @@ def _run_import(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     result = import_package(args.package, _import_options(args), progress)
     config = result.config
     _say(f"{result.path}: Ganeti export of {config.name!r}, {len(result.disks)} disk(s), {len(config.nics)} NIC(s)")
-    _say(f"  import it with: gnt-backup import -n NODE --src-node=$(hostname -f) --src-dir={result.path} {config.name}")
+    step = result.next_step
+    if step is not None:
+        _say(f"  import it with: {step.text()}")
+        if step.reasons:
+            _say(f"  ({'; '.join(step.reasons)})")
     return 0
 
 

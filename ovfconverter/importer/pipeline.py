@@ -33,6 +33,8 @@ from ovfconverter.errors import (
 from ovfconverter.formats.config_ini import write_config
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
 from ovfconverter.formats.ovf_reader import read_envelope
+from ovfconverter.ganeti_node import GanetiNode, data_dir, export_dir, is_below, read_node, resolves
+from ovfconverter.importer.backup_command import BackupImportCommand, backup_import_command
 from ovfconverter.importer.options import ImportOptions
 from ovfconverter.importer.plan import DiskPlan, build_plan
 from ovfconverter.io.hashing import BackgroundHasher, hash_ranges
@@ -47,10 +49,6 @@ from ovfconverter.package.verify import MISMATCH, MISSING, UNLISTED, FileCheck, 
 from ovfconverter.progress import ProgressCallback
 
 log = logging.getLogger("ovfconverter")
-
-GANETI_EXPORT_DIR = "/var/lib/ganeti/export"
-"""Where ``gnt-backup`` keeps exports; the default output folder when it
-exists."""
 
 
 @dataclass
@@ -78,17 +76,33 @@ class ImportResult:
     :ivar path: the Ganeti export folder (``<output_dir>/<name>``).
     :ivar config: the values written to its ``config.ini``.
     :ivar warnings: everything that was worked around, in order.
+    :ivar next_step: the ``gnt-backup import`` command that takes it.
     """
 
     path: str
     config: InstanceExport
     disks: list[ImportedDisk] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    next_step: BackupImportCommand | None = None
 
 
 def default_output_dir() -> str:
-    """Ganeti's export folder when it exists, else the current folder."""
-    return GANETI_EXPORT_DIR if os.path.isdir(GANETI_EXPORT_DIR) else os.getcwd()
+    """Ganeti's export folder (``/var/lib/ganeti/export``) when it exists,
+    else the current folder."""
+    folder = export_dir()
+    return folder if os.path.isdir(folder) else os.getcwd()
+
+
+def _check_place(final: str, node: GanetiNode | None, warnings: list[str]) -> None:
+    """Warn when ``gnt-backup import`` on this node could not read the
+    disk dumps from ``final``."""
+    if node is not None and not is_below(node.export_dir, final):
+        _warn(
+            warnings,
+            f"{final} is not below {node.export_dir}, the only folder gnt-backup import reads disk dumps from: "
+            f"imported from here, the instance gets blank disks; move the folder there first "
+            f"(or import with --output-dir {node.export_dir})",
+        )
 
 
 def _warn(warnings: list[str], message: str) -> None:
@@ -268,6 +282,17 @@ def import_package(
     """
     options = options or ImportOptions()
     warnings: list[str] = []
+    node = read_node()
+    if node is None:
+        log.debug("not run on a Ganeti node (no %s)", os.path.join(data_dir(), "ssconf_cluster_name"))
+    else:
+        log.debug(
+            "Ganeti node %s of cluster %s: Ganeti networks %s; %s",
+            node.name or "(this host is not in the node list)",
+            node.cluster,
+            ", ".join(sorted(node.networks)) or "none",
+            node.policy.source,
+        )
     output_dir = os.path.abspath(options.output_dir or default_output_dir())
     with Staging(output_dir, "ovfconverter-import") as staging:
         with open_package(path, workdir=staging.work, progress=progress) as package:
@@ -276,12 +301,14 @@ def import_package(
             envelope = read_envelope(package.descriptor, package.descriptor_name)
             problems = {ref.id: _file_problem(package, ref) for ref in envelope.files}
             unreadable = {file_id: problem for file_id, problem in problems.items() if problem}
-            plan = build_plan(envelope, options, package.descriptor_name, unreadable)
+            networks = node.networks if node is not None else None
+            plan = build_plan(envelope, options, package.descriptor_name, unreadable, networks)
             for message in plan.warnings:
                 _warn(warnings, f"{package.descriptor_name}: {message}")
             assert plan.config.name is not None
             final = os.path.join(output_dir, plan.config.name)
             staging.check_target(final, options.force)
+            _check_place(final, node, warnings)
 
             sources = {p.index: package.file_ranges(p.file) for p in plan.disks if p.file is not None}
             for disk_plan in plan.disks:
@@ -311,4 +338,6 @@ def import_package(
             for d in disks
         ]
         log.info("wrote %s", final)
-        return ImportResult(path=final, config=config, disks=result_disks, warnings=warnings)
+    assert config.name is not None
+    command = backup_import_command(config, final, node, resolves(config.name))
+    return ImportResult(path=final, config=config, disks=result_disks, warnings=warnings, next_step=command)

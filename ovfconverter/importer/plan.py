@@ -14,7 +14,6 @@ Ganeti section supplies what plain OVF cannot say (``minmem``, ``auto_balance``.
 from __future__ import annotations
 
 import ipaddress
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -50,8 +49,6 @@ from ovfconverter.model.hardware import (
     unused_disk_notes,
 )
 from ovfconverter.model.units import MIB, bytes_to_mib_ceil, parse_size
-
-log = logging.getLogger("ovfconverter")
 
 _SIZE_PARAMS = ("maxmem", "minmem", "memory")
 _INT_PARAMS = ("vcpus", "spindle_use")
@@ -210,7 +207,10 @@ def _backend(
     return {key: backend[key] for key in sorted(backend, key=lambda k: (order.index(k) if k in order else 99, k))}
 
 
-def _nic_from_hardware(attachment: NicAttachment, warnings: list[str]) -> GanetiNic:
+def _nic_from_hardware(attachment: NicAttachment, warnings: list[str]) -> tuple[GanetiNic, str | None]:
+    """The NIC an Ethernet Item describes, and the name of the OVF network
+    it is connected to when that name is not a NIC mode (a candidate Ganeti
+    network, decided by :func:`_nics`)."""
     nic = GanetiNic()
     if attachment.mac:
         try:
@@ -225,12 +225,12 @@ def _nic_from_hardware(attachment: NicAttachment, warnings: list[str]) -> Ganeti
             nic.mode = mode
         else:
             try:
-                nic.network = validate_network_name(connection)
+                return nic, validate_network_name(connection)
             except OptionError:
                 warnings.append(
                     f"Item {attachment.item.label!r}: network {connection!r} is not a valid Ganeti network name; ignored"
                 )
-    return nic
+    return nic, None
 
 
 def _apply_nic_values(nic: GanetiNic, values: dict[str, str | None], source: str) -> None:
@@ -264,19 +264,69 @@ def _checked_nic(nic: GanetiNic, index: int) -> GanetiNic:
     return nic
 
 
-def _nics(hw: Hardware, section: GanetiSection | None, options: ImportOptions, warnings: list[str]) -> list[GanetiNic]:
+def _unknown_networks_note(unknown: dict[str, list[int]], cluster_networks: frozenset[str] | None) -> str:
+    """One line for the NICs whose network is not a Ganeti network of the
+    cluster (or of no known cluster)."""
+    parts = []
+    for network, indices in unknown.items():
+        nics = ", ".join(str(i) for i in indices)
+        parts.append(f"NIC{'s' if len(indices) > 1 else ''} {nics} on network {network!r}")
+    why = (
+        "this cluster has no Ganeti network of that name"
+        if cluster_networks is not None
+        else "not run on a Ganeti node, so not taken as a Ganeti network"
+    )
+    return (
+        "; ".join(parts) + f": {why}; the cluster's default NIC mode and link apply unless the package gives them "
+        "(--net N:network=NAME picks a Ganeti network, --net N:link=BRIDGE a bridge)"
+    )
+
+
+def _nics(
+    hw: Hardware,
+    section: GanetiSection | None,
+    options: ImportOptions,
+    warnings: list[str],
+    cluster_networks: frozenset[str] | None,
+) -> list[GanetiNic]:
+    """The NICs: hardware, then Ganeti section, then ``--net``, per key.
+
+    ``gnt-backup import`` refuses a network the cluster lacks, so an OVF
+    network (an Item's Connection that is not a NIC mode) becomes the NIC's
+    Ganeti network only when ``cluster_networks`` holds it; the Ganeti
+    section's network (a fact about the source instance) is kept unless
+    ``cluster_networks`` is known and lacks it.  ``--net N:network=`` is
+    taken as given.
+    """
     if options.no_nics:
         return []
     section_nics = list(section.nics) if section is not None else []
     count = max(len(hw.nics), len(section_nics))
     nics: list[GanetiNic] = []
+    wanted: dict[int, str] = {}  # index -> an OVF network name
+    from_section: dict[int, str] = {}  # index -> the Ganeti section's network
     for index in range(count):
-        nic = _nic_from_hardware(hw.nics[index], warnings) if index < len(hw.nics) else GanetiNic()
+        nic = GanetiNic()
+        if index < len(hw.nics):
+            nic, network = _nic_from_hardware(hw.nics[index], warnings)
+            if network is not None:
+                wanted[index] = network
         if index < len(section_nics):
             values = {k: v for k, v in vars(section_nics[index]).items() if v is not None}
-            nic.network = None  # the Ganeti section alone says which Ganeti network, if any
+            wanted.pop(index, None)  # the Ganeti section alone says which Ganeti network, if any
+            network = values.pop("network", None)
+            if network is not None and network.strip().lower() not in ("", "none"):
+                from_section[index] = network
             _apply_nic_values(nic, values, "Ganeti section")
         nics.append(nic)
+    unknown: dict[str, list[int]] = {}
+    for index, network in sorted({**wanted, **from_section}.items()):
+        on_cluster = cluster_networks is not None and network in cluster_networks
+        unverified_section = cluster_networks is None and index in from_section
+        if on_cluster or unverified_section:
+            nics[index].network = network
+        elif not ({"network", "mode", "link"} & set(options.nics.get(index, {}))):
+            unknown.setdefault(network, []).append(index)
     for index in sorted(options.nics):
         if index > len(nics):
             raise OptionError(f"--net {index}: NIC {len(nics)} must be given first (NIC indices are contiguous)")
@@ -293,27 +343,18 @@ def _nics(hw: Hardware, section: GanetiSection | None, options: ImportOptions, w
                 f"--net {index}: NIC {index} is on network {nic.network!r}, so Ganeti takes its mode and link "
                 "from the network and ignores the ones given (add network=none to use them)"
             )
-    from_ovf = [
-        f"NIC {index} on {nic.network!r}"
-        for index, nic in enumerate(checked)
-        if nic.network is not None
-        and index < len(hw.nics)
-        and nic.network == hw.nics[index].connection
-        and "network" not in options.nics.get(index, {})
-        and index >= len(section_nics)
-    ]
-    if from_ovf:
-        warnings.append(
-            "Ganeti networks named after the package's OVF networks: "
-            + ", ".join(from_ovf)
-            + "; gnt-backup import needs Ganeti networks of those names "
-            "(else give --net N:network=NAME, or --net N:network=none,link=BRIDGE)"
-        )
+    if unknown:
+        warnings.append(_unknown_networks_note(unknown, cluster_networks))
     return checked
 
 
 def _disks(
-    envelope: Envelope, hw: Hardware, section: GanetiSection | None, options: ImportOptions, where: str
+    envelope: Envelope,
+    hw: Hardware,
+    section: GanetiSection | None,
+    options: ImportOptions,
+    where: str,
+    warnings: list[str],
 ) -> list[DiskPlan]:
     plans: list[DiskPlan] = []
     for attachment in hw.disks:
@@ -332,7 +373,12 @@ def _disks(
         if index == len(plans):
             plans.append(blank)
         else:
-            log.debug("--disk %d replaces %s", index, plans[index].label)
+            replaced = plans[index]
+            holding = f" (File {replaced.file.href!r})" if replaced.file is not None else ""
+            warnings.append(
+                f"--disk {index} replaces disk {index}, {replaced.label}{holding}, with a new empty disk of "
+                f"{options.disks[index]} bytes: the package's disk is not imported"
+            )
             plans[index] = blank
     if len(plans) > MAX_DISKS:
         raise OptionError(f"the instance would have {len(plans)} disks; Ganeti allows {MAX_DISKS}")
@@ -348,7 +394,11 @@ def _disks(
 
 
 def build_plan(
-    envelope: Envelope, options: ImportOptions, where: str, missing_files: Mapping[str, str] | None = None
+    envelope: Envelope,
+    options: ImportOptions,
+    where: str,
+    missing_files: Mapping[str, str] | None = None,
+    cluster_networks: frozenset[str] | None = None,
 ) -> ImportPlan:
     """Decide the Ganeti export for ``envelope`` under ``options``.
 
@@ -356,6 +406,9 @@ def build_plan(
     :param missing_files: References/File id -> why the package cannot
         provide it (missing, unsafe, chunks that do not add up); a disk that
         needs one is a problem, any other file a warning.
+    :param cluster_networks: names of the target cluster's Ganeti networks
+        (read from the node by the pipeline), ``None`` when unknown; a
+        network named by the package is used only when it is one of them.
     :raises PackageError: no VirtualSystem, a collection without
         ``virtual_system``, or broken references (all of them listed).
     :raises OptionError: an invalid or missing value (no name, no OS, no disk
@@ -445,9 +498,9 @@ def build_plan(
         backend=_backend(hw, section, options, warnings),
         hypervisor_params=hv_params,
         os_params=os_params,
-        nics=_nics(hw, section, options, warnings),
+        nics=_nics(hw, section, options, warnings, cluster_networks),
     )
-    disks = _disks(envelope, hw, section, options, where)
+    disks = _disks(envelope, hw, section, options, where, warnings)
     if not disks and not config.nics:
         raise OptionError(
             "the instance would have no disk and no NIC: add one with --disk or --net (Ganeti requires it)"

@@ -259,7 +259,11 @@ def test_debug_adds_debug_lines(warning_ova: Path, tmp_path: Path) -> None:
     proc = run_cli(*args, "-d", "--force")
     assert proc.returncode == 0, proc.stderr
     kinds = _kinds(proc.stderr)
-    assert kinds["debug"] == ["ovfconverter: debug: --disk 0 replaces Disk 'disk0'"]
+    no_node = Path(os.environ["OVFCONVERTER_GANETI_DIR"]) / "ssconf_cluster_name"
+    assert kinds["debug"] == [f"ovfconverter: debug: not run on a Ganeti node (no {no_node})"]
+    assert any(
+        line.startswith("ovfconverter: warning: package.ovf: --disk 0 replaces disk 0") for line in kinds["warning"]
+    )
     assert kinds["step"] == verbose["step"], "-d includes what -v shows"
     assert "other" not in kinds
 

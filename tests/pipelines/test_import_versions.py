@@ -21,6 +21,15 @@ def do_import(package: Path, out: Path, **options) -> tuple:
     return result, read_ini(Path(result.path) / "config.ini")
 
 
+def assert_not_a_ganeti_network(instance: dict[str, str], index: int, network: str, warnings: list[str]) -> None:
+    """Off a Ganeti node, an OVF network is not taken for a Ganeti network:
+    the NIC keeps the cluster's default mode and link, and one warning
+    names the network."""
+    assert f"nic{index}_network" not in instance
+    assert (instance[f"nic{index}_mode"], instance[f"nic{index}_link"]) == ("none", "none")
+    assert any(f"on network {network!r}" in w and "not taken as a Ganeti network" in w for w in warnings), warnings
+
+
 def assert_nothing_written(out: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == []
 
@@ -45,9 +54,9 @@ def test_import_ovf09(tmp_path: Path, out_dir: Path, kind: str) -> None:
     assert instance["disk0_size"] == "6"
     assert instance["nic_count"] == "2"
     assert instance["nic0_mac"] == "00:50:56:ab:cd:01"  # normalised to lower case
-    assert instance["nic0_network"] == "VM Network"
+    assert_not_a_ganeti_network(instance, 0, "VM Network", result.warnings)
     assert instance["nic1_mac"] == "auto"
-    assert instance["nic1_network"] == "Backup Net"
+    assert_not_a_ganeti_network(instance, 1, "Backup Net", result.warnings)
     assert ini["backend"] == {"vcpus": "2", "maxmem": "384", "minmem": "384", "memory": "384"}
 
     dump = Path(result.path) / "disk0.raw"
@@ -55,9 +64,11 @@ def test_import_ovf09(tmp_path: Path, out_dir: Path, kind: str) -> None:
     assert images_identical(raw, "raw", dump, "raw")
     assert [(d.source, d.source_format, d.size) for d in result.disks] == [("legacy-disk1.vmdk", "vmdk", size)]
     # the manifest covered everything and the image is what ovf:format says;
-    # the one warning is that the OVF network names became Ganeti network names
-    assert [w.split(":")[1].strip() for w in result.warnings] == [
-        "Ganeti networks named after the package's OVF networks"
+    # the one warning is that the OVF networks are not Ganeti networks
+    assert [w.split(": ", 1)[1] for w in result.warnings] == [
+        "NIC 0 on network 'VM Network'; NIC 1 on network 'Backup Net': not run on a Ganeti node, so not taken as "
+        "a Ganeti network; the cluster's default NIC mode and link apply unless the package gives them "
+        "(--net N:network=NAME picks a Ganeti network, --net N:link=BRIDGE a bridge)"
     ]
 
 
@@ -79,18 +90,15 @@ def test_import_ovf20(tmp_path: Path, out_dir: Path, kind: str) -> None:
     assert instance["disk0_dump"] == "disk0.raw"
     assert instance["nic_count"] == "2"
     assert instance["nic0_mac"] == "52:54:00:12:34:56"
-    assert instance["nic0_network"] == "frontend"
-    assert "nic0_mode" not in instance  # a network excludes mode and link
+    assert_not_a_ganeti_network(instance, 0, "frontend", result.warnings)
     assert instance["nic1_mac"] == "auto"
-    assert instance["nic1_network"] == "backend"
+    assert_not_a_ganeti_network(instance, 1, "backend", result.warnings)
     assert ini["backend"] == {"vcpus": "3", "maxmem": "1536", "minmem": "1536", "memory": "1536"}
 
     dump = Path(result.path) / "disk0.raw"
     assert dump.stat().st_size == GIB
     assert images_identical(raw, "raw", dump, "raw")
-    assert [w.split(":")[1].strip() for w in result.warnings] == [
-        "Ganeti networks named after the package's OVF networks"
-    ]
+    assert len(result.warnings) == 1
 
 
 def test_import_ovf20_memory_in_gib_without_disks(tmp_path: Path, out_dir: Path) -> None:
@@ -121,7 +129,7 @@ def test_import_ovf1x_namespace_styles(tmp_path: Path, out_dir: Path, sample: st
     assert instance["disk0_size"] == "3"
     assert instance["nic_count"] == "1"
     assert instance["nic0_mac"] == "02:00:00:00:01:01"
-    assert instance["nic0_network"] == "lab"
+    assert_not_a_ganeti_network(instance, 0, "lab", result.warnings)
     assert ini["backend"]["vcpus"] == "1"
     assert ini["backend"]["maxmem"] == "640"
     assert images_identical(raw, "raw", Path(result.path) / "disk0.raw", "raw")
@@ -168,7 +176,7 @@ def test_collection_import_one_virtual_system(tmp_path: Path, out_dir: Path, kin
     assert instance["disk0_size"] == "2"
     assert instance["nic_count"] == "1"
     assert instance["nic0_mac"] == "02:00:00:00:0d:01"
-    assert instance["nic0_network"] == "service"
+    assert_not_a_ganeti_network(instance, 0, "service", result.warnings)
     assert ini["backend"]["vcpus"] == "2"
     assert ini["backend"]["maxmem"] == "768"
     dump = Path(result.path) / "disk0.raw"
@@ -232,7 +240,7 @@ def test_import_with_optional_sections(tmp_path: Path, out_dir: Path) -> None:
     assert instance["disk0_size"] == "24"  # ${disk_size} = 24, in byte * 2^20
     assert (Path(result.path) / "disk0.raw").stat().st_size == 24 * MIB
     assert instance["nic_count"] == "1"
-    assert instance["nic0_network"] == "office"
+    assert_not_a_ganeti_network(instance, 0, "office", result.warnings)
     assert ini["backend"]["vcpus"] == "2"
     assert ini["backend"]["maxmem"] == "128"
     assert any("tools.iso" in w and "missing" in w for w in result.warnings)
@@ -245,3 +253,21 @@ def test_import_with_required_unknown_section_is_refused(tmp_path: Path, out_dir
         import_package(str(package), ImportOptions(os_type=OS, output_dir=str(out_dir)))
     assert "{urn:example:acme-appliances}FirewallSection" in str(info.value)
     assert_nothing_written(out_dir)
+
+
+# -- --disk N:size= over a disk of the package -------------------------------------------
+
+
+def test_disk_option_replacing_a_package_disk_warns(tmp_path: Path, out_dir: Path) -> None:
+    """--disk 0:size= drops the package's disk 0 for a blank one: never silently."""
+    raw, vmdk = streamoptimized(tmp_path, "root", GIB, seed=21)
+    package = build_package(tmp_path, "ova", "ovf20_sasd.ovf", {"root.vmdk": vmdk})
+    result, ini = do_import(package, out_dir, disks={0: 2 * MIB})
+    assert ini["instance"]["disk0_size"] == "2"
+    dump = Path(result.path) / "disk0.raw"
+    assert dump.stat().st_size == 2 * MIB and dump.read_bytes() == bytes(2 * MIB)
+    replaced = [w for w in result.warnings if "--disk 0" in w]
+    assert replaced == [
+        "ovf20_sasd.ovf: --disk 0 replaces disk 0, Disk 'root' (File 'root.vmdk'), with a new empty disk of "
+        "2097152 bytes: the package's disk is not imported"
+    ]

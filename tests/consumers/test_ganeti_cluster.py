@@ -1,0 +1,263 @@
+"""ovfconverter against a real Ganeti 3.0.2 cluster (../shared/tools/ganeti-cluster).
+
+Every import is taken by ``gnt-backup import`` run exactly as ``ovfconverter
+import`` printed it on the node; the instance then has the package's CPUs,
+memory, NICs and tags, and each of its disks (the files ``gnt-instance info``
+names) holds the package's disk byte for byte.  Instances made by
+``gnt-instance add`` and exported by ``gnt-backup export`` come back through
+``ovfconverter export`` and ``import`` with every ``gnt-instance list`` field
+and every disk identical.  The README's "Using it" sequence runs as written.
+
+The cluster is one per machine: the module holds an exclusive lock on
+/tmp/ovfconverter-ganeti-cluster.lock while it uses it, brings it up once
+(with the kvm hypervisor, which other modules need too) and down at the end,
+and skips, with the tool's reason, where the tool exits 3 (not root, no
+namespaces, no apt).  Instance names and MACs are distinct per test.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from builders import (
+    FORMAT_URIS,
+    ROOT,
+    SHARED,
+    DiskSpec,
+    VmSpec,
+    convert,
+    descriptor,
+    images_identical,
+    make_ova,
+    make_raw_disk,
+    write_manifest,
+)
+
+TOOL = SHARED / "tools" / "ganeti-cluster"
+LOCK = "/tmp/ovfconverter-ganeti-cluster.lock"
+RAW_IMAGE_OS = ROOT / "examples" / "ganeti-os" / "raw-image"
+GANETI_DIR = "/var/lib/ganeti"
+EXPORT_DIR = f"{GANETI_DIR}/export"
+NODE = "node1.ganeti.test"
+MIB = 1 << 20
+OVFCONVERTER = Path(sys.executable).parent / "ovfconverter"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the Ganeti test cluster needs root")
+
+
+@dataclass
+class Cluster:
+    """The running test cluster; commands run inside its namespace, as on
+    its (only) node, which is also the master."""
+
+    def run(self, *argv: str | Path, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, OVFCONVERTER_GANETI_DIR=GANETI_DIR)  # this is a Ganeti node
+        proc = subprocess.run([str(TOOL), "run", *map(str, argv)], capture_output=True, text=True, cwd=cwd, env=env)
+        if check:
+            assert proc.returncode == 0, f"{shlex.join(map(str, argv))}:\n{proc.stdout}\n{proc.stderr}"
+        return proc
+
+    def ovfconverter(self, *args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """``ovfconverter ARGS`` on the node; must succeed."""
+        return self.run(OVFCONVERTER, *args, cwd=cwd)
+
+    def run_printed(self, import_stdout: str) -> subprocess.CompletedProcess[str]:
+        """Run the ``gnt-backup import`` line that ``import`` printed,
+        exactly as printed, through a shell."""
+        (line,) = [x.split("import it with: ", 1)[1] for x in import_stdout.splitlines() if "import it with: " in x]
+        proc = self.run("sh", "-c", line)
+        assert "WARNING" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+        return proc
+
+    def fields(self, name: str, fields: list[str]) -> dict[str, str]:
+        """``gnt-instance list`` values of ``fields`` for instance ``name``."""
+        out = self.run("gnt-instance", "list", "--no-headers", "--separator=\x1f", "-o", ",".join(fields), name)
+        return dict(zip(fields, out.stdout.rstrip("\n").split("\x1f"), strict=True))
+
+    def disk_files(self, name: str) -> list[Path]:
+        """The files of ``name``'s disks, in order (``gnt-instance info``)."""
+        info = self.run("gnt-instance", "info", name).stdout
+        return [Path(p) for p in re.findall(r"on primary: (/\S+) \(", info)]
+
+    def remove(self, name: str) -> None:
+        self.run("gnt-instance", "remove", "-f", name)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """The test cluster, up for the whole module, under the machine-wide lock."""
+    if not TOOL.exists():
+        pytest.skip(f"{TOOL} is absent: no Ganeti test cluster here")
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        up = subprocess.run([str(TOOL), "up", "--os", str(RAW_IMAGE_OS), "--with-kvm"], capture_output=True, text=True)
+        if up.returncode == 3:
+            pytest.skip(f"the Ganeti test cluster cannot run here: {up.stderr.strip()}")
+        assert up.returncode == 0, up.stdout + up.stderr
+        try:
+            yield Cluster()
+        finally:
+            down = subprocess.run([str(TOOL), "down"], capture_output=True, text=True)
+            assert down.returncode == 0, down.stderr
+
+
+def import_package(cluster: Cluster, package: Path, *args: str) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """``ovfconverter import PACKAGE ARGS`` on the node, then the printed
+    ``gnt-backup import``; returns import's stdout and Ganeti's run."""
+    proc = cluster.ovfconverter("import", package, "--quiet", *args)
+    return proc.stdout, cluster.run_printed(proc.stdout)
+
+
+def assert_disks(cluster: Cluster, name: str, sources: list[tuple[Path, str]]) -> None:
+    """Each disk of ``name`` has the size Ganeti gave it (MiB) and holds
+    the image ``sources[i]`` (path, qemu-img format), zeros after it."""
+    sizes = cluster.fields(name, ["disk.sizes"])["disk.sizes"].split(",")
+    files = cluster.disk_files(name)
+    assert len(files) == len(sources) == len(sizes)
+    for index, (path, (source, fmt), size) in enumerate(zip(files, sources, sizes, strict=True)):
+        assert path.stat().st_size == int(size) * MIB, f"disk {index}: the file is not the disk's size"
+        assert images_identical(path, "raw", source, fmt), f"disk {index} differs from {source}"
+
+
+def macs(cluster: Cluster, name: str) -> list[str]:
+    return cluster.fields(name, ["nic.macs"])["nic.macs"].split(",")
+
+
+# --- imports of real and built packages -------------------------------------------------
+
+
+def test_vmware_package_imports_with_the_defaults(cluster: Cluster, cot_dir: Path) -> None:
+    """COT's VMware-style package: 3 NICs on 'VM Network', which this
+    cluster has no Ganeti network of: they take the default mode and link."""
+    stdout, _ = import_package(cluster, cot_dir / "input.ovf", "-o", "raw-image+default")
+    assert stdout.splitlines()[0] == f"{EXPORT_DIR}/test: Ganeti export of 'test', 1 disk(s), 3 NIC(s)"
+    got = cluster.fields("test", ["be/vcpus", "be/maxmem", "nic.count", "nic.modes", "nic.links", "nic.networks"])
+    assert got == {
+        "be/vcpus": "4",
+        "be/maxmem": "4096",
+        "nic.count": "3",
+        "nic.modes": "bridged,bridged,bridged",
+        "nic.links": "gnt0,gnt0,gnt0",
+        "nic.networks": "None,None,None",
+    }
+    assert all(re.fullmatch(r"aa:00:00(:[0-9a-f]{2}){3}", mac) for mac in macs(cluster, "test"))
+    assert_disks(cluster, "test", [(cot_dir / "input.vmdk", "vmdk")])
+
+
+def test_virtualbox_package_imports_despite_the_instance_policy(cluster: Cluster, ganeti_dir: Path) -> None:
+    """VirtualBox 2.2's package: a 50 KiB disk, below this cluster's minimum
+    disk size (4 MiB), so the printed command says --ignore-ipolicy."""
+    stdout, _ = import_package(cluster, ganeti_dir / "virtualbox.ovf", "-o", "raw-image+default", "-n", "vbox1")
+    assert "--ignore-ipolicy" in stdout and "disk-size/0 1 not in [4, 1048576]" in stdout
+    got = cluster.fields("vbox1", ["be/vcpus", "be/maxmem", "nic.count", "nic.modes", "disk.count"])
+    assert got == {"be/vcpus": "1", "be/maxmem": "2048", "nic.count": "1", "nic.modes": "bridged", "disk.count": "1"}
+    assert_disks(cluster, "vbox1", [(ganeti_dir / "new_disk.vmdk", "vmdk")])
+
+
+GANETI_TAGS = (
+    '<gnt:GanetiSection xmlns:gnt="http://ganeti">'
+    "<gnt:Version>0</gnt:Version><gnt:Tags>ovf2 chunked</gnt:Tags></gnt:GanetiSection>"
+)
+
+
+def ovf2_ova(folder: Path) -> tuple[Path, list[Path]]:
+    """An OVF 2.0 OVA of three disks: a streamOptimized VMDK, a gzip'd
+    qcow2 and a raw image in 1 MiB chunks, none a whole number of MiB;
+    tags in a Ganeti section.  Returns it and the raw disks it holds."""
+    folder.mkdir()
+    raws = [
+        make_raw_disk(folder / f"d{i}.raw", size, seed=40 + i)
+        for i, size in enumerate((5 * MIB + 4096, 3 * MIB + 512, 2 * MIB + 4096))
+    ]
+    vmdk = convert(raws[0], folder / "root.vmdk", "vmdk", "subformat=streamOptimized")
+    qcow2 = convert(raws[1], folder / "data.qcow2", "qcow2")
+    gz = folder / "data.qcow2.gz"
+    gz.write_bytes(gzip.compress(qcow2.read_bytes()))
+    chunks = []
+    data = raws[2].read_bytes()
+    for n, start in enumerate(range(0, len(data), MIB)):
+        chunk = folder / f"swap.raw.{n:09d}"
+        chunk.write_bytes(data[start : start + MIB])
+        chunks.append(chunk)
+    vm = VmSpec(
+        name="ovf2-chunked",
+        cpus=3,
+        memory=384,
+        version="2.0",
+        disks=[
+            DiskSpec("root.vmdk", capacity=raws[0].stat().st_size, size=vmdk.stat().st_size),
+            DiskSpec(
+                "data.qcow2.gz",
+                capacity=raws[1].stat().st_size,
+                format_uri=FORMAT_URIS["qcow2"],
+                compression="gzip",
+                size=gz.stat().st_size,
+            ),
+            DiskSpec("swap.raw", capacity=len(data), format_uri=FORMAT_URIS["raw"], chunk_size=MIB, size=len(data)),
+        ],
+        nics=[("ovfc-lab", "52:54:00:0a:02:01"), ("elsewhere", "52:54:00:0a:02:02")],
+        networks=["ovfc-lab", "elsewhere"],
+        extra_envelope=GANETI_TAGS,
+    )
+    ovf = folder / "package.ovf"
+    ovf.write_text(descriptor(vm))
+    members = [ovf, vmdk, gz, *chunks]
+    manifest = write_manifest(folder, "package", [m.name for m in members])
+    return make_ova(folder / "ovf2.ova", [(m.name, m) for m in [ovf, manifest, *members[1:]]]), raws
+
+
+def test_own_ovf2_ova_with_gzip_and_chunked_disks_and_a_ganeti_network(cluster: Cluster, tmp_path: Path) -> None:
+    """NIC 0's OVF network is a Ganeti network of this cluster (ssconf_networks
+    says so), so it is used; NIC 1's is not, so it gets the cluster's default
+    mode and link, and one warning says so."""
+    cluster.run("gnt-network", "add", "--network=192.0.2.0/24", "ovfc-lab")
+    cluster.run("gnt-network", "connect", "--nic-parameters=mode=bridged,link=gnt0", "ovfc-lab", "default")
+    package, raws = ovf2_ova(tmp_path / "ovf2")
+    proc = cluster.ovfconverter("import", package, "-o", "raw-image+default")
+    assert proc.stderr.splitlines() == [
+        "ovfconverter: warning: package.ovf: NIC 1 on network 'elsewhere': this cluster has no Ganeti network "
+        "of that name; the cluster's default NIC mode and link apply unless the package gives them "
+        "(--net N:network=NAME picks a Ganeti network, --net N:link=BRIDGE a bridge)"
+    ]
+    cluster.run_printed(proc.stdout)
+    got = cluster.fields(
+        "ovf2-chunked", ["be/vcpus", "be/maxmem", "nic.macs", "nic.networks.names", "nic.links", "tags", "disk.sizes"]
+    )
+    assert got == {
+        "be/vcpus": "3",
+        "be/maxmem": "384",
+        "nic.macs": "52:54:00:0a:02:01,52:54:00:0a:02:02",
+        "nic.networks.names": "['ovfc-lab', None]",
+        "nic.links": "gnt0,gnt0",
+        "tags": "chunked,ovf2",
+        "disk.sizes": "6,4,3",  # MiB, rounded up
+    }
+    assert_disks(cluster, "ovf2-chunked", [(raw, "raw") for raw in raws])
+
+
+def test_import_elsewhere_warns_that_ganeti_reads_only_its_export_folder(cluster: Cluster, tmp_path: Path) -> None:
+    """gnt-backup import reads dumps only below /var/lib/ganeti/export (from
+    elsewhere the instance gets blank disks): on a node, say so."""
+    package, _ = ovf2_ova(tmp_path / "ovf2")
+    proc = cluster.ovfconverter("import", package, "-o", "raw-image+default", "--output-dir", tmp_path / "out")
+    assert (
+        f"ovfconverter: warning: {tmp_path}/out/ovf2-chunked is not below {EXPORT_DIR}, the only folder gnt-backup "
+        "import reads disk dumps from" in proc.stderr
+    )
+    lines = proc.stdout.splitlines()
+    assert f"--src-dir={EXPORT_DIR}/ovf2-chunked" in lines[1]
+    assert lines[2] == (
+        f"  (--src-dir: once the folder is moved below {EXPORT_DIR}; --no-name-check --no-ip-check: ovf2-chunked "
+        "does not resolve here; --ignore-ipolicy: disk-size/2 3 not in [4, 1048576] (the cluster's instance "
+        "policy, MiB))"
+    )
