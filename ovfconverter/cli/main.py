@@ -144,6 +144,15 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
+def _hardlinks(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--allow-hardlinks",
+        action="store_true",
+        help=f"read {what} even when they have several hard links (refused by default: such a file may be "
+        "a link to a secret elsewhere on the same file system)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ovfconverter`` command."""
     parser = _Parser(
@@ -228,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where NAME/ is written (default: /var/lib/ganeti/export if it exists, else the current folder)",
     )
     out.add_argument("--force", action="store_true", help="replace an existing DIR/NAME")
+    _hardlinks(imp, "files of a folder package")
     _common(imp, suppress=True)
     imp.set_defaults(run=_run_import)
 
@@ -286,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     res = exp.add_argument_group("result")
     res.add_argument("--output-dir", metavar="DIR", help="where the result goes (default: the folder of CONFIG_INI)")
     res.add_argument("--force", action="store_true", help="replace an existing result")
+    _hardlinks(exp, "a config.ini or disk dump")
     _common(exp, suppress=True)
     exp.set_defaults(run=_run_export)
 
@@ -303,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--json", action="store_true", help="print JSON (shape documented in doc/info-json.rst)")
     info.add_argument("--deployment-option", metavar="ID", help="show the hardware of this profile")
+    _hardlinks(info, "files of a folder package")
     _common(info, suppress=True)
     info.set_defaults(run=_run_info)
 
@@ -324,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also validate the descriptor against the DMTF OVF schema (dsp8023*.xsd and the CIM schemas it "
         "imports) found in DIR, plus ovfconverter's Ganeti section schema; offline",
     )
+    _hardlinks(verify, "files of a folder package")
     _common(verify, suppress=True)
     verify.set_defaults(run=_run_verify)
     return parser
@@ -363,6 +376,7 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
         virtual_system=args.virtual_system,
         output_dir=args.output_dir,
         force=args.force,
+        allow_hardlinks=args.allow_hardlinks,
     )
     if args.hypervisor_parameters:
         options.hypervisor, options.hypervisor_parameters = args.hypervisor_parameters
@@ -393,7 +407,7 @@ def _run_info(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter.cli.report import format_info
     from ovfconverter.info import read_package, to_json
 
-    info = read_package(args.package, args.deployment_option, progress)
+    info = read_package(args.package, args.deployment_option, progress, args.allow_hardlinks)
     print(json.dumps(to_json(info), indent=2) if args.json else format_info(info))
     return 0
 
@@ -402,7 +416,7 @@ def _run_verify(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter.cli.report import format_verify
     from ovfconverter.info import to_json, verify_package
 
-    report = verify_package(args.package, progress, args.schema)
+    report = verify_package(args.package, progress, args.schema, args.allow_hardlinks)
     print(json.dumps(to_json(report), indent=2) if args.json else format_verify(report))
     return 0 if report.ok else 1
 
@@ -421,6 +435,7 @@ def _run_export(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         name=args.name,
         output_dir=args.output_dir,
         force=args.force,
+        allow_hardlinks=args.allow_hardlinks,
         digest=args.digest,
         ovf_version=args.ovf_version,
         virtual_system_type=args.virtual_system_type,

@@ -36,6 +36,9 @@ class ExportOptions:
         2.0) or ``2.0``.
     :ivar virtual_system_type: ``vssd:VirtualSystemType`` (default
         ``vmx-07``, which every VMware importer since ESX 4 accepts).
+    :ivar allow_hardlinks: ``--allow-hardlinks``: accept a ``config.ini``
+        or disk dump with several hard links (refused by default: such a
+        file may be a link to a secret elsewhere on the same file system).
     """
 
     format: str = "vmdk"
@@ -51,3 +54,4 @@ class ExportOptions:
     digest: str = "sha256"
     ovf_version: str = "1.0"
     virtual_system_type: str = "vmx-07"
+    allow_hardlinks: bool = False

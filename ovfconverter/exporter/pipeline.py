@@ -45,6 +45,7 @@ from ovfconverter.model.envelope import Envelope
 from ovfconverter.model.ganeti import InstanceExport
 from ovfconverter.model.units import MIB
 from ovfconverter.package.ova_writer import OvaWriter
+from ovfconverter.package.paths import check_links
 from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.staging import Staging, fsync_path
 from ovfconverter.progress import Meter, ProgressCallback
@@ -261,9 +262,11 @@ def export_instance(
     target = target_format(options.format, options.vmdk_subformat)
     where = os.path.basename(config_path)
     try:
-        size = os.path.getsize(config_path)
+        info = os.stat(config_path)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", config_path) from None
+    check_links(info, "config.ini", where, options.allow_hardlinks)
+    size = info.st_size
     config = read_config(read_range(ByteRange(os.path.realpath(config_path), 0, size, where), MAX_CONFIG_SIZE), where)
     folder = os.path.dirname(os.path.abspath(config_path))
     disks = check_config(config, folder, options, where)

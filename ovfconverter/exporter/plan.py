@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ovfconverter.errors import ConfigError, OptionError, UnsafeInputError
@@ -42,7 +43,13 @@ from ovfconverter.model.ganeti import (
     InstanceExport,
     normalize_mac,
     validate_instance_name,
+    validate_network_name,
+    validate_os_name,
+    validate_param_key,
+    validate_tag,
+    validate_value,
 )
+from ovfconverter.package.paths import check_links
 
 MAX_MEMBER_NAME = 100
 
@@ -103,8 +110,9 @@ def os_type(os_name: str | None) -> tuple[int, str]:
     return 1, f"Ganeti OS {os_name}" if os_name else "Unknown operating system"
 
 
-def _dump_path(folder: str, dump: str, index: int) -> str:
-    """Resolve ``diskN_dump``: a plain file name in config.ini's folder."""
+def _dump_path(folder: str, dump: str, index: int, allow_hardlinks: bool) -> str:
+    """Resolve ``diskN_dump``: a plain file name in config.ini's folder, a
+    regular file with one hard link (unless ``allow_hardlinks``)."""
     label = f"disk{index}_dump {dump!r}"
     if "/" in dump or "\\" in dump or dump in (".", "..") or any(ord(ch) < 32 for ch in dump):
         raise ConfigError(f"{label} is not a plain file name in config.ini's folder; refusing")
@@ -118,7 +126,61 @@ def _dump_path(folder: str, dump: str, index: int) -> str:
         raise ConfigError(f"{label} does not exist") from None
     if not stat.S_ISREG(info.st_mode):
         raise UnsafeInputError(f"{label} is not a regular file; refusing")
+    check_links(info, label, dump, allow_hardlinks)
     return real
+
+
+def _check(problems: list[str], validate: Callable[[str, str], object], value: str, what: str) -> None:
+    try:
+        validate(value, what)
+    except OptionError as exc:
+        problems.append(exc.message)
+
+
+def _named(validate: Callable[[str], object]) -> Callable[[str, str], object]:
+    return lambda value, what: validate(value)
+
+
+def value_problems(config: InstanceExport, external: bool) -> list[str]:
+    """Every ``config.ini`` value the OVF would carry that ovfconverter's
+    own import would not read back unchanged, as one message each naming
+    the section and key: control characters (which XML cannot hold, or
+    which would break a config.ini line; a continuation line is a newline),
+    ``%`` (Ganeti interpolates it), surrounding white space (XML readers
+    strip it), malformed names, tags, network names and parameter names.
+    Values the Ganeti section carries are checked unless ``external``."""
+    problems: list[str] = []
+    for index, nic in enumerate(config.nics):
+        if nic.network is not None:
+            _check(problems, _named(validate_network_name), nic.network, "")
+        for key in ("ip", "link", "name", "vlan"):
+            value = getattr(nic, key)
+            if value is not None:
+                _check(problems, validate_value, value, f"[instance] nic{index}_{key}")
+    if external:
+        return problems
+    if config.os:
+        _check(problems, _named(validate_os_name), config.os, "")
+    for what, value in (
+        ("[export] version", config.export_version),
+        ("[instance] hypervisor", config.hypervisor),
+        ("[instance] disk_template", config.disk_template),
+    ):
+        if value:
+            _check(problems, validate_value, value, what)
+    for tag in config.tags:
+        _check(problems, _named(validate_tag), tag, "")
+    for index, disk in enumerate(config.disks):
+        for key in ("ivname", "name"):
+            value = getattr(disk, key)
+            if value is not None:
+                _check(problems, validate_value, value, f"[instance] disk{index}_{key}")
+    sections = (("hypervisor", config.hypervisor_params), ("backend", config.backend), ("os", config.os_params))
+    for section, params in sections:
+        for key, value in params.items():
+            _check(problems, validate_param_key, key, f"[{section}] parameter")
+            _check(problems, validate_value, value, f"[{section}] {key}")
+    return problems
 
 
 def check_config(config: InstanceExport, folder: str, options: ExportOptions, where: str) -> list[DiskSource]:
@@ -152,6 +214,7 @@ def check_config(config: InstanceExport, folder: str, options: ExportOptions, wh
     compression = (config.export_extra.get("compression") or "none").strip().lower()
     if compression not in ("none", "gzip"):
         problems.append(f"[export] compression {compression!r} is not supported (none or gzip)")
+    problems += value_problems(config, options.external)
     for index, nic in enumerate(config.nics):
         if nic.mode is not None and nic.mode not in NIC_MODES:
             problems.append(f"nic{index}_mode {nic.mode!r} is not a Ganeti NIC mode ({', '.join(sorted(NIC_MODES))})")
@@ -166,7 +229,7 @@ def check_config(config: InstanceExport, folder: str, options: ExportOptions, wh
             problems.append(f"disk{index} has no dump (disk{index}_dump)")
             continue
         try:
-            disks.append(DiskSource(index, _dump_path(folder, disk.dump, index), disk.size))
+            disks.append(DiskSource(index, _dump_path(folder, disk.dump, index, options.allow_hardlinks), disk.size))
         except (ConfigError, UnsafeInputError) as exc:
             problems.append(exc.message)
     if len(problems) == 1:

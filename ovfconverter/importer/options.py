@@ -43,6 +43,9 @@ class ImportOptions:
     :ivar force: replace an existing ``<output_dir>/<name>/``.
     :ivar verify_manifest: check the manifest before converting (default);
         turning it off is for benchmarking only.
+    :ivar allow_hardlinks: ``--allow-hardlinks``: accept files of a folder
+        package with several hard links (refused by default: such a file
+        may be a link to a secret elsewhere on the same file system).
     """
 
     name: str | None = None
@@ -61,3 +64,4 @@ class ImportOptions:
     output_dir: str | None = None
     force: bool = False
     verify_manifest: bool = True
+    allow_hardlinks: bool = False

@@ -295,7 +295,7 @@ def import_package(
         )
     output_dir = os.path.abspath(options.output_dir or default_output_dir())
     with Staging(output_dir, "ovfconverter-import") as staging:
-        with open_package(path, workdir=staging.work, progress=progress) as package:
+        with open_package(path, staging.work, progress, options.allow_hardlinks) as package:
             for message in package.warnings:
                 _warn(warnings, f"{os.path.basename(path)}: {message}")
             envelope = read_envelope(package.descriptor, package.descriptor_name)

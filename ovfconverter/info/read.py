@@ -57,6 +57,17 @@ def _ranges(package: Package, ref: FileReference) -> list[ByteRange] | None:
         return None
 
 
+def _unreadable(package: Package, ref: FileReference) -> str:
+    """Why ``ref`` has no ranges: missing, or refused (and why)."""
+    try:
+        package.file_ranges(ref)
+    except UnsafeInputError as exc:
+        return f"file {ref.href!r} (File {ref.id!r}) is refused: {exc.message}"
+    except PackageError:
+        pass
+    return f"file {ref.href!r} (File {ref.id!r}) is missing from the package"
+
+
 def _inspect(ranges: list[ByteRange], compression: str | None, name: str) -> Inspection:
     """Inspect an image from its first bytes only."""
     if compression == "gzip":
@@ -174,18 +185,23 @@ def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> li
 
 @os_errors_as_ours
 def read_package(
-    path: str, deployment_option: str | None = None, progress: ProgressCallback | None = None
+    path: str,
+    deployment_option: str | None = None,
+    progress: ProgressCallback | None = None,
+    allow_hardlinks: bool = False,
 ) -> PackageInfo:
     """Describe the package at ``path`` without converting anything.
 
     :param deployment_option: the profile whose hardware to show (default:
         the package's default profile).
+    :param allow_hardlinks: read files of a folder package that have several
+        hard links (by default they count as missing, as on import).
     :returns: the description; problems that would stop an import are in
         ``warnings`` and the disks' ``problems``.
     :raises PackageError: the package cannot be opened or its descriptor
         is not XML / not OVF (then there is nothing to show).
     """
-    with open_package(path, progress=progress) as package:
+    with open_package(path, progress=progress, allow_hardlinks=allow_hardlinks) as package:
         warnings = [f"{os.path.basename(path)}: {w}" for w in package.warnings]
         envelope = read_envelope(package.descriptor, package.descriptor_name, strict=False)
         warnings += list(envelope.notes) + envelope_problems(envelope)
@@ -221,7 +237,7 @@ def read_package(
                 else ("listed" if all(name in listed for name in names) else "unlisted")
             )
             if ranges is None:
-                warnings.append(f"file {ref.href!r} (File {ref.id!r}) is missing from the package")
+                warnings.append(_unreadable(package, ref))
             role = "disk" if ref.id in disk_files else "removable" if ref.id in removable_files else "other"
             files.append(
                 FileInfo(
@@ -311,16 +327,21 @@ def _schema_check(package: Package, schema_dir: str) -> tuple[str, list[str]]:
 
 
 @os_errors_as_ours
-def verify_package(path: str, progress: ProgressCallback | None = None, schema_dir: str | None = None) -> VerifyReport:
+def verify_package(
+    path: str, progress: ProgressCallback | None = None, schema_dir: str | None = None, allow_hardlinks: bool = False
+) -> VerifyReport:
     """Verify the package at ``path`` against its manifest and certificate,
     and, when ``schema_dir`` is given, its descriptor against the DMTF
-    schema found there (see :mod:`ovfconverter.formats.schema`).
+    schema found there (see :mod:`ovfconverter.formats.schema`).  Files of
+    a folder package with several hard links are not hashed (they count as
+    missing) unless ``allow_hardlinks``: a digest of a file elsewhere is an
+    oracle on its content.
 
     :returns: a verdict per file; ``ok`` as :class:`VerifyReport` says.
     :raises PackageError: the package cannot be opened or read.
     :raises OptionError: ``schema_dir`` holds no usable schema.
     """
-    with open_package(path, progress=progress) as package:
+    with open_package(path, progress=progress, allow_hardlinks=allow_hardlinks) as package:
         problems: list[str] = []
         warnings = [f"{os.path.basename(path)}: {w}" for w in package.warnings]
         for warning in warnings:

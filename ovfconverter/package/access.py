@@ -29,7 +29,7 @@ from ovfconverter.formats.safexml import MAX_DESCRIPTOR_SIZE
 from ovfconverter.io.ranges import ByteRange, read_range
 from ovfconverter.model.envelope import FileReference
 from ovfconverter.package.gzip_ova import gunzip_ova
-from ovfconverter.package.paths import check_href, resolve_in_folder
+from ovfconverter.package.paths import check_href, check_links, resolve_in_folder
 from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.tar import TarMember, read_member_table
 from ovfconverter.progress import ProgressCallback
@@ -142,18 +142,23 @@ class Package:
 
 
 class FolderPackage(Package):
-    """A descriptor with its files in the same folder."""
+    """A descriptor with its files in the same folder; every file of it
+    (the descriptor too) must have one hard link only unless
+    ``allow_hardlinks`` (see :func:`~ovfconverter.package.paths.check_links`)."""
 
     kind = "folder"
 
-    def __init__(self, descriptor_path: str) -> None:
+    def __init__(self, descriptor_path: str, allow_hardlinks: bool = False) -> None:
         super().__init__(descriptor_path)
+        self.allow_hardlinks = allow_hardlinks
         self.folder = os.path.dirname(os.path.abspath(descriptor_path))
         self.descriptor_name = os.path.basename(descriptor_path)
         try:
-            size = os.path.getsize(descriptor_path)
+            info = os.stat(descriptor_path)
         except OSError as exc:
             raise PackageError(f"cannot read the descriptor: {exc.strerror}", descriptor_path) from None
+        check_links(info, "the descriptor", self.descriptor_name, allow_hardlinks)
+        size = info.st_size
         self.descriptor = read_range(
             ByteRange(os.path.realpath(descriptor_path), 0, size, self.descriptor_name), MAX_DESCRIPTOR_SIZE
         )
@@ -168,7 +173,7 @@ class FolderPackage(Package):
                 setattr(self, attr, read_range(self.locate(name), limit))
 
     def locate(self, href: str) -> ByteRange:
-        real = resolve_in_folder(self.folder, href, self.descriptor_name)
+        real = resolve_in_folder(self.folder, href, self.descriptor_name, self.allow_hardlinks)
         return ByteRange(real, 0, os.path.getsize(real), check_href(href, self.descriptor_name))
 
     def listing(self) -> list[str]:
@@ -262,7 +267,9 @@ class OvaPackage(Package):
         return [m.name[len(prefix) :] for m in self.members if m.name.startswith(prefix)]
 
 
-def open_package(path: str, workdir: str | None = None, progress: ProgressCallback | None = None) -> Package:
+def open_package(
+    path: str, workdir: str | None = None, progress: ProgressCallback | None = None, allow_hardlinks: bool = False
+) -> Package:
     """Open the OVF package at ``path``.
 
     :param path: an ``.ovf`` descriptor (folder package), an ``.ova``
@@ -270,11 +277,15 @@ def open_package(path: str, workdir: str | None = None, progress: ProgressCallba
     :param workdir: where a gzip-compressed OVA is decompressed (default:
         the system's temporary folder).
     :param progress: receives ``decompress`` events for a gzip OVA.
+    :param allow_hardlinks: accept files of a folder package that have
+        several hard links (refused by default: one may be a link to a
+        secret elsewhere on the file system).
     :returns: the package; close it when done.
     :raises PackageError: missing, unreadable, of an unknown kind (by
         extension), not a tar archive, no descriptor inside.
     :raises UnsafeInputError: a hostile archive (see
-        :func:`~ovfconverter.package.tar.read_member_table`).
+        :func:`~ovfconverter.package.tar.read_member_table`), a file with
+        several hard links.
     """
     if os.path.isdir(path):
         found = sorted(name for name in os.listdir(path) if name.lower().endswith(".ovf"))
@@ -285,7 +296,7 @@ def open_package(path: str, workdir: str | None = None, progress: ProgressCallba
         raise PackageError("no such file", path)
     extension = os.path.splitext(path)[1].lower()
     if extension == ".ovf":
-        return FolderPackage(path)
+        return FolderPackage(path, allow_hardlinks)
     if extension == ".ova":
         return OvaPackage(path, workdir, progress)
     raise PackageError(

@@ -4,7 +4,10 @@ package.
 An href must be a plain relative name: no URL, no absolute path, no ``..``,
 no backslash or control character.  In a folder package it must also, once
 every symbolic link is resolved (``realpath``), still lie inside the
-package's folder (``os.path.commonpath``), and be a regular file.
+package's folder (``os.path.commonpath``), be a regular file, and have one
+link only: a file with several hard links may be a link to a secret
+elsewhere on the same file system (only ``fs.protected_hardlinks`` stops
+an unprivileged user from making one), unless the caller allows them.
 """
 
 from __future__ import annotations
@@ -41,12 +44,29 @@ def check_href(href: str, where: str) -> str:
     return posixpath.join(*parts)
 
 
-def resolve_in_folder(folder: str, href: str, where: str) -> str:
+def check_links(info: os.stat_result, what: str, where: str, allow_hardlinks: bool) -> None:
+    """Refuse a file (``os.stat`` result ``info``) with more than one hard
+    link, unless ``allow_hardlinks``.
+
+    :param what: how to name it in the message (``href 'disk.vmdk'``).
+    :raises UnsafeInputError: several links and not allowed.
+    """
+    if info.st_nlink > 1 and not allow_hardlinks:
+        raise UnsafeInputError(
+            f"{what} has {info.st_nlink} hard links: it may be a link to a file elsewhere on this file system; "
+            "refusing (--allow-hardlinks accepts it)",
+            where,
+        )
+
+
+def resolve_in_folder(folder: str, href: str, where: str, allow_hardlinks: bool = False) -> str:
     """Return the real, absolute path of ``href`` inside ``folder``.
 
     :param folder: the package folder (the descriptor's folder).
-    :raises UnsafeInputError: ``href`` is unsafe (see :func:`check_href`) or
-        resolves, through symbolic links, outside ``folder``.
+    :param allow_hardlinks: accept a file with several hard links.
+    :raises UnsafeInputError: ``href`` is unsafe (see :func:`check_href`),
+        resolves, through symbolic links, outside ``folder``, or has several
+        hard links (see :func:`check_links`).
     :raises PackageError: the file does not exist or is not a regular file.
     """
     name = check_href(href, where)
@@ -62,4 +82,5 @@ def resolve_in_folder(folder: str, href: str, where: str) -> str:
         raise PackageError(f"file {href!r} cannot be read: {exc.strerror}", where) from None
     if not stat.S_ISREG(info.st_mode):
         raise UnsafeInputError(f"href {href!r} is not a regular file; refusing", where)
+    check_links(info, f"href {href!r}", where, allow_hardlinks)
     return real

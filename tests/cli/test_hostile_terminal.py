@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pytest
 from builders import FORMAT_URIS, DiskSpec, VmSpec, descriptor, make_raw_disk, run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ovfconverter.cli import report as report_module
 from ovfconverter.cli.main import _Formatter
@@ -450,17 +452,27 @@ def test_import_warnings_progress_and_summary_are_escaped(
         assert "vm1" in proc.stdout
 
 
-def test_export_summary_and_warnings_are_escaped(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "payloads", [{k: v for k, v in XML_PAYLOADS.items() if k != "CR"}, PAYLOADS], ids=["exported", "refused"]
+)
+def test_export_summary_and_errors_are_escaped(tmp_path: Path, payloads: dict[str, str]) -> None:
+    """Characters XML can carry, but CR, are exported (and the summary is
+    escaped); with CR, ESC and BEL too, export refuses, naming the section
+    and key, in an escaped line."""
     from builders import write_ganeti_export
 
-    payload = "".join(XML_PAYLOADS.values())
+    value = field("os", "".join(payloads.values()))
     config = write_ganeti_export(tmp_path / "gnt", "vm1.example.com", MIB)
-    text = config.read_text().replace("[os]\n", f"[os]\nnote = {field('os', payload)}\n")
-    config.write_text(text)
+    config.write_text(config.read_text().replace("[os]\n", f"[os]\nnote = {value}\n"))
     proc = run_cli("export", str(config), "--output-dir", str(tmp_path / "out"), "-v")
     assert_safe(proc.stdout)
     assert_safe(proc.stderr)
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    if payloads is PAYLOADS:
+        assert proc.returncode == 1
+        assert "[os] note " in proc.stderr and escape_line(repr(value)) in proc.stderr, proc.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr
 
 
 def test_debug_traceback_is_escaped(tmp_path: Path) -> None:
@@ -632,3 +644,70 @@ def test_stdout_and_stderr_never_fail_on_encoding(monkeypatch: pytest.MonkeyPatc
 class _Exit:
     def parse_args(self, argv: object) -> object:
         raise SystemExit(0)
+
+
+# --------------------------------------------------------------------------
+# any package, through the whole command line (tools/fuzz/fuzz_cli.py runs
+# the same checks for longer, coverage-guided)
+
+
+def run_main(args: list[str]) -> tuple[int, str, str]:
+    """``ovfconverter ARGS`` in this process, output captured."""
+    import contextlib
+
+    from ovfconverter.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(args)
+    return status, out.getvalue(), err.getvalue()
+
+
+@st.composite
+def mutated_packages(draw: st.DrawFn) -> tuple[bytes, bytes, bytes]:
+    """(descriptor, manifest, disk): the hostile descriptor with some bytes
+    replaced, a manifest of odd lines, a few bytes of disk."""
+    xml, _ = hostile_descriptor(draw(st.sampled_from(list(XML_PAYLOADS.values()))))
+    data = bytearray(xml)
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(data) - 1))
+        data[at : at + draw(st.integers(0, 8))] = draw(st.binary(max_size=8))
+    names = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=10)
+    lines = draw(
+        st.lists(
+            st.one_of(
+                st.builds(lambda n: f"SHA256({n})= {'0' * 64}", names),
+                st.builds(lambda n: f"SHA1({n})={'1' * 40}", st.sampled_from(["vm.ovf", "disk.raw", "text.vmdk"])),
+                names,
+            ),
+            max_size=4,
+        )
+    )
+    manifest = "\n".join(lines).encode("utf-8", "surrogatepass")
+    disk = draw(st.sampled_from([b"", bytes(4096), b"QFI\xfb" + bytes(508), b"KDMV" + bytes(508)]))
+    return bytes(data), manifest, disk
+
+
+@settings(
+    deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(mutated_packages())
+def test_any_package_prints_only_escaped_lines_and_never_an_internal_error(
+    tmp_path_factory: pytest.TempPathFactory, package: tuple[bytes, bytes, bytes]
+) -> None:
+    folder = tmp_path_factory.mktemp("any")
+    descriptor_bytes, manifest, disk = package
+    (folder / "vm.ovf").write_bytes(descriptor_bytes)
+    (folder / "vm.mf").write_bytes(manifest)
+    for name in ("disk.raw", "text.vmdk"):
+        (folder / name).write_bytes(disk)
+    ovf = str(folder / "vm.ovf")
+    for args in (
+        ["info", ovf],
+        ["verify", ovf],
+        ["import", ovf, "-n", "vm1", "-o", "x+default", "--output-dir", str(folder / "out")],
+    ):
+        status, out, err = run_main(args)
+        assert status in (0, 1), err
+        assert all(line.startswith("ovfconverter: ") and "internal error" not in line for line in err.splitlines()), err
+        assert printable(out) and printable(err), (out, err)

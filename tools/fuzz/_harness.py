@@ -57,9 +57,23 @@ def _ignored() -> list[tuple[str, str]]:
     return patterns
 
 
+def printed(exc: Exception) -> str:
+    """The line the command line prints for a refusal, checked: one line,
+    every character printable (the terminal escaping holds whatever the
+    input put in the message)."""
+    from ovfconverter.cli.terminal import escape_line
+
+    line = escape_line(f"ovfconverter: error: {exc}")
+    if not line.isprintable():
+        raise AssertionError(f"the error line would print raw control characters: {line!r}")
+    return line
+
+
 def main(one_input: Callable[[bytes], None]) -> None:
     """Run libFuzzer on ``one_input`` with the command line's options
-    (corpus folders, ``-max_total_time=``, ``-artifact_prefix=``...)."""
+    (corpus folders, ``-max_total_time=``, ``-artifact_prefix=``...).  A
+    refusal (an OVFConverterError) is expected; it is formatted as the
+    command line prints it (:func:`printed`)."""
     from ovfconverter.errors import OVFConverterError
 
     ignored = _ignored()
@@ -67,8 +81,8 @@ def main(one_input: Callable[[bytes], None]) -> None:
     def test_one_input(data: bytes) -> None:
         try:
             one_input(data)
-        except OVFConverterError:
-            pass  # a refusal: expected
+        except OVFConverterError as exc:
+            printed(exc)  # a refusal: expected, and printable
         except Exception as exc:
             if not any(type(exc).__name__ == name and text in str(exc) for name, text in ignored):
                 raise
