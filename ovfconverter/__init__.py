@@ -21,6 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ovfconverter.errors import (
+    CloudError,
     ConfigError,
     DescriptorError,
     DiskImageError,
@@ -109,6 +110,7 @@ __all__ = [
     "VirtualDisk",
     "VirtualHardware",
     "VirtualSystem",
+    "CloudError",
     "DescriptorError",
     "DiskImageError",
     "ExportOptions",

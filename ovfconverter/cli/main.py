@@ -24,6 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from ovfconverter import __version__
+from ovfconverter.cli.convert import add_convert_parser
 from ovfconverter.cli.progress import ProgressBars
 from ovfconverter.cli.terminal import escape_line, escape_text
 from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
@@ -299,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     _hardlinks(exp, "a config.ini or disk dump")
     _common(exp, suppress=True)
     exp.set_defaults(run=_run_export)
+
+    add_convert_parser(commands, _common)
 
     info = commands.add_parser(
         "info",

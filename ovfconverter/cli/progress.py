@@ -16,6 +16,7 @@ _LABELS = {
     "compress": "compressing",
     "pack": "packing",
     "hash": "hashing",
+    "upload": "uploading",
 }
 
 

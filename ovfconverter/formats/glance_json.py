@@ -20,6 +20,7 @@ every value it knows against Glance's enums.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -117,7 +118,7 @@ def _data(values: dict[str, Any], name: str, disk_format: DiskFormat, subject: s
     if fields["os_hash_algo"] != "sha512":
         raise PackageError("os_hash_algo must be sha512", subject)
     return ImageData(
-        file=data_file_name(name, disk_format),
+        file=data_file_name(os.path.basename(name), disk_format),
         size=_integer(fields, "size", subject),
         virtual_size=_integer(fields, "virtual_size", subject),
         checksum=fields["checksum"],

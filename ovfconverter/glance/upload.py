@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ovfconverter.errors import CloudError, OVFConverterError
 from ovfconverter.glance.cloud import CloudOptions, cloud_error, http_error, image_proxy, quote
-from ovfconverter.model.openstack import GlanceImage, ImageData, ImageStatus
+from ovfconverter.model.openstack import GlanceImage, ImageStatus
 from ovfconverter.progress import Meter, ProgressCallback
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,9 +142,8 @@ def _wait_active(images: Proxy, image: Image, options: CloudOptions) -> Image:
         if failed or current.status in (ImageStatus.KILLED.value, ImageStatus.DELETED.value):
             message = _task_message(images, image)
             raise CloudError(
-                f"Glance's import failed (status {quote(str(current.status))}"
-                + (f", task: {message}" if message else "")
-                + "): Glance checks the data against disk_format; its log has the reason"
+                f"Glance's glance-direct import failed ({message or 'image ' + quote(str(current.status))}); "
+                "the reason is in Glance's log (it checks the data against disk_format and its safety rules)"
             )
         if time.monotonic() > deadline:
             raise CloudError(f"Glance's import did not finish within {options.timeout:.0f} s")
@@ -299,23 +298,3 @@ def _as_cloud_error(exc: Exception, subject: str) -> CloudError:
     if isinstance(status, int) and getattr(exc, "response", None) is not None:
         return http_error(exc, subject)
     return cloud_error(exc, subject)
-
-
-def describe_file(path: str, name: str, virtual_size: int) -> ImageData:
-    """The :class:`ImageData` of an image file: its size, MD5 and SHA-512,
-    read in one pass.
-
-    :param name: the file's name as the JSON file refers to it.
-    :param virtual_size: bytes, as qemu-img reports it.
-    """
-    md5 = hashlib.md5(usedforsecurity=False)
-    sha512 = hashlib.sha512()
-    size = 0
-    with open(path, "rb") as stream:
-        while block := stream.read(_READ_SIZE):
-            md5.update(block)
-            sha512.update(block)
-            size += len(block)
-    return ImageData(
-        file=name, size=size, virtual_size=virtual_size, checksum=md5.hexdigest(), os_hash_value=sha512.hexdigest()
-    )

@@ -1,0 +1,129 @@
+"""``ovfconverter convert SOURCE --to openstack``: the command line of the
+OpenStack target (thin: options in, one library call, a summary out)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from ovfconverter.cli.terminal import escape_line
+
+if TYPE_CHECKING:
+    from ovfconverter.cli.progress import ProgressBars
+    from ovfconverter.glance.target import OpenStackResult
+
+TARGETS = ("openstack",)
+
+CONVERT_EXAMPLES = """\
+examples:
+  # a VMware OVA to qcow2 images with their Glance fields, uploaded to a cloud of clouds.yaml
+  ovfconverter convert appliance.ova --to openstack --upload --os-cloud mycloud
+
+  # a Ganeti export to raw images (for Ceph-backed clouds), cloud from the OS_* environment
+  ovfconverter convert /var/lib/ganeti/export/web1.example.com --to openstack --disk-format raw --upload
+
+  # only write the images and their JSON files; upload later or by hand
+  ovfconverter convert vm.ovf --to openstack --output-dir /srv/images
+"""
+
+
+def add_convert_parser(commands: Any, common: Any) -> None:
+    """Add the ``convert`` command to the subparsers ``commands``;
+    ``common(parser, suppress=True)`` adds the logging options."""
+    conv = commands.add_parser(
+        "convert",
+        help="convert a package or a Ganeti export for another system (OpenStack)",
+        description="Convert an OVF package (folder, .ovf or .ova) or a Ganeti export (its folder or "
+        "config.ini) for another system. --to openstack writes each disk as a qcow2 (or raw) image with a "
+        "JSON file of its Glance fields (properties that make Nova boot it on the right buses), the boot "
+        "disk first, and with --upload creates the images in Glance (openstacksdk: pip install "
+        "'ovfconverter[openstack]').",
+        epilog=CONVERT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    conv.add_argument("source", metavar="SOURCE", help="an OVF package, or a Ganeti export folder or config.ini")
+    conv.add_argument("--to", required=True, choices=TARGETS, help="the target system")
+    conv.add_argument("-n", "--name", metavar="NAME", help="image name (default: the machine's name)")
+    conv.add_argument("--disk-format", choices=("qcow2", "raw"), default="qcow2", help="image format (default: qcow2)")
+    conv.add_argument("--output-dir", metavar="DIR", default=".", help="where NAME/ is written (default: .)")
+    conv.add_argument("--force", action="store_true", help="replace an existing DIR/NAME")
+    conv.add_argument("--json", action="store_true", help="print the result as JSON")
+    ovf = conv.add_argument_group("OVF sources")
+    ovf.add_argument("--deployment-option", metavar="ID", help="the deployment profile to convert")
+    ovf.add_argument("--virtual-system", metavar="ID", help="the VirtualSystem of a collection to convert")
+    cloud = conv.add_argument_group("upload (OpenStack)")
+    cloud.add_argument("--upload", action="store_true", help="create the images in Glance")
+    cloud.add_argument(
+        "--os-cloud",
+        metavar="NAME",
+        help="a cloud of clouds.yaml (default: OS_CLOUD, else the OS_* environment, as the openstack command)",
+    )
+    cloud.add_argument(
+        "--upload-method",
+        choices=("auto", "import", "put"),
+        default="auto",
+        help="interoperable import (glance-direct) when offered (auto, default), always (import), or "
+        "a plain upload (put)",
+    )
+    common(conv, suppress=True)
+    conv.set_defaults(run=run_convert)
+
+
+def _summary(result: OpenStackResult) -> list[str]:
+    lines = [f"{result.path}: {len(result.images)} Glance image(s)"]
+    uploaded = {u.disk_index: u for u in result.uploaded}
+    for image, path in zip(result.images, result.files, strict=True):
+        props = " ".join(f"{k}={v}" for k, v in image.properties().items())
+        lines.append(
+            f"  {image.name}: {path.rsplit('/', 1)[-1]}, min_disk {image.min_disk} GiB, min_ram {image.min_ram} MiB"
+            + (f", {props}" if props else "")
+        )
+        if image.disk_index in uploaded:
+            done = uploaded[image.disk_index]
+            lines.append(f"    uploaded: id {done.id} ({done.method}), checksum and os_hash_value verified")
+    return lines
+
+
+def _as_json(result: OpenStackResult) -> dict[str, Any]:
+    from ovfconverter.formats.glance_json import glance_fields
+
+    uploaded = {u.disk_index: u for u in result.uploaded}
+    images = []
+    for image, path in zip(result.images, result.files, strict=True):
+        entry: dict[str, Any] = {"file": path, "role": image.role.value, **glance_fields(image)}
+        done = uploaded.get(image.disk_index)
+        entry["id"] = done.id if done else None
+        entry["upload_method"] = done.method if done else None
+        images.append(entry)
+    return {"path": result.path, "images": images, "warnings": result.warnings}
+
+
+def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
+    """Run ``convert`` (``--to openstack``)."""
+    from ovfconverter.glance.cloud import CloudOptions
+    from ovfconverter.glance.sources import convert_to_openstack
+    from ovfconverter.glance.target import OpenStackOptions
+    from ovfconverter.glance.upload import UploadMethod
+    from ovfconverter.importer import ImportOptions
+    from ovfconverter.model.openstack import DiskFormat
+
+    options = OpenStackOptions(
+        output_dir=args.output_dir,
+        disk_format=DiskFormat(args.disk_format),
+        name=args.name,
+        force=args.force,
+        upload=args.upload,
+        cloud=CloudOptions(cloud=args.os_cloud),
+        method=UploadMethod(args.upload_method),
+    )
+    source_options = ImportOptions(deployment_option=args.deployment_option, virtual_system=args.virtual_system)
+    result = convert_to_openstack(args.source, options, source_options, progress)
+    if progress:
+        progress.close()
+    if args.json:
+        print(json.dumps(_as_json(result), indent=2))
+    else:
+        for line in _summary(result):
+            print(escape_line(line))
+    return 0
