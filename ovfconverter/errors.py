@@ -76,6 +76,11 @@ class OptionError(OVFConverterError):
     """An option value given by the caller is invalid."""
 
 
+class TargetError(OVFConverterError):
+    """The machine cannot be expressed on the chosen target: a name, MAC
+    address or device count the target refuses (libvirt, ``xl.cfg``...)."""
+
+
 class FileAccessError(OVFConverterError):
     """A file could not be read or written: permissions, a full file
     system, an I/O error.  ``errno`` is the operating system's code."""

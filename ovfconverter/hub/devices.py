@@ -405,8 +405,9 @@ def _choose_nic(ctx: _Context, source: NicModel | None, label: str) -> tuple[Nic
     choice = _NIC_FALLBACK.get(source, NicModel.E1000) if source is not None else NicModel.E1000
     if choice not in caps.nics:
         choice = NicModel.E1000 if NicModel.E1000 in caps.nics else NicModel.RTL8139
-    what = source.value if source is not None else "an unknown model"
-    return choice, [f"{label}: the target has no {what} NIC: using {choice.value}"]
+    if source is None:
+        return choice, [f"{label}: the source does not say the NIC model: using {choice.value}"]
+    return choice, [f"{label}: the target has no {source.value} NIC: using {choice.value}"]
 
 
 def _chipset(machine: Machine, caps: TargetCapabilities) -> Chipset:
@@ -430,10 +431,14 @@ def choose_devices(machine: Machine, target: TargetKind, policy: DevicePolicy = 
     if firmware not in caps.bootable:
         notes.append(f"{target.value} has no {firmware.value.upper()} firmware: the machine gets BIOS and may not boot")
         firmware, secure = Firmware.BIOS, False
+    chipset = _chipset(machine, caps)
+    if secure and Chipset.Q35 in caps.chipsets and chipset is not Chipset.Q35:
+        notes.append("secure boot needs the q35 chipset (SMM): using q35")
+        chipset = Chipset.Q35
     ctx = _Context(
         caps=caps,
         firmware=firmware,
-        chipset=_chipset(machine, caps),
+        chipset=chipset,
         policy=policy,
         virtio=virtio_support(machine.os),
         windows=machine.os.family is OsFamily.WINDOWS,

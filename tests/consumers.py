@@ -1,0 +1,271 @@
+"""The real consumers of the libvirt and xen targets, as test harnesses:
+``virt-xml-validate``, ``virsh -c test:///default``, a real ``libvirtd`` with
+its qemu driver, and Xen's own ``xl.cfg`` parser (libxlutil through ctypes).
+Each helper skips the calling test, with the reason, when its tool cannot run
+here; tools/setup-env installs them all on Debian.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+QEMU_URI = "qemu:///system"
+
+
+def need(command: str) -> str:
+    path = shutil.which(command)
+    if path is None:
+        pytest.skip(f"{command} is not installed (tools/setup-env installs it as root)")
+    return path
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def virt_xml_validate(path: Path) -> None:
+    """Assert that ``path`` validates against libvirt's domain schema."""
+    need("virt-xml-validate")
+    need("xmllint")
+    result = run("virt-xml-validate", str(path), "domain")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def virsh_test_define(path: Path) -> None:
+    """Assert that libvirt's test driver defines the domain."""
+    need("virsh")
+    result = run("virsh", "-c", "test:///default", "define", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- a real libvirtd --------------------------------------------------------
+
+
+def _libvirtd_answers() -> bool:
+    return run("virsh", "-c", QEMU_URI, "version", timeout=30).returncode == 0
+
+
+def libvirtd() -> Iterator[str]:
+    """A running libvirtd (qemu driver): reuse one that answers, else start
+    ``virtlogd -d`` and ``libvirtd -d`` (no systemd here) and stop what was
+    started afterwards.  Yields the connection URI."""
+    need("virsh")
+    if _libvirtd_answers():
+        yield QEMU_URI
+        return
+    if os.geteuid() != 0:
+        pytest.skip("a system libvirtd needs root")
+    need("libvirtd")
+    need("virtlogd")
+    Path("/var/log/libvirt").mkdir(parents=True, exist_ok=True)
+    started: list[str] = []
+    for daemon in ("virtlogd", "libvirtd"):
+        pidfile = f"/run/{daemon}.pid"
+        if run("pgrep", "-x", daemon).returncode != 0:
+            result = run(daemon, "-d", "-p", pidfile)
+            if result.returncode != 0:
+                pytest.skip(f"{daemon} -d failed: {result.stderr.strip()}")
+            started.append(pidfile)
+    for _ in range(60):
+        if _libvirtd_answers():
+            break
+        time.sleep(0.5)
+    else:
+        log = Path("/var/log/libvirt/libvirtd.log")
+        tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+        pytest.skip(f"libvirtd does not answer: {' | '.join(tail)}")
+    try:
+        yield QEMU_URI
+    finally:
+        for pidfile in reversed(started):
+            try:
+                os.kill(int(Path(pidfile).read_text().split()[0]), 15)
+            except (OSError, ValueError):
+                pass
+
+
+def world_readable_dir(prefix: str) -> Path:
+    """A fresh folder that libvirt's ``libvirt-qemu`` user can traverse
+    (pytest's own tmp folders are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+# --- Xen's xl.cfg parser ----------------------------------------------------
+
+
+class _XlDisk(ctypes.Structure):
+    # The leading members of libxl_device_disk (libxl_types.idl, Xen 4.17);
+    # the padding leaves room for the rest, which libxl_device_disk_init sets.
+    _fields_ = [
+        ("backend_domid", ctypes.c_uint32),
+        ("backend_domname", ctypes.c_char_p),
+        ("pdev_path", ctypes.c_char_p),
+        ("vdev", ctypes.c_char_p),
+        ("backend", ctypes.c_int),
+        ("format", ctypes.c_int),
+        ("script", ctypes.c_char_p),
+        ("removable", ctypes.c_int),
+        ("readwrite", ctypes.c_int),
+        ("is_cdrom", ctypes.c_int),
+        ("rest", ctypes.c_char * 4096),
+    ]
+
+
+#: libxl_disk_format values (libxl_types.idl).
+XL_DISK_FORMATS = {1: "qcow", 2: "qcow2", 3: "vhd", 4: "raw", 5: "empty", 6: "qed"}
+
+
+@dataclass
+class ParsedDisk:
+    target: str | None
+    vdev: str
+    format: str
+    readwrite: bool
+    cdrom: bool
+
+
+@dataclass
+class ParsedXl:
+    strings: dict[str, str]
+    longs: dict[str, int]
+    disks: list[ParsedDisk]
+    vifs: list[str]
+
+
+def _libs() -> tuple[ctypes.CDLL, ctypes.CDLL, ctypes.CDLL]:
+    try:
+        xlu = ctypes.CDLL("libxlutil.so.4.17")
+        xl = ctypes.CDLL("libxenlight.so.4.17")
+    except OSError as exc:
+        pytest.skip(f"Xen's libxlutil is not installed (Debian package libxenmisc4.17): {exc}")
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.fdopen.restype = ctypes.c_void_p
+    libc.fdopen.argtypes = [ctypes.c_int, ctypes.c_char_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    xlu.xlu_cfg_init.restype = ctypes.c_void_p
+    xlu.xlu_cfg_init.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    xlu.xlu_cfg_readfile.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    xlu.xlu_cfg_destroy.argtypes = [ctypes.c_void_p]
+    xlu.xlu_cfg_get_string.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int]
+    xlu.xlu_cfg_get_long.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_long), ctypes.c_int]
+    xlu.xlu_cfg_get_list.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_void_p),
+        ctypes.POINTER(ctypes.c_int),
+        ctypes.c_int,
+    ]
+    xlu.xlu_cfg_get_listitem.restype = ctypes.c_char_p
+    xlu.xlu_cfg_get_listitem.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    xlu.xlu_disk_parse.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p), ctypes.c_void_p]
+    xl.libxl_device_disk_init.argtypes = [ctypes.c_void_p]
+    xl.libxl_device_disk_dispose.argtypes = [ctypes.c_void_p]
+    return xlu, xl, libc
+
+
+class XlParseError(AssertionError):
+    pass
+
+
+_VIF_KEYS = {"mac", "bridge", "model", "type", "ip", "script", "vifname", "rate", "backend"}
+_VIF_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+
+
+def check_vif(spec: str) -> dict[str, str]:
+    """Our own rules for a vif entry (xl parses vif lines only inside
+    libxl): comma-separated key=value pairs of known keys, each once, a valid
+    unicast MAC, a bridge name without spaces."""
+    result: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        assert sep and key in _VIF_KEYS and key not in result and value, f"bad vif entry {spec!r}"
+        result[key] = value
+    if "mac" in result:
+        assert _VIF_MAC.fullmatch(result["mac"]) and not int(result["mac"][:2], 16) & 1, spec
+    assert "bridge" in result and " " not in result["bridge"], spec
+    return result
+
+
+def parse_xl_cfg(path: Path, strings: tuple[str, ...] = ("name", "type"), longs: tuple[str, ...] = ()) -> ParsedXl:
+    """Parse ``path`` with Xen's ``xlu_cfg_readfile``, each ``disk`` entry
+    with ``xlu_disk_parse``, each ``vif`` entry with :func:`check_vif`.
+
+    :raises XlParseError: with xl's own messages, when anything fails.
+    """
+    xlu, xl, libc = _libs()
+    with tempfile.TemporaryFile() as report:
+        stream = libc.fdopen(os.dup(report.fileno()), b"w")
+        cfg = xlu.xlu_cfg_init(stream, str(path).encode())
+        try:
+            parsed = _parse(xlu, xl, cfg, path, strings, longs)
+            error = None
+        except XlParseError as exc:
+            error = exc
+        finally:
+            xlu.xlu_cfg_destroy(cfg)
+            libc.fclose(stream)
+        report.seek(0)
+        messages = report.read().decode(errors="replace")
+    if error is not None:
+        raise XlParseError(f"{error}: {messages}")
+    return parsed
+
+
+def _parse(
+    xlu: ctypes.CDLL, xl: ctypes.CDLL, cfg: int, path: Path, strings: tuple[str, ...], longs: tuple[str, ...]
+) -> ParsedXl:
+    if xlu.xlu_cfg_readfile(cfg, str(path).encode()) != 0:
+        raise XlParseError("xlu_cfg_readfile failed")
+    result = ParsedXl({}, {}, [], [])
+    for key in strings:
+        value = ctypes.c_char_p()
+        if xlu.xlu_cfg_get_string(cfg, key.encode(), ctypes.byref(value), 0) != 0 or value.value is None:
+            raise XlParseError(f"no string {key}")
+        result.strings[key] = value.value.decode()
+    for key in longs:
+        number = ctypes.c_long()
+        if xlu.xlu_cfg_get_long(cfg, key.encode(), ctypes.byref(number), 0) != 0:
+            raise XlParseError(f"no number {key}")
+        result.longs[key] = number.value
+    for key in ("disk", "vif"):
+        items = ctypes.c_void_p()
+        count = ctypes.c_int()
+        if xlu.xlu_cfg_get_list(cfg, key.encode(), ctypes.byref(items), ctypes.byref(count), 1) != 0:
+            continue
+        for n in range(count.value):
+            item = xlu.xlu_cfg_get_listitem(items, n)
+            if key == "vif":
+                result.vifs.append(item.decode())
+                check_vif(item.decode())
+                continue
+            disk = _XlDisk()
+            xl.libxl_device_disk_init(ctypes.byref(disk))
+            specs = (ctypes.c_char_p * 1)(item)
+            rc = xlu.xlu_disk_parse(cfg, 1, specs, ctypes.byref(disk))
+            if rc != 0:
+                raise XlParseError(f"xlu_disk_parse refused {item!r}")
+            result.disks.append(
+                ParsedDisk(
+                    target=disk.pdev_path.decode() if disk.pdev_path else None,
+                    vdev=(disk.vdev or b"").decode(),
+                    format=XL_DISK_FORMATS.get(disk.format, str(disk.format)),
+                    readwrite=bool(disk.readwrite),
+                    cdrom=bool(disk.is_cdrom),
+                )
+            )
+            xl.libxl_device_disk_dispose(ctypes.byref(disk))
+    return result
