@@ -269,3 +269,110 @@ def _parse(
             )
             xl.libxl_device_disk_dispose(ctypes.byref(disk))
     return result
+
+
+# --- booting what a target wrote -------------------------------------------
+
+MAKE_BOOT_DISK_TIMEOUT = 600
+BOOT_TIMEOUT = 240  # seconds under TCG; a disk that does not boot hangs
+
+
+@dataclass
+class BootReport:
+    """What ``make-boot-disk``'s init printed on the serial console."""
+
+    firmware: str
+    disks: list[dict[str, str]]
+    nics: list[dict[str, str]]
+    seconds: float
+
+    def boot_disk(self) -> dict[str, str]:
+        disks = [d for d in self.disks if d.get("boot") == "1"]
+        assert len(disks) == 1, self.disks
+        return disks[0]
+
+    def nic(self, mac: str) -> dict[str, str]:
+        found = [n for n in self.nics if n.get("mac") == mac]
+        assert len(found) == 1, (mac, self.nics)
+        return found[0]
+
+
+def _fields(line: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
+
+
+def parse_boot_report(text: str, seconds: float) -> BootReport | None:
+    """The report in a serial log, ``None`` until ``OVFCONV-BOOT-OK``."""
+    lines = [line.strip() for line in text.replace("\r", "").splitlines()]
+    if not any(line.startswith("OVFCONV-BOOT-OK") for line in lines):
+        return None
+    boot = next(_fields(line) for line in lines if line.startswith("OVFCONV-BOOT "))
+    return BootReport(
+        firmware=boot.get("firmware", ""),
+        disks=[_fields(line) for line in lines if line.startswith("OVFCONV-DISK ")],
+        nics=[_fields(line) for line in lines if line.startswith("OVFCONV-NIC ")],
+        seconds=seconds,
+    )
+
+
+def make_boot_disk(shared: Path, out: Path, efi: bool) -> Path:
+    """Build ``../shared/tools/make-boot-disk``'s raw disk (skip on exit 3)."""
+    tool = shared / "tools" / "make-boot-disk"
+    if not tool.exists():
+        pytest.skip(f"{tool} is absent")
+    args = [str(tool), str(out)] + (["--efi"] if efi else [])
+    result = subprocess.run(args, capture_output=True, text=True, timeout=MAKE_BOOT_DISK_TIMEOUT, check=False)
+    if result.returncode == 3:
+        pytest.skip(f"make-boot-disk cannot run here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def boot_domain(uri: str, domain_xml: Path, log: Path, timeout: float = BOOT_TIMEOUT) -> BootReport:
+    """Start the domain in ``domain_xml`` (transient, ``virsh create``) with
+    its serial console logged to ``log``, wait for the report, destroy it.
+
+    The domain XML is used as the target wrote it, except for a ``<log>``
+    added to its ``<serial>`` (the harness's only way to read the console).
+    """
+    from lxml import etree
+
+    root = etree.fromstring(domain_xml.read_bytes())
+    serial = root.find("devices/serial")
+    assert serial is not None, "the domain has no serial console"
+    etree.SubElement(serial, "log", file=str(log), append="off")
+    booted = domain_xml.with_name(domain_xml.stem + "-boot.xml")
+    booted.write_bytes(etree.tostring(root))
+    name = root.findtext("name") or ""
+    run("virsh", "-c", uri, "destroy", name)
+    start = time.monotonic()
+    result = run("virsh", "-c", uri, "create", str(booted))
+    assert result.returncode == 0, result.stderr
+    try:
+        while time.monotonic() - start < timeout:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            report = parse_boot_report(text, time.monotonic() - start)
+            if report is not None:
+                return report
+            time.sleep(1)
+        text = log.read_text(errors="replace") if log.exists() else ""
+        raise AssertionError(f"no boot report within {timeout} s; console: {text[-2000:]!r}")
+    finally:
+        run("virsh", "-c", uri, "destroy", name)
+
+
+def bridge(name: str) -> Iterator[str]:
+    """A host bridge with no address and no ports, for NICs to attach to
+    (no traffic can leave it); removed afterwards."""
+    need("ip")
+    if run("ip", "link", "show", name).returncode == 0:
+        yield name
+        return
+    result = run("ip", "link", "add", name, "type", "bridge")
+    if result.returncode != 0:
+        pytest.skip(f"cannot create bridge {name}: {result.stderr.strip()}")
+    run("ip", "link", "set", name, "up")
+    try:
+        yield name
+    finally:
+        run("ip", "link", "del", name)
