@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from builders import SHARED
 from consumers import boot_domain, bridge, libvirtd, make_boot_disk, virt_xml_validate, world_readable_dir
 
 from ovfconverter.formats.libvirt_xml import write_domain
@@ -137,8 +138,6 @@ def boot_disks(shared: Path) -> Iterator[dict[str, Path]]:
 
 @pytest.fixture(scope="module")
 def shared() -> Path:
-    from conftest import SHARED
-
     if not (SHARED / "tools").is_dir():
         pytest.skip(f"{SHARED} is absent")
     return SHARED
