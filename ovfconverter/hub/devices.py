@@ -152,11 +152,14 @@ CAPABILITIES: Mapping[TargetKind, TargetCapabilities] = MappingProxyType(
     {
         TargetKind.LIBVIRT: _QEMU,
         TargetKind.OPENSTACK: _QEMU,
-        # Ganeti 3.0.2: no SATA/NVMe disk_type, no UEFI parameter, one
-        # disk_type and nic_type per instance.
+        # Ganeti 3.0.2: no SATA/NVMe disk_type, one disk_type and nic_type
+        # per instance, no UEFI parameter: OVMF through kvm_extra (booted on
+        # the test cluster).
         TargetKind.GANETI_KVM: TargetCapabilities(
             storage=_GANETI_KVM_STORAGE,
-            bootable=MappingProxyType({Firmware.BIOS: _GANETI_KVM_STORAGE}),
+            bootable=MappingProxyType(
+                {Firmware.BIOS: _GANETI_KVM_STORAGE, Firmware.EFI: frozenset({IDE, VIRTIO_BLK, VIRTIO_SCSI})}
+            ),
             nics=frozenset({NicModel.E1000, NicModel.PCNET32, NicModel.RTL8139, NicModel.NE2K_PCI, NicModel.VIRTIO}),
             uniform=True,
         ),
@@ -500,6 +503,11 @@ GANETI_NIC_TYPES: Mapping[NicModel, str] = MappingProxyType(
 )
 
 
+#: The OVMF image Ganeti kvm instances boot EFI with (``kvm_extra``): Debian's
+#: ``ovmf`` package, without secure boot.  Ganeti 3.0 has no UEFI parameter.
+GANETI_OVMF = "/usr/share/ovmf/OVMF.fd"
+
+
 def ganeti_kvm_parameters(plan: DevicePlan) -> dict[str, str]:
     """Ganeti kvm hypervisor parameters (Ganeti 3.0 ``gnt-instance modify -H``
     names and values) for a plan made for :attr:`TargetKind.GANETI_KVM`.
@@ -507,13 +515,17 @@ def ganeti_kvm_parameters(plan: DevicePlan) -> dict[str, str]:
     ``disk_type`` ``ide``/``paravirtual``/``scsi-hd`` (never ``scsi``: QEMU 7.2
     refuses ``if=scsi``) with ``scsi_controller_type``; ``nic_type``;
     ``boot_order=disk``; ``kernel_path``/``initrd_path`` empty (the disk's own
-    boot loader); ``machine_version=pc`` (i440fx, which has IDE).
+    boot loader); ``machine_version=pc`` (i440fx, which has IDE); for EFI,
+    ``kvm_extra=-bios`` :data:`GANETI_OVMF` (which replaces a cluster-level
+    ``kvm_extra``; the node needs Debian's ``ovmf``).
 
     :raises ValueError: the plan was made for another target.
     """
     if plan.target is not TargetKind.GANETI_KVM:
         raise ValueError(f"a plan for {plan.target.value} has no Ganeti kvm parameters")
     params = {"boot_order": "disk", "kernel_path": "", "initrd_path": "", "machine_version": "pc"}
+    if plan.firmware is Firmware.EFI:
+        params["kvm_extra"] = f"-bios {GANETI_OVMF}"
     if plan.disks:
         storage = plan.disks[0]
         if storage.bus is Bus.VIRTIO:

@@ -147,13 +147,18 @@ def test_ganeti_kvm_parameters_from_lsi_e1000() -> None:
     }
 
 
-def test_ganeti_kvm_has_no_sata_vmxnet3_or_efi() -> None:
+def test_ganeti_kvm_has_no_sata_or_vmxnet3_and_efi_through_kvm_extra() -> None:
     m = machine(Bus.SATA, ControllerModel.AHCI, NicModel.VMXNET3, firmware=Firmware.EFI)
     plan = choose_devices(m, TargetKind.GANETI_KVM)
     params = ganeti_kvm_parameters(plan)
     assert params["disk_type"] == "ide" and params["nic_type"] == "e1000"
-    assert plan.firmware is Firmware.BIOS
-    assert any("EFI" in note for note in plan.notes)
+    assert plan.firmware is Firmware.EFI
+    assert params["kvm_extra"] == "-bios /usr/share/ovmf/OVMF.fd"
+    assert ganeti_kvm_devices(params).firmware is Firmware.EFI
+    # OVMF does not boot from lsi: the boot disk moves
+    assert choose_devices(machine(firmware=Firmware.EFI), TargetKind.GANETI_KVM).disks == (IDE,)
+    xen = choose_devices(m, TargetKind.GANETI_XEN_HVM)
+    assert xen.firmware is Firmware.BIOS and any("EFI" in note for note in xen.notes)
     with pytest.raises(ValueError):
         ganeti_xen_hvm_parameters(plan)
 
