@@ -10,107 +10,37 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from builders import SHARED
-from consumers import boot_domain, bridge, libvirtd, make_boot_disk, virt_xml_validate, world_readable_dir
+from consumers import (
+    BOOT_MAC,
+    boot_domain,
+    boot_machines,
+    bridge,
+    libvirtd,
+    make_boot_disk,
+    virt_xml_validate,
+    world_readable_dir,
+)
 
 from ovfconverter.formats.libvirt_xml import write_domain
 from ovfconverter.hub.devices import DevicePolicy
 from ovfconverter.hub.libvirt import Attachment, LibvirtSettings, machine_to_domain
 from ovfconverter.model.libvirt import DomainType, InterfaceType
-from ovfconverter.model.machine import (
-    Bus,
-    Controller,
-    ControllerModel,
-    Cpus,
-    Disk,
-    GuestOS,
-    Machine,
-    Memory,
-    Nic,
-    NicModel,
-    OsFamily,
-    VMwareSettings,
-)
+from ovfconverter.model.machine import Machine
 
 pytestmark = pytest.mark.slow
 
 BRIDGE = "ovfconvbr0"
 
-
-@dataclass
-class Case:
-    machine: Machine
-    policy: DevicePolicy
-    firmware: str
-    disk_driver: str
-    nic_driver: str
-
-
-MAC = "52:54:00:0f:c0:01"
-CASES = {
-    "vmware-lsilogic-e1000": Case(
-        Machine(
-            name="ovfconv-boot-vmware",
-            os=GuestOS(family=OsFamily.LINUX, vmware_os_type="otherLinux64Guest"),
-            cpus=Cpus(1),
-            memory=Memory(256 << 20),
-            controllers=(Controller(Bus.SCSI, ControllerModel.LSILOGIC, source_subtype="lsilogic"),),
-            disks=(Disk(controller=0),),
-            nics=(Nic(mac=MAC, model=NicModel.E1000),),
-        ),
-        DevicePolicy.AUTO,
-        "bios",
-        "sym53c8xx",
-        "e1000",
-    ),
-    "virtualbox-ahci-virtio-net": Case(
-        Machine(
-            name="ovfconv-boot-vbox",
-            os=GuestOS(family=OsFamily.LINUX, distribution="debian", virtualbox_os_type="Debian_64"),
-            cpus=Cpus(1),
-            memory=Memory(256 << 20),
-            controllers=(Controller(Bus.SATA, ControllerModel.AHCI),),
-            disks=(Disk(controller=0),),
-            nics=(Nic(mac=MAC, model=NicModel.VIRTIO),),
-        ),
-        DevicePolicy.AUTO,
-        "bios",
-        "virtio_blk",
-        "virtio_net",
-    ),
-    "virtualbox-ahci-kept": Case(
-        Machine(
-            name="ovfconv-boot-vbox-keep",
-            os=GuestOS(family=OsFamily.LINUX, distribution="debian"),
-            memory=Memory(256 << 20),
-            controllers=(Controller(Bus.SATA, ControllerModel.AHCI),),
-            disks=(Disk(controller=0),),
-            nics=(Nic(mac=MAC, model=NicModel.VIRTIO),),
-        ),
-        DevicePolicy.KEEP,
-        "bios",
-        "ahci",
-        "virtio_net",
-    ),
-    "vmware-efi-pvscsi-vmxnet3": Case(
-        Machine(
-            name="ovfconv-boot-efi",
-            os=GuestOS(family=OsFamily.LINUX, vmware_os_type="otherLinux64Guest"),
-            memory=Memory(384 << 20),
-            controllers=(Controller(Bus.SCSI, ControllerModel.PVSCSI),),
-            disks=(Disk(controller=0),),
-            nics=(Nic(mac=MAC, model=NicModel.VMXNET3),),
-            vmware=VMwareSettings(extra_config=(("firmware", "efi"),)),
-        ),
-        DevicePolicy.AUTO,
-        "efi",
-        "ata_piix",
-        "vmxnet3",
-    ),
+#: machine, device policy -> (firmware, boot disk driver, NIC driver) expected
+EXPECTED = {
+    ("vmware", DevicePolicy.AUTO): ("bios", "sym53c8xx", "e1000"),
+    ("virtualbox", DevicePolicy.AUTO): ("bios", "virtio_blk", "virtio_net"),
+    ("virtualbox", DevicePolicy.KEEP): ("bios", "ahci", "virtio_net"),
+    ("efi", DevicePolicy.AUTO): ("efi", "ata_piix", "vmxnet3"),
 }
 
 
@@ -143,23 +73,30 @@ def shared() -> Path:
     return SHARED
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize(("name", "policy"), list(EXPECTED), ids=[f"{n}-{p.value}" for n, p in EXPECTED])
 def test_boots_under_libvirt(
-    name: str, qemu_uri: str, host_bridge: str, boot_disks: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    name: str,
+    policy: DevicePolicy,
+    qemu_uri: str,
+    host_bridge: str,
+    boot_disks: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    case = CASES[name]
+    machine, disk_firmware = boot_machines()[name]
+    assert isinstance(machine, Machine)
+    firmware, disk_driver, nic_driver = EXPECTED[(name, policy)]
     folder = world_readable_dir("ovfconv-boot-")
     try:
         disk = folder / "disk0.qcow2"
         subprocess.run(
-            ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(boot_disks[case.firmware]), str(disk)], check=True
+            ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(boot_disks[disk_firmware]), str(disk)], check=True
         )
         result = machine_to_domain(
-            case.machine,
+            machine,
             LibvirtSettings(
                 disk_paths=(str(disk),),
                 domain_type=DomainType.QEMU,
-                policy=case.policy,
+                policy=policy,
                 attachments={0: Attachment(InterfaceType.BRIDGE, host_bridge)},
             ),
         )
@@ -168,9 +105,9 @@ def test_boots_under_libvirt(
         virt_xml_validate(xml)
         report = boot_domain(qemu_uri, xml, folder / "console.log")
         with capsys.disabled():
-            print(f"\nboot {name}: {report.seconds:.0f} s")
-        assert report.firmware == case.firmware
-        assert report.boot_disk()["driver"] == case.disk_driver
-        assert report.nic(MAC)["driver"] == case.nic_driver
+            print(f"\nlibvirt boot {name}-{policy.value}: {report.seconds:.0f} s")
+        assert report.firmware == firmware
+        assert report.boot_disk()["driver"] == disk_driver
+        assert report.nic(BOOT_MAC)["driver"] == nic_driver
     finally:
         shutil.rmtree(folder)
