@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from consumers import libvirtd, run, virsh_test_define, virt_xml_validate, world_readable_dir
+from consumer_tools import libvirtd, run, virsh_test_define, virt_xml_validate, world_readable_dir
 from lxml import etree
 
 from ovfconverter.errors import TargetError

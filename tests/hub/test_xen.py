@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from consumers import XlParseError, check_vif, parse_xl_cfg
+from consumer_tools import XlParseError, check_vif, parse_xl_cfg
 
 from ovfconverter.errors import TargetError
 from ovfconverter.formats.xl_cfg import disk_spec, write_xl_cfg

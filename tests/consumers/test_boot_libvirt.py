@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from builders import SHARED
-from consumers import (
+from consumer_tools import (
     BOOT_MAC,
     boot_domain,
     boot_machines,
