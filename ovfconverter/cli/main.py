@@ -295,7 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="vssd:VirtualSystemType, e.g. vmx-07 (default) or 'vmx-07 vmx-10'",
     )
     res = exp.add_argument_group("result")
-    res.add_argument("--output-dir", metavar="DIR", help="where the result goes (default: the folder of CONFIG_INI)")
+    res.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="where the result goes (default: the current folder, not Ganeti's export folder)",
+    )
     res.add_argument("--force", action="store_true", help="replace an existing result")
     _hardlinks(exp, "a config.ini or disk dump")
     _common(exp, suppress=True)

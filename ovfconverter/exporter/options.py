@@ -27,8 +27,9 @@ class ExportOptions:
     :ivar external: leave the Ganeti section out (for other hypervisors);
         the instance's hypervisor and OS are then not required.
     :ivar name: the virtual system's name (default: the instance name).
-    :ivar output_dir: where the result goes (default: the folder of
-        ``config.ini``, as Ganeti does).
+    :ivar output_dir: where the result goes (default: the current folder;
+        not config.ini's, which is Ganeti's export folder, whose contents
+        ``gnt-backup remove`` deletes).
     :ivar force: replace an existing result.
     :ivar digest: manifest algorithm: ``sha256`` (default), ``sha1`` (older
         VMware products), ``sha512``.

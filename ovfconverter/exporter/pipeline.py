@@ -37,6 +37,7 @@ from ovfconverter.exporter.plan import (
 from ovfconverter.formats.config_ini import MAX_CONFIG_SIZE, read_config
 from ovfconverter.formats.manifest import ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import write_envelope
+from ovfconverter.ganeti_node import export_dir, is_below
 from ovfconverter.io.deflate import DEFAULT_LEVEL
 from ovfconverter.io.ranges import ByteRange, range_reader, read_range
 from ovfconverter.io.sink import Sink
@@ -237,6 +238,11 @@ def _pad(descriptor: bytes, room: int) -> bytes:
     return descriptor + (b" " * (extra - 1) + b"\n" if extra else b"")
 
 
+def _warn(warnings: list[str], message: str) -> None:
+    warnings.append(message)
+    log.warning("%s", message)
+
+
 @os_errors_as_ours
 def export_instance(
     config_path: str, options: ExportOptions | None = None, progress: ProgressCallback | None = None
@@ -273,10 +279,22 @@ def export_instance(
     name = options.name or config.name
     assert name is not None
     compressed_dumps = (config.export_extra.get("compression") or "none").strip().lower() == "gzip"
-    output_dir = os.path.abspath(options.output_dir or folder)
+    output_dir = os.path.abspath(options.output_dir or os.getcwd())
     descriptor_name, manifest_name, hrefs = member_names(name, len(disks), target.extension, options.compress)
     final = os.path.join(output_dir, f"{name}.ova" if options.ova else name)
     warnings: list[str] = []
+    if not config.hypervisor and not options.external:
+        _warn(
+            warnings,
+            "config.ini names no hypervisor ([instance] hypervisor): the Ganeti section names none, "
+            "so an import into Ganeti takes the target cluster's default hypervisor",
+        )
+    if is_below(export_dir(), final):
+        _warn(
+            warnings,
+            f"{final} is inside Ganeti's export folder {export_dir()}: gnt-backup remove, or the next "
+            "gnt-backup export of the instance, deletes it with the export (give --output-dir elsewhere)",
+        )
 
     with Staging(output_dir, "ovfconverter-export") as staging:
         staging.check_target(final, options.force)
@@ -286,8 +304,7 @@ def export_instance(
                 message = (
                     f"disk{disk.index} dump is {dump.size} bytes, more than disk{disk.index}_size ({disk.size_mib} MiB)"
                 )
-                warnings.append(message)
-                log.warning("%s", message)
+                _warn(warnings, message)
         populated = [min(os.stat(d.path).st_blocks * 512, d.size) if d.offset == 0 else None for d in dumps]
         space = SpaceBudget(staging.work)
         for dump, allocated in zip(dumps, populated, strict=True):

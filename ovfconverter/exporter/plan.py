@@ -2,9 +2,12 @@
 describing the instance as an OVF envelope.
 
 Checks follow what Ganeti's own suite expects of its converter (a name, a
-CPU count, memory, a hypervisor and an OS unless ``--external``, NIC modes
-Ganeti knows, every disk dump present as a plain file beside config.ini),
-with every problem listed in one refusal.
+CPU count, memory, an OS unless ``--external``, NIC modes Ganeti knows,
+every disk dump present as a plain file beside config.ini), with every
+problem listed in one refusal.  A missing hypervisor is allowed (the
+pipeline warns): Ganeti's importer takes the cluster's default for it, and
+the folders ``import`` writes from packages without a Ganeti section have
+none.
 
 The envelope carries what VMware and VirtualBox need (VirtualSystemType,
 CPU and memory in ``byte * 2^20``, an LSI Logic SCSI controller with the
@@ -205,9 +208,7 @@ def check_config(config: InstanceExport, folder: str, options: ExportOptions, wh
     if config.maxmem is None or config.maxmem < 1:
         problems.append("no memory size ([backend] maxmem or memory)")
     if not options.external:
-        if not config.hypervisor:
-            problems.append("no hypervisor ([instance] hypervisor; --external exports without it)")
-        elif config.hypervisor not in HYPERVISORS:
+        if config.hypervisor and config.hypervisor not in HYPERVISORS:
             problems.append(f"hypervisor {config.hypervisor!r} is not one Ganeti knows")
         if not config.os:
             problems.append("no OS ([export] os; --external exports without it)")

@@ -221,9 +221,10 @@ REFUSALS = {
         [],
     ),
     "no_os.ini": (["no_os.ini", "no OS"], ["hypervisor", "CPU", "memory", "disk0", "nic0"]),
+    # (no hypervisor is no refusal: Ganeti's importer takes the cluster's default; import writes none)
     "empty.ini": (
-        ["empty.ini", "no instance name", "no hypervisor", "no OS", "no CPU count", "no memory size"],
-        ["disk0", "nic0"],
+        ["empty.ini", "no instance name", "no OS", "no CPU count", "no memory size"],
+        ["disk0", "nic0", "hypervisor"],
     ),
     "wrong_config.ini": (["wrong_config.ini", "not a valid config.ini"], []),
     "unsafe_path.ini": (["unsafe_path.ini", "disk0_dump 'other/rawdisk.raw'", "not a plain file name"], ["OS", "CPU"]),
