@@ -746,3 +746,62 @@ def run_cli_bounded(
     )
     assert not os.listdir(scratch), f"left in TMPDIR: {os.listdir(scratch)}"
     return proc, int(report.read_text())
+
+
+# --- OVAs shaped like VMware's and VirtualBox's, for the boot tests ----------
+
+BOOT_OVA_STYLES = {
+    # controller Item, NIC ResourceSubType, OperatingSystemSection
+    "vmware": (
+        "<rasd:ResourceSubType>lsilogic</rasd:ResourceSubType><rasd:ResourceType>6</rasd:ResourceType>",
+        "E1000",
+        '<OperatingSystemSection ovf:id="101" vmw:osType="otherLinux64Guest"><Info>os</Info>'
+        "<Description>Other Linux (64-bit)</Description></OperatingSystemSection>",
+    ),
+    "virtualbox": (
+        "<rasd:ResourceSubType>AHCI</rasd:ResourceSubType><rasd:ResourceType>20</rasd:ResourceType>",
+        "virtio",
+        '<OperatingSystemSection ovf:id="96"><Info>os</Info><Description>Debian_64</Description>'
+        "</OperatingSystemSection>",
+    ),
+}
+
+
+def boot_ova(path: Path, raw: Path, style: str, name: str) -> Path:
+    """An OVA of ``raw`` (as streamOptimized VMDK) whose one disk hangs on
+    the controller ``style`` says (``vmware``: LSI Logic SCSI + E1000, other
+    64-bit Linux; ``virtualbox``: SATA AHCI + virtio-net, Debian 64-bit)."""
+    controller, nic, os_section = BOOT_OVA_STYLES[style]
+    vmdk = convert(raw, path.with_suffix(".vmdk"), "vmdk", "subformat=streamOptimized")
+    capacity = raw.stat().st_size
+    ovf = f"""<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+ xmlns:rasd="{RASD}" xmlns:vssd="{VSSD}" xmlns:vmw="http://www.vmware.com/schema/ovf">
+  <References><File ovf:id="file0" ovf:href="disk0.vmdk" ovf:size="{vmdk.stat().st_size}"/></References>
+  <DiskSection><Info>disks</Info>
+    <Disk ovf:diskId="disk0" ovf:fileRef="file0" ovf:capacity="{capacity}" ovf:format="{FORMAT_URIS["streamOptimized"]}"/>
+  </DiskSection>
+  <NetworkSection><Info>nets</Info><Network ovf:name="bridged"><Description>n</Description></Network></NetworkSection>
+  <VirtualSystem ovf:id="{name}">
+    <Info>vm</Info><Name>{name}</Name>
+    {os_section}
+    <VirtualHardwareSection><Info>hw</Info>
+      <Item><rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits><rasd:ElementName>cpu</rasd:ElementName>
+        <rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
+      <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:ElementName>mem</rasd:ElementName>
+        <rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>256</rasd:VirtualQuantity></Item>
+      <Item><rasd:Address>0</rasd:Address><rasd:ElementName>ctl</rasd:ElementName><rasd:InstanceID>3</rasd:InstanceID>
+        {controller}</Item>
+      <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:ElementName>disk0</rasd:ElementName>
+        <rasd:HostResource>ovf:/disk/disk0</rasd:HostResource><rasd:InstanceID>4</rasd:InstanceID>
+        <rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+      <Item><rasd:AutomaticAllocation>true</rasd:AutomaticAllocation><rasd:Connection>bridged</rasd:Connection>
+        <rasd:ElementName>eth0</rasd:ElementName><rasd:InstanceID>5</rasd:InstanceID>
+        <rasd:ResourceSubType>{nic}</rasd:ResourceSubType><rasd:ResourceType>10</rasd:ResourceType></Item>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+"""
+    make_ova(path, [(f"{name}.ovf", ovf.encode()), ("disk0.vmdk", vmdk)])
+    vmdk.unlink()
+    return path

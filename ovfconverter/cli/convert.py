@@ -1,5 +1,5 @@
-"""``ovfconverter convert SOURCE --to openstack``: the command line of the
-OpenStack target (thin: options in, one library call, a summary out)."""
+"""``ovfconverter convert SOURCE --to openstack|libvirt|xen``: the command
+line of those targets (thin: options in, one library call, a summary out)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ovfconverter.cli.progress import ProgressBars
     from ovfconverter.glance.target import OpenStackResult
 
-TARGETS = ("openstack",)
+TARGETS = ("openstack", "libvirt", "xen")
 
 CONVERT_EXAMPLES = """\
 examples:
@@ -25,6 +25,13 @@ examples:
 
   # only write the images and their JSON files; upload later or by hand
   ovfconverter convert vm.ovf --to openstack --output-dir /srv/images
+
+  # a VMware OVA as a libvirt domain on bridge br0, then define it
+  ovfconverter convert appliance.ova --to libvirt --output-dir /var/lib/libvirt/images --net 0:bridge=br0
+  virsh define /var/lib/libvirt/images/NAME/NAME.xml
+
+  # a Ganeti instance's export as a Xen guest (xl.cfg and raw disks)
+  ovfconverter convert /var/lib/ganeti/export/web1.example.com --to xen --output-dir /srv/xen
 """
 
 
@@ -33,25 +40,45 @@ def add_convert_parser(commands: Any, common: Any) -> None:
     ``common(parser, suppress=True)`` adds the logging options."""
     conv = commands.add_parser(
         "convert",
-        help="convert a package or a Ganeti export for another system (OpenStack)",
+        help="convert a package or a Ganeti export for another system (OpenStack, libvirt, Xen)",
         description="Convert an OVF package (folder, .ovf or .ova) or a Ganeti export (its folder or "
         "config.ini) for another system. --to openstack writes each disk as a qcow2 (or raw) image with a "
         "JSON file of its Glance fields (properties that make Nova boot it on the right buses), the boot "
         "disk first, and with --upload creates the images in Glance (openstacksdk: pip install "
-        "'ovfconverter[openstack]').",
+        "'ovfconverter[openstack]'). --to libvirt writes NAME.xml (a libvirt domain) and its disks (qcow2 by "
+        "default), --to xen NAME.cfg (xl.cfg) and its disks (raw by default), with the disk buses, controllers "
+        "and NIC models the guest can boot with (see doc/mapping.rst, Devices).",
         epilog=CONVERT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     conv.add_argument("source", metavar="SOURCE", help="an OVF package, or a Ganeti export folder or config.ini")
     conv.add_argument("--to", required=True, choices=TARGETS, help="the target system")
     conv.add_argument("-n", "--name", metavar="NAME", help="image name (default: the machine's name)")
-    conv.add_argument("--disk-format", choices=("qcow2", "raw"), default="qcow2", help="image format (default: qcow2)")
+    conv.add_argument("--disk-format", choices=("qcow2", "raw"), help="image format (default: qcow2; raw for --to xen)")
     conv.add_argument("--output-dir", metavar="DIR", default=".", help="where NAME/ is written (default: .)")
     conv.add_argument("--force", action="store_true", help="replace an existing DIR/NAME")
     conv.add_argument("--json", action="store_true", help="print the result as JSON")
     ovf = conv.add_argument_group("OVF sources")
     ovf.add_argument("--deployment-option", metavar="ID", help="the deployment profile to convert")
     ovf.add_argument("--virtual-system", metavar="ID", help="the VirtualSystem of a collection to convert")
+    dom = conv.add_argument_group("libvirt and Xen")
+    dom.add_argument(
+        "--net",
+        metavar="N:bridge=BR|network=NAME",
+        action="append",
+        default=[],
+        help="attach NIC N to a host bridge or a libvirt network (repeatable; default: libvirt's network "
+        "'default', Xen's bridge xenbr0, or a Ganeti NIC's own bridge)",
+    )
+    dom.add_argument("--domain-type", choices=("kvm", "qemu"), default="kvm", help="libvirt domain type (qemu: TCG)")
+    dom.add_argument(
+        "--relative-paths", action="store_true", help="name disks by file name only (make absolute before use)"
+    )
+    devices = dom.add_mutually_exclusive_group()
+    devices.add_argument("--virtio", action="store_true", help="put every disk and NIC on virtio")
+    devices.add_argument(
+        "--keep-devices", action="store_true", help="keep the source's buses and models even where unbootable"
+    )
     cloud = conv.add_argument_group("upload (OpenStack)")
     cloud.add_argument("--upload", action="store_true", help="create the images in Glance")
     cloud.add_argument(
@@ -99,8 +126,64 @@ def _as_json(result: OpenStackResult) -> dict[str, Any]:
     return {"path": result.path, "images": images, "warnings": result.warnings}
 
 
+def _attachments(specs: list[str]) -> dict[int, Any]:
+    """``--net N:bridge=BR`` / ``--net N:network=NAME`` values by NIC number.
+
+    :raises OptionError: a malformed value."""
+    from ovfconverter.errors import OptionError
+    from ovfconverter.hub.libvirt import Attachment
+    from ovfconverter.model.libvirt import InterfaceType
+
+    result: dict[int, Any] = {}
+    for spec in specs:
+        number, _, rest = spec.partition(":")
+        key, _, value = rest.partition("=")
+        if not number.isdigit() or key not in ("bridge", "network") or not value or "," in value:
+            raise OptionError(f"--net {spec!r}: expected N:bridge=NAME or N:network=NAME")
+        result[int(number)] = Attachment(InterfaceType(key), value)
+    return result
+
+
+def _run_domain(args: argparse.Namespace, progress: ProgressBars | None) -> int:
+    from ovfconverter.domains.convert import convert_to_domain
+    from ovfconverter.domains.write import DomainOptions, DomainTarget
+    from ovfconverter.hub.devices import DevicePolicy
+    from ovfconverter.importer import ImportOptions
+    from ovfconverter.model.libvirt import DomainType
+
+    policy = DevicePolicy.VIRTIO if args.virtio else DevicePolicy.KEEP if args.keep_devices else DevicePolicy.AUTO
+    options = DomainOptions(
+        output_dir=args.output_dir,
+        name=args.name,
+        disk_format=args.disk_format,
+        relative_paths=args.relative_paths,
+        domain_type=DomainType(args.domain_type),
+        policy=policy,
+        attachments=_attachments(args.net),
+        force=args.force,
+    )
+    source_options = ImportOptions(deployment_option=args.deployment_option, virtual_system=args.virtual_system)
+    result = convert_to_domain(args.source, DomainTarget(args.to), options, source_options, progress)
+    if progress:
+        progress.close()
+    if args.json:
+        print(json.dumps({"path": result.path, "description": result.description, "disks": result.disks,
+                          "warnings": result.warnings}, indent=2))  # fmt: skip
+    else:
+        print(escape_line(f"{result.path}: {result.description.rsplit('/', 1)[-1]} and {len(result.disks)} disk(s)"))
+        command = f"virsh define {result.description}" if args.to == "libvirt" else f"xl create {result.description}"
+        print(escape_line(f"  next: {command}"))
+    return 0
+
+
 def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
-    """Run ``convert`` (``--to openstack``)."""
+    """Run ``convert``."""
+    if args.to in ("libvirt", "xen"):
+        return _run_domain(args, progress)
+    if args.net or args.virtio or args.keep_devices or args.relative_paths or args.domain_type != "kvm":
+        from ovfconverter.errors import OptionError
+
+        raise OptionError("--net, --virtio, --keep-devices, --relative-paths and --domain-type are for libvirt and xen")
     from ovfconverter.glance.cloud import CloudOptions
     from ovfconverter.glance.sources import convert_to_openstack
     from ovfconverter.glance.target import OpenStackOptions
@@ -110,7 +193,7 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
 
     options = OpenStackOptions(
         output_dir=args.output_dir,
-        disk_format=DiskFormat(args.disk_format),
+        disk_format=DiskFormat(args.disk_format or "qcow2"),
         name=args.name,
         force=args.force,
         upload=args.upload,

@@ -46,8 +46,10 @@ from ovfconverter.model.machine import (
     Chipset,
     Controller,
     ControllerModel,
+    Cpus,
     Disk,
     Firmware,
+    GanetiNicSettings,
     GanetiSettings,
     GuestOS,
     Machine,
@@ -133,8 +135,9 @@ def _guest_from_vmware(os_type: str | None, description: str | None) -> GuestOS:
         return GuestOS(family=OsFamily.WINDOWS, distribution="windows", architecture=arch, description=description)
     family: OsFamily | None
     for name in _VMWARE_DISTROS:
-        if key.startswith(name) or name in text.split():
+        if key.startswith(name) or name in re.split(r"[\s_()]+", text):  # VirtualBox: Debian_64
             rest = re.sub(r"_?(64)?guest\Z", "", key[len(name) :]) if key.startswith(name) else text
+            rest = re.sub(r"_64\b|64-bit", "", rest)  # an architecture, not a version
             match = _VERSION.search(rest)
             distribution = "oraclelinux" if name == "oracle" else name
             family = OsFamily.BSD if name == "freebsd" else OsFamily.LINUX
@@ -227,7 +230,11 @@ def _machine_from_ganeti(config: InstanceExport, dumps: list[ByteRange]) -> Mach
         memory=_memory(config),
         controllers=controllers,
         disks=disks,
-        nics=tuple(Nic(model=nic_model, mac=nic.mac) for nic in config.nics),
+        cpus=Cpus(config.vcpus) if config.vcpus else None,
+        nics=tuple(
+            Nic(model=nic_model, mac=nic.mac, ganeti=GanetiNicSettings(mode=nic.mode, link=nic.link, ip=nic.ip))
+            for nic in config.nics
+        ),
         ganeti=GanetiSettings(
             os_name=config.os,
             hypervisor=config.hypervisor,

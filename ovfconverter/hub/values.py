@@ -27,7 +27,9 @@ def vm_name(machine: Machine, target: str) -> str:
     source has none."""
     name = machine.name if machine.name else "vm"
     if not _NAME.fullmatch(name):
-        raise TargetError(f"VM name {name!r} is not usable for {target}: use letters, digits and ._+- (at most 64)")
+        raise TargetError(
+            f"VM name {name!r} is not usable for {target}: use letters, digits and ._+- (at most 64), or choose one with -n"
+        )
     return name
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import SHARED
+from builders import SHARED, boot_ova
 from consumer_tools import (
     BOOT_MAC,
     boot_domain,
@@ -109,5 +110,104 @@ def test_boots_under_libvirt(
         assert report.firmware == firmware
         assert report.boot_disk()["driver"] == disk_driver
         assert report.nic(BOOT_MAC)["driver"] == nic_driver
+    finally:
+        shutil.rmtree(folder)
+
+
+# --- end to end: packages and exports through `ovfconverter convert` -------
+
+OVFCONVERTER = Path(sys.executable).parent / "ovfconverter"
+
+#: OVA style -> (boot disk driver, NIC driver) expected under libvirt
+OVA_EXPECTED = {"vmware": ("sym53c8xx", "e1000"), "virtualbox": ("virtio_blk", "virtio_net")}
+
+
+def convert_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([str(OVFCONVERTER), "convert", *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("style", list(OVA_EXPECTED))
+def test_ova_converted_to_libvirt_boots(
+    style: str, qemu_uri: str, host_bridge: str, boot_disks: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk_driver, nic_driver = OVA_EXPECTED[style]
+    folder = world_readable_dir("ovfconv-ova-")
+    try:
+        ova = boot_ova(folder / f"{style}.ova", boot_disks["bios"], style, f"ovfconv-ova-{style}")
+        out = convert_cli(
+            str(ova), "--to", "libvirt", "--output-dir", str(folder), "--domain-type", "qemu",
+            "--net", f"0:bridge={host_bridge}",
+        )  # fmt: skip
+        assert "virsh define" in out.stdout
+        xml = folder / f"ovfconv-ova-{style}" / f"ovfconv-ova-{style}.xml"
+        virt_xml_validate(xml)
+        report = boot_domain(qemu_uri, xml, folder / "console.log")
+        with capsys.disabled():
+            print(f"\nlibvirt boot of {style} OVA: {report.seconds:.0f} s")
+        assert report.firmware == "bios"
+        assert report.boot_disk()["driver"] == disk_driver
+        (nic,) = report.nics
+        assert nic["driver"] == nic_driver
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_ganeti_export_converted_to_libvirt_boots(
+    qemu_uri: str, host_bridge: str, boot_disks: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = world_readable_dir("ovfconv-gnt-")
+    try:
+        export = folder / "export"
+        export.mkdir()
+        shutil.copyfile(boot_disks["bios"], export / "disk0.dump")
+        size_mib = -(-(export / "disk0.dump").stat().st_size // (1 << 20))
+        (export / "config.ini").write_text(
+            f"""[export]
+version = 0
+os = raw-image+default
+compression = none
+
+[instance]
+name = ovfconv-gnt-boot
+hypervisor = kvm
+disk_template = file
+maxmem = 256
+minmem = 256
+vcpus = 1
+nic_count = 1
+nic0_mac = {BOOT_MAC}
+nic0_mode = bridged
+nic0_link = {host_bridge}
+disk_count = 1
+disk0_ivname = disk/0
+disk0_dump = disk0.dump
+disk0_size = {size_mib}
+
+[hypervisor]
+disk_type = scsi-hd
+scsi_controller_type = megasas
+nic_type = rtl8139
+
+[backend]
+maxmem = 256
+minmem = 256
+vcpus = 1
+
+[os]
+"""
+        )
+        convert_cli(
+            str(export), "--to", "libvirt", "--output-dir", str(folder), "--domain-type", "qemu",
+            "--net", f"0:bridge={host_bridge}",
+        )  # fmt: skip
+        xml = folder / "ovfconv-gnt-boot" / "ovfconv-gnt-boot.xml"
+        virt_xml_validate(xml)
+        report = boot_domain(qemu_uri, xml, folder / "console.log")
+        with capsys.disabled():
+            print(f"\nlibvirt boot of a Ganeti export: {report.seconds:.0f} s")
+        assert report.boot_disk()["driver"] == "megaraid_sas"
+        assert report.nic(BOOT_MAC)["driver"] == "8139cp"
     finally:
         shutil.rmtree(folder)
