@@ -44,6 +44,7 @@ from ovfconverter.model import (
     GanetiNic,
     GanetiSection,
     InstanceExport,
+    Machine,
     Network,
     OperatingSystem,
     ProductProperty,
@@ -57,23 +58,27 @@ from ovfconverter.model import (
 from ovfconverter.progress import ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:
-    from ovfconverter.exporter import ExportedFile, ExportOptions, ExportResult, export_instance
-    from ovfconverter.importer import ImportedDisk, ImportOptions, ImportResult, import_package
+    __version__: str
     from ovfconverter.info import PackageInfo, VerifyReport, read_package, to_json, verify_package
+    from ovfconverter.pipelines.convert import convert
+    from ovfconverter.pipelines.exporter import export_instance
+    from ovfconverter.pipelines.importer import import_package
+    from ovfconverter.targets.ganeti import ImportedDisk, ImportOptions, ImportResult
+    from ovfconverter.targets.ovf import ExportedFile, ExportOptions, ExportResult
 
-__version__ = "0.1.0"
 
 logging.getLogger("ovfconverter").addHandler(logging.NullHandler())
 
 _LAZY = {
-    "ExportOptions": "ovfconverter.exporter",
-    "ExportResult": "ovfconverter.exporter",
-    "ExportedFile": "ovfconverter.exporter",
-    "export_instance": "ovfconverter.exporter",
-    "ImportOptions": "ovfconverter.importer",
-    "ImportResult": "ovfconverter.importer",
-    "ImportedDisk": "ovfconverter.importer",
-    "import_package": "ovfconverter.importer",
+    "ExportOptions": "ovfconverter.targets.ovf",
+    "ExportResult": "ovfconverter.targets.ovf",
+    "ExportedFile": "ovfconverter.targets.ovf",
+    "export_instance": "ovfconverter.pipelines.exporter",
+    "ImportOptions": "ovfconverter.targets.ganeti",
+    "ImportResult": "ovfconverter.targets.ganeti",
+    "ImportedDisk": "ovfconverter.targets.ganeti",
+    "import_package": "ovfconverter.pipelines.importer",
+    "convert": "ovfconverter.pipelines.convert",
     "PackageInfo": "ovfconverter.info",
     "VerifyReport": "ovfconverter.info",
     "read_package": "ovfconverter.info",
@@ -82,8 +87,22 @@ _LAZY = {
 }
 
 
+def _version() -> str:
+    """The installed distribution's version: written once, in pyproject.toml."""
+    import importlib.metadata  # not at import time: it costs as much as the models
+
+    try:
+        return importlib.metadata.version("ovfconverter")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a tree never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
-    """Import the pipeline that defines ``name`` on first use (PEP 562)."""
+    """Import the pipeline that defines ``name`` on first use, and read the
+    version when first asked (PEP 562)."""
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ovfconverter' has no attribute {name!r}")
@@ -101,6 +120,7 @@ __all__ = [
     "GanetiNic",
     "GanetiSection",
     "InstanceExport",
+    "Machine",
     "Network",
     "OperatingSystem",
     "ProductProperty",
@@ -134,6 +154,7 @@ __all__ = [
     "UnsafeInputError",
     "VerifyReport",
     "__version__",
+    "convert",
     "export_instance",
     "import_package",
     "read_package",

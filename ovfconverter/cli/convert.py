@@ -1,5 +1,10 @@
 """``ovfconverter convert SOURCE --to openstack|libvirt|xen``: the command
-line of those targets (thin: options in, one library call, a summary out)."""
+line of those targets (thin: options in, one library call, a summary out).
+
+The ``convert`` command itself is :mod:`ovfconverter.cli.parser`'s; this
+module adds the options only these targets take and runs them.  (They
+still read their sources through ``glance/sources.py``, not yet through the
+seam's registry, :mod:`ovfconverter.sources`.)"""
 
 from __future__ import annotations
 
@@ -14,9 +19,16 @@ if TYPE_CHECKING:
     from ovfconverter.glance.target import OpenStackResult
 
 TARGETS = ("openstack", "libvirt", "xen")
+"""``convert --to`` values this module runs."""
 
-CONVERT_EXAMPLES = """\
-examples:
+INTERIM_ONLY = ("disk_format", "json")
+"""``convert`` options of these targets that no seam target takes."""
+OPENSTACK_ONLY = ("upload", "os_cloud", "upload_method")
+"""``convert`` options of ``--to openstack`` alone."""
+DOMAIN_ONLY = ("domain_type", "relative_paths", "virtio", "keep_devices")
+"""``convert`` options of ``--to libvirt|xen`` alone."""
+
+EXAMPLES = """
   # a VMware OVA to qcow2 images with their Glance fields, uploaded to a cloud of clouds.yaml
   ovfconverter convert appliance.ova --to openstack --upload --os-cloud mycloud
 
@@ -35,42 +47,16 @@ examples:
 """
 
 
-def add_convert_parser(commands: Any, common: Any) -> None:
-    """Add the ``convert`` command to the subparsers ``commands``;
-    ``common(parser, suppress=True)`` adds the logging options."""
-    conv = commands.add_parser(
-        "convert",
-        help="convert a package or a Ganeti export for another system (OpenStack, libvirt, Xen)",
-        description="Convert an OVF package (folder, .ovf or .ova) or a Ganeti export (its folder or "
-        "config.ini) for another system. --to openstack writes each disk as a qcow2 (or raw) image with a "
-        "JSON file of its Glance fields (properties that make Nova boot it on the right buses), the boot "
-        "disk first, and with --upload creates the images in Glance (openstacksdk: pip install "
-        "'ovfconverter[openstack]'). --to libvirt writes NAME.xml (a libvirt domain) and its disks (qcow2 by "
-        "default), --to xen NAME.cfg (xl.cfg) and its disks (raw by default), with the disk buses, controllers "
-        "and NIC models the guest can boot with (see doc/mapping.rst, Devices).",
-        epilog=CONVERT_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    conv.add_argument("source", metavar="SOURCE", help="an OVF package, or a Ganeti export folder or config.ini")
-    conv.add_argument("--to", required=True, choices=TARGETS, help="the target system")
-    conv.add_argument("-n", "--name", metavar="NAME", help="image name (default: the machine's name)")
+def add_arguments(conv: argparse.ArgumentParser) -> None:
+    """Add the options of ``convert --to openstack|libvirt|xen`` to the
+    ``convert`` parser (each ``None`` or false unless given, so that other
+    targets can refuse them).  ``--net`` is the parser's own (shared with
+    ``--to ganeti``): these targets read ``N:bridge=BR`` or
+    ``N:network=NAME`` from it."""
     conv.add_argument("--disk-format", choices=("qcow2", "raw"), help="image format (default: qcow2; raw for --to xen)")
-    conv.add_argument("--output-dir", metavar="DIR", default=".", help="where NAME/ is written (default: .)")
-    conv.add_argument("--force", action="store_true", help="replace an existing DIR/NAME")
-    conv.add_argument("--json", action="store_true", help="print the result as JSON")
-    ovf = conv.add_argument_group("OVF sources")
-    ovf.add_argument("--deployment-option", metavar="ID", help="the deployment profile to convert")
-    ovf.add_argument("--virtual-system", metavar="ID", help="the VirtualSystem of a collection to convert")
-    dom = conv.add_argument_group("libvirt and Xen")
-    dom.add_argument(
-        "--net",
-        metavar="N:bridge=BR|network=NAME",
-        action="append",
-        default=[],
-        help="attach NIC N to a host bridge or a libvirt network (repeatable; default: libvirt's network "
-        "'default', Xen's bridge xenbr0, or a Ganeti NIC's own bridge)",
-    )
-    dom.add_argument("--domain-type", choices=("kvm", "qemu"), default="kvm", help="libvirt domain type (qemu: TCG)")
+    conv.add_argument("--json", action="store_true", help="print the result as JSON (openstack, libvirt, xen)")
+    dom = conv.add_argument_group("libvirt and Xen (--to libvirt|xen; --net N:bridge=BR|network=NAME)")
+    dom.add_argument("--domain-type", choices=("kvm", "qemu"), help="libvirt domain type (default kvm; qemu: TCG)")
     dom.add_argument(
         "--relative-paths", action="store_true", help="name disks by file name only (make absolute before use)"
     )
@@ -79,7 +65,7 @@ def add_convert_parser(commands: Any, common: Any) -> None:
     devices.add_argument(
         "--keep-devices", action="store_true", help="keep the source's buses and models even where unbootable"
     )
-    cloud = conv.add_argument_group("upload (OpenStack)")
+    cloud = conv.add_argument_group("upload (--to openstack)")
     cloud.add_argument("--upload", action="store_true", help="create the images in Glance")
     cloud.add_argument(
         "--os-cloud",
@@ -89,12 +75,9 @@ def add_convert_parser(commands: Any, common: Any) -> None:
     cloud.add_argument(
         "--upload-method",
         choices=("auto", "import", "put"),
-        default="auto",
         help="interoperable import (glance-direct) when offered (auto, default), always (import), or "
         "a plain upload (put)",
     )
-    common(conv, suppress=True)
-    conv.set_defaults(run=run_convert)
 
 
 def _summary(result: OpenStackResult) -> list[str]:
@@ -148,16 +131,16 @@ def _run_domain(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter.domains.convert import convert_to_domain
     from ovfconverter.domains.write import DomainOptions, DomainTarget
     from ovfconverter.hub.devices import DevicePolicy
-    from ovfconverter.importer import ImportOptions
     from ovfconverter.model.libvirt import DomainType
+    from ovfconverter.targets.ganeti import ImportOptions
 
     policy = DevicePolicy.VIRTIO if args.virtio else DevicePolicy.KEEP if args.keep_devices else DevicePolicy.AUTO
     options = DomainOptions(
-        output_dir=args.output_dir,
+        output_dir=args.output_dir or ".",
         name=args.name,
         disk_format=args.disk_format,
         relative_paths=args.relative_paths,
-        domain_type=DomainType(args.domain_type),
+        domain_type=DomainType(args.domain_type or "kvm"),
         policy=policy,
         attachments=_attachments(args.net),
         force=args.force,
@@ -180,7 +163,7 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     """Run ``convert``."""
     if args.to in ("libvirt", "xen"):
         return _run_domain(args, progress)
-    if args.net or args.virtio or args.keep_devices or args.relative_paths or args.domain_type != "kvm":
+    if args.net or args.virtio or args.keep_devices or args.relative_paths or args.domain_type is not None:
         from ovfconverter.errors import OptionError
 
         raise OptionError("--net, --virtio, --keep-devices, --relative-paths and --domain-type are for libvirt and xen")
@@ -188,17 +171,17 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter.glance.sources import convert_to_openstack
     from ovfconverter.glance.target import OpenStackOptions
     from ovfconverter.glance.upload import UploadMethod
-    from ovfconverter.importer import ImportOptions
     from ovfconverter.model.openstack import DiskFormat
+    from ovfconverter.targets.ganeti import ImportOptions
 
     options = OpenStackOptions(
-        output_dir=args.output_dir,
+        output_dir=args.output_dir or ".",
         disk_format=DiskFormat(args.disk_format or "qcow2"),
         name=args.name,
         force=args.force,
         upload=args.upload,
         cloud=CloudOptions(cloud=args.os_cloud),
-        method=UploadMethod(args.upload_method),
+        method=UploadMethod(args.upload_method or "auto"),
     )
     source_options = ImportOptions(deployment_option=args.deployment_option, virtual_system=args.virtual_system)
     result = convert_to_openstack(args.source, options, source_options, progress)

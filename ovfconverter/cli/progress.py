@@ -43,6 +43,7 @@ class ProgressBars:
                 file=sys.stderr,
                 leave=False,
                 dynamic_ncols=True,
+                mininterval=0,  # events already come at most every 8 MiB (progress.Meter): draw each
             )
             self._bars[key] = bar
         delta = event.done - bar.n

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ovfconverter.cli.terminal import escape_lines
 from ovfconverter.info.model import DiskInfo, PackageInfo, ProfileHardwareInfo, SystemInfo, VerifyReport
 from ovfconverter.model.units import format_bytes
+from ovfconverter.package.verify import FileStatus
 
 
 def _size(value: int | None) -> str:
@@ -140,13 +141,13 @@ def format_verify(report: VerifyReport) -> str:
     lines = []
     for verdict in report.files:
         algorithm = (verdict.algorithm or "").upper()
-        if verdict.status == "ok":
+        if verdict.status == FileStatus.OK:
             lines.append(f"OK        {verdict.name} ({algorithm})")
-        elif verdict.status == "mismatch":
+        elif verdict.status == FileStatus.MISMATCH:
             lines.append(
                 f"MISMATCH  {verdict.name}: {algorithm} is {verdict.actual}, the manifest says {verdict.expected}"
             )
-        elif verdict.status == "missing":
+        elif verdict.status == FileStatus.MISSING:
             lines.append(f"MISSING   {verdict.name}: listed in the manifest, not in the package")
         else:
             lines.append(f"UNLISTED  {verdict.name}: referenced by the descriptor, not in the manifest")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ovfconverter.enums import Words
 from ovfconverter.errors import OptionError
 
 VMDK_URI = "http://www.vmware.com/interfaces/specifications/vmdk.html"
@@ -36,7 +37,27 @@ class TargetFormat:
     subformat: str | None = None
 
 
-VMDK_SUBFORMATS = ("streamOptimized", "monolithicSparse")
+class DiskFormat(Words):
+    """The disk formats ovfconverter writes (``cow`` is Ganeti's name for
+    qcow2)."""
+
+    VMDK = "vmdk"
+    RAW = "raw"
+    QCOW2 = "qcow2"
+    COW = "cow"
+    VDI = "vdi"
+    VHD = "vhd"
+    VHDX = "vhdx"
+
+
+class VmdkSubformat(Words):
+    """The VMDK createTypes ovfconverter writes."""
+
+    STREAM_OPTIMIZED = "streamOptimized"
+    MONOLITHIC_SPARSE = "monolithicSparse"
+
+
+VMDK_SUBFORMATS = VmdkSubformat.values()
 
 
 def target_format(name: str, vmdk_subformat: str = "streamOptimized") -> TargetFormat:

@@ -35,13 +35,12 @@ from ovfconverter.disks import qemu_img
 from ovfconverter.disks.inspector import (
     SAFE_VMDK_CREATE_TYPES,
     Inspection,
-    formats_for_uri,
     inspect_image,
-    vmdk_subformat_for_uri,
 )
 from ovfconverter.errors import DiskImageError, UnsafeInputError
 from ovfconverter.io.ranges import ByteRange, iter_ranges, range_reader, total_size
 from ovfconverter.io.sparse import copy_ranges, data_extents, gunzip_ranges
+from ovfconverter.model.envelope import formats_for_uri, vmdk_subformat_for_uri
 from ovfconverter.model.units import format_bytes
 from ovfconverter.package.space import SpaceBudget, stored_limit
 from ovfconverter.progress import ProgressCallback

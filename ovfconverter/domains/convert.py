@@ -8,9 +8,9 @@ import logging
 
 from ovfconverter.domains.write import DomainOptions, DomainResult, DomainTarget, write_domain_folder
 from ovfconverter.glance.sources import open_source
-from ovfconverter.importer.options import ImportOptions
 from ovfconverter.package.staging import Staging
 from ovfconverter.progress import ProgressCallback
+from ovfconverter.targets.ganeti import ImportOptions
 
 log = logging.getLogger("ovfconverter")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ovfconverter.enums import Words
 from ovfconverter.errors import ManifestError, UnsafeInputError
 
 MAX_MANIFEST_SIZE = 4 << 20
@@ -27,6 +28,15 @@ ALGORITHMS = {
     "SHA-512": "sha512",
 }
 """Manifest algorithm names -> hashlib names."""
+
+
+class Digest(Words):
+    """The digests ovfconverter writes manifests with (hashlib names)."""
+
+    SHA1 = "sha1"
+    SHA256 = "sha256"
+    SHA512 = "sha512"
+
 
 DIGEST_LENGTHS = {"sha1": 40, "sha256": 64, "sha512": 128}
 """hashlib name -> length of its hex digest."""

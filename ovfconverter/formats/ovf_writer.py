@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
+from ovfconverter.enums import Words
 from ovfconverter.errors import DescriptorError
 from ovfconverter.formats.ganeti_section import write_ganeti_section
 from ovfconverter.formats.names import (
@@ -61,6 +62,14 @@ _ITEM_FIELDS = (
     ("VirtualQuantity", "virtual_quantity"),
 )
 _ITEM_NAMESPACES = {"Item": RASD_NS, "StorageItem": SASD_NS, "EthernetPortItem": EPASD_NS}
+
+
+class OvfVersion(Words):
+    """The OVF versions offered for writing (the writer takes any 1.x or
+    2.x)."""
+
+    V1_0 = "1.0"
+    V2_0 = "2.0"
 
 
 def capacity_attributes(size: int) -> tuple[str, str | None]:

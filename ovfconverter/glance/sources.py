@@ -26,16 +26,10 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from ovfconverter.errors import ConfigError
-from ovfconverter.exporter.options import ExportOptions
-from ovfconverter.exporter.pipeline import _raw_dump  # the export's dump checks (gzip, Ganeti issue 904)
-from ovfconverter.exporter.plan import check_config
 from ovfconverter.formats.config_ini import MAX_CONFIG_SIZE, read_config
 from ovfconverter.formats.ovf_reader import read_envelope
 from ovfconverter.glance.target import OpenStackOptions, OpenStackResult, write_openstack
 from ovfconverter.hub.openstack import DISK_BUSES, SCSI_MODELS, VIF_MODELS
-from ovfconverter.importer.options import ImportOptions
-from ovfconverter.importer.pipeline import import_package
-from ovfconverter.importer.plan import select_profile, select_system
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.envelope import ResourceItem, ResourceType
 from ovfconverter.model.ganeti import InstanceExport
@@ -54,6 +48,7 @@ from ovfconverter.model.machine import (
     GuestOS,
     Machine,
     Memory,
+    Needs,
     Nic,
     NicModel,
     OsFamily,
@@ -62,7 +57,11 @@ from ovfconverter.model.machine import (
 from ovfconverter.model.units import MIB
 from ovfconverter.package.access import open_package
 from ovfconverter.package.staging import Staging
+from ovfconverter.pipelines.importer import import_package
 from ovfconverter.progress import ProgressCallback
+from ovfconverter.sources.ganeti import check_export, raw_dump  # the export's dump checks (gzip, Ganeti issue 904)
+from ovfconverter.sources.ovf import select_profile, select_system
+from ovfconverter.targets.ganeti import ImportOptions
 
 
 @dataclass(frozen=True)
@@ -272,9 +271,10 @@ def open_source(
             raise ConfigError(f"larger than {MAX_CONFIG_SIZE} bytes", config_path)
         config = read_config(data, config_path)
         folder = os.path.dirname(os.path.abspath(config_path))
-        sources = check_config(config, folder, ExportOptions(external=True), os.path.basename(config_path))
+        needs = Needs(name=True, cpus=True, memory=True)  # as an export with --external: no Ganeti identity
+        sources = check_export(config, folder, needs, os.path.basename(config_path))
         compressed = (config.export_extra.get("compression") or "none").strip().lower() == "gzip"
-        dumps = [_raw_dump(disk, compressed, workdir, progress) for disk in sources]
+        dumps = [raw_dump(disk, compressed, workdir, progress) for disk in sources]
         return SourceMachine(_machine_from_ganeti(config, dumps), dumps)
     base = options or ImportOptions()
     # The Ganeti OS is irrelevant here: a placeholder satisfies the importer.

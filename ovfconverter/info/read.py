@@ -44,7 +44,7 @@ from ovfconverter.model.hardware import (
 )
 from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
-from ovfconverter.package.verify import verify_manifest
+from ovfconverter.package.verify import FileStatus, verify_manifest
 from ovfconverter.progress import ProgressCallback
 
 log = logging.getLogger("ovfconverter")
@@ -369,7 +369,7 @@ def verify_package(
             problems.append(
                 f"{certificate.file}: " + (certificate.problem or "the signature of the manifest does not verify")
             )
-        ok = not problems and not schema_violations and all(v.status == "ok" for v in verdicts)
+        ok = not problems and not schema_violations and all(v.status == FileStatus.OK for v in verdicts)
         return VerifyReport(
             path, package.manifest_name, verdicts, certificate, ok, problems, schema, schema_violations, warnings
         )

@@ -218,8 +218,11 @@ class Disk:
         :func:`Machine.disk_bus`).
     :ivar unit: its address on the controller (``AddressOnParent``, SCSI
         id, IDE 0-3), ``None`` when unstated.
-    :ivar name: a label or Ganeti disk name.
-    :ivar source_id: the source's id for it (``ovf:diskId``, ``disk/0``).
+    :ivar name: the disk's own name where the system names disks (Ganeti's
+        ``diskN_name``), ``None`` otherwise.
+    :ivar source_id: the source's id for it (``ovf:diskId``; ``None`` for an
+        OVF Item that names a File directly).
+    :ivar label: how messages name it (``Disk 'vmdisk1'``, ``disk0``).
     """
 
     capacity: int | None = None
@@ -229,6 +232,7 @@ class Disk:
     unit: int | None = None
     name: str | None = None
     source_id: str | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -246,8 +250,14 @@ class RemovableDrive:
 @dataclass(frozen=True)
 class GanetiNicSettings:
     """How a NIC attaches in Ganeti, as ``config.ini`` writes it
-    (``nicN_mode`` ...); ``None`` fields are unknown / cluster default."""
+    (``nicN_mode`` ...); ``None`` fields are unknown / cluster default.
 
+    :ivar mac: ``nicN_mac`` as given (``auto`` and ``generate`` included),
+        not yet checked: a Ganeti source's value wins over :attr:`Nic.mac`
+        on a Ganeti target.
+    """
+
+    mac: str | None = None
     mode: str | None = None
     link: str | None = None
     ip: str | None = None
@@ -318,11 +328,26 @@ class Product:
 
 
 @dataclass(frozen=True)
+class GanetiDiskSettings:
+    """A disk as Ganeti names it: ``diskN_ivname`` and ``diskN_name``, as
+    given (``None``: unknown)."""
+
+    ivname: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class GanetiSettings:
     """What only Ganeti understands, kept for lossless Ganeti round trips.
 
     Parameter names and values are Ganeti's, as strings (Ganeti's own
-    spelling); memory values in ``backend`` are MiB as in ``config.ini``.
+    spelling), as the source gave them: a Ganeti target validates them;
+    memory values in ``backend_parameters`` are MiB as in ``config.ini``.
+
+    :ivar disks: per disk position (disk 0, 1...), the names Ganeti gave
+        the disks; positions, not :attr:`Machine.disks` entries, because a
+        Ganeti target applies them to the disks it ends up with.
+    :ivar version: ``[export] version`` / ``gnt:Version``.
     """
 
     os_name: str | None = None
@@ -334,6 +359,7 @@ class GanetiSettings:
     disk_template: str | None = None
     tags: tuple[str, ...] = ()
     version: str | None = None
+    disks: tuple[GanetiDiskSettings, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -361,6 +387,25 @@ class VirtualBoxSettings:
 
     uuid: str | None = None
     boot_order: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a target needs a machine's source to state, so that the source
+    refuses in its own words (``[backend] vcpus``, an OVF Item...), every
+    problem at once, before anything is written.
+
+    :ivar name: a valid name (false when the target is given one).
+    :ivar cpus: a CPU count.
+    :ivar memory: a memory size.
+    :ivar ganeti_identity: the Ganeti OS, and a hypervisor Ganeti knows
+        when one is named (the target writes them: an OVF Ganeti section).
+    """
+
+    name: bool = False
+    cpus: bool = False
+    memory: bool = False
+    ganeti_identity: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,29 +13,33 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ovfconverter.enums import Words
 from ovfconverter.errors import PackageError, UnsafeInputError
 from ovfconverter.formats.manifest import ManifestEntry
 from ovfconverter.io.hashing import hash_ranges
 from ovfconverter.package.access import Package
 from ovfconverter.progress import ProgressCallback
 
-OK = "ok"
-MISMATCH = "mismatch"
-MISSING = "missing"
-UNLISTED = "unlisted"
+
+class FileStatus(Words):
+    """The manifest verdict on one file."""
+
+    OK = "ok"
+    MISMATCH = "mismatch"
+    MISSING = "missing"  # listed, not in the package
+    UNLISTED = "unlisted"  # referenced, not in the manifest
 
 
 @dataclass(frozen=True)
 class FileCheck:
     """The manifest verdict on one file.
 
-    :ivar status: ``"ok"``, ``"mismatch"``, ``"missing"`` (listed, not in
-        the package) or ``"unlisted"`` (referenced, not in the manifest).
+    :ivar status: a :class:`FileStatus`.
     :ivar algorithm: hashlib name, ``None`` for unlisted files.
     """
 
     name: str
-    status: str
+    status: FileStatus
     algorithm: str | None = None
     expected: str | None = None
     actual: str | None = None
@@ -64,13 +68,13 @@ def verify_manifest(
             try:
                 ranges = [package.locate(entry.filename)]
             except (PackageError, UnsafeInputError):
-                checks.append(FileCheck(entry.filename, MISSING, entry.algorithm, entry.digest))
+                checks.append(FileCheck(entry.filename, FileStatus.MISSING, entry.algorithm, entry.digest))
                 continue
             actual = hash_ranges(ranges, entry.algorithm, progress, entry.filename)
-        status = OK if actual == entry.digest else MISMATCH
+        status = FileStatus.OK if actual == entry.digest else FileStatus.MISMATCH
         checks.append(FileCheck(entry.filename, status, entry.algorithm, entry.digest, actual))
     for name in referenced:
         if name not in listed:
             listed.add(name)
-            checks.append(FileCheck(name, UNLISTED))
+            checks.append(FileCheck(name, FileStatus.UNLISTED))
     return checks

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from builders import FORMAT_URIS, allocated, convert, images_identical, make_raw_disk, qemu_img
 
-from ovfconverter.disks.inspector import formats_for_uri, inspect_image, vmdk_subformat_for_uri
+from ovfconverter.disks.inspector import inspect_image
 from ovfconverter.disks.to_raw import SourceImage, convert_to_raw
 from ovfconverter.errors import DiskImageError, UnsafeInputError
 from ovfconverter.io.ranges import ByteRange, range_reader
+from ovfconverter.model.envelope import formats_for_uri, vmdk_subformat_for_uri
 
 MIB = 1 << 20
 

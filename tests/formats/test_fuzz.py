@@ -54,12 +54,12 @@ from ovfconverter.errors import ConfigError, ManifestError, OVFConverterError
 from ovfconverter.formats.config_ini import read_config, write_config
 from ovfconverter.formats.manifest import parse_manifest
 from ovfconverter.formats.ovf_reader import read_envelope
-from ovfconverter.importer.options import ImportOptions
-from ovfconverter.importer.plan import build_plan
 from ovfconverter.model.envelope import Envelope
 from ovfconverter.model.ganeti import GanetiDisk
 from ovfconverter.model.hardware import Hardware, describe_hardware
 from ovfconverter.model.units import bytes_to_mib_ceil
+from ovfconverter.pipelines.importer import build_plan
+from ovfconverter.targets.ganeti import ImportOptions
 
 # --------------------------------------------------------------------------
 # helpers
@@ -929,7 +929,7 @@ def test_blank_disk_of_absurd_capacity_is_refused_not_a_crash(tmp_path: Path) ->
     (2^63 bytes) passes build_plan, and the import's ``create_blank`` then
     calls ``truncate(2**63)``, which raises OverflowError (not OSError, so
     not a FileAccessError): the CLI reports an internal error."""
-    from ovfconverter.importer.pipeline import import_package
+    from ovfconverter.pipelines.importer import import_package
 
     descriptor = tmp_path / "vm.ovf"
     descriptor.write_bytes(

@@ -24,9 +24,9 @@ from builders import (
 
 from ovfconverter import ImportOptions, import_package
 from ovfconverter.formats.ovf_reader import read_envelope
-from ovfconverter.importer.plan import build_plan
 from ovfconverter.info import read_package, to_json
 from ovfconverter.model.hardware import describe_hardware, unattached_disks
+from ovfconverter.pipelines.importer import build_plan
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -91,7 +91,7 @@ def test_a_blank_disk_attached_twice_is_two_empty_disks() -> None:
     assert [a.item.element_name for a in data if a.item] == ["data disk 1", "data disk 2"]
     assert any("blank Disk 'data-1t' is attached by 2 Items; each gets an empty disk of its own" in n for n in hw.notes)
     plan = build_plan(env, ImportOptions(os_type=OS, deployment_option="large"), SAMPLE)
-    assert [(d.index, d.blank_size) for d in plan.disks if d.disk and d.disk.disk_id == "data-1t"] == [
+    assert [(d.index, d.blank_size) for d in plan.disks if d.disk and d.disk.source_id == "data-1t"] == [
         (2, TIB),
         (3, TIB),
     ]

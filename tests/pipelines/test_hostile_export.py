@@ -47,8 +47,8 @@ from ovfconverter import (
     export_instance,
     import_package,
 )
-from ovfconverter.exporter import plan as export_plan
 from ovfconverter.formats.config_ini import read_config
+from ovfconverter.hub import ganeti as export_plan
 
 MIB = 1 << 20
 CANARY = b"CANARY:ovfconverter-hardlink-5d2a:" * 1024

@@ -17,10 +17,10 @@ from builders import VmSpec, descriptor
 
 from ovfconverter import ImportOptions
 from ovfconverter.formats.ovf_reader import read_envelope
-from ovfconverter.ganeti_node import DEFAULT_POLICY, GanetiNode, InstancePolicy, SpecBounds, is_below, read_node
-from ovfconverter.importer.backup_command import backup_import_command, policy_violations
-from ovfconverter.importer.plan import build_plan
 from ovfconverter.model.ganeti import GanetiDisk, GanetiNic, InstanceExport
+from ovfconverter.pipelines.importer import build_plan
+from ovfconverter.targets.backup_command import backup_import_command, policy_violations
+from ovfconverter.targets.ganeti_node import DEFAULT_POLICY, GanetiNode, InstancePolicy, SpecBounds, is_below, read_node
 
 GANETI_SECTION = (
     '<gnt:GanetiSection xmlns:gnt="http://ganeti"><gnt:Version>0</gnt:Version><gnt:Network>'

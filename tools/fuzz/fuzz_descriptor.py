@@ -25,12 +25,12 @@ with instrumented():
     from ovfconverter.errors import ConfigError, OVFConverterError
     from ovfconverter.formats.config_ini import read_config, write_config
     from ovfconverter.formats.ovf_reader import read_envelope
-    from ovfconverter.importer.options import ImportOptions
-    from ovfconverter.importer.plan import build_plan
     from ovfconverter.model.envelope import Envelope
     from ovfconverter.model.ganeti import GanetiDisk
     from ovfconverter.model.hardware import describe_hardware
     from ovfconverter.model.units import bytes_to_mib_ceil
+    from ovfconverter.pipelines.importer import build_plan
+    from ovfconverter.targets.ganeti import ImportOptions
 
 SECTIONS = {"export", "instance", "hypervisor", "backend", "os", "os_private"}
 

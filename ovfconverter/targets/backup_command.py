@@ -1,7 +1,7 @@
 """The ``gnt-backup import`` command that takes an import's result.
 
 Pure: from the ``config.ini`` values, where the folder is, and what the node
-says (:class:`~ovfconverter.ganeti_node.GanetiNode`, or ``None`` off a
+says (:class:`~ovfconverter.targets.ganeti_node.GanetiNode`, or ``None`` off a
 node), it decides the command line and says why each option is there.
 Facts from Ganeti 3.0.2's ``LUInstanceCreate`` (``gnt-backup import``):
 
@@ -22,8 +22,8 @@ import os
 import shlex
 from dataclasses import dataclass, field
 
-from ovfconverter.ganeti_node import GanetiNode, InstancePolicy, SpecBounds, is_below
 from ovfconverter.model.ganeti import InstanceExport
+from ovfconverter.targets.ganeti_node import GanetiNode, InstancePolicy, SpecBounds, is_below
 
 
 @dataclass

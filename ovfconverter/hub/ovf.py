@@ -1,0 +1,671 @@
+"""OVF <-> :class:`~ovfconverter.model.machine.Machine`: the pure mapping
+between an OVF envelope (one VirtualSystem under one deployment profile)
+and the neutral machine model, both ways.
+
+Reading (:func:`machine_from_envelope`): the hardware of
+:func:`~ovfconverter.model.hardware.describe_hardware` becomes CPUs, memory,
+controllers, disks in boot order, removable drives and NICs; the
+OperatingSystemSection becomes the guest OS (CIM ``OsType`` numbers mapped to
+a family and distribution); the Ganeti section, when present, becomes the
+machine's :class:`~ovfconverter.model.machine.GanetiSettings` and each NIC's
+Ganeti attachment.
+
+Writing (:func:`envelope_from_machine`): one VirtualSystem with CPU and
+memory Items in ``byte * 2^20``, the disks on the machine's controllers (an
+LSI Logic SCSI controller per 15 disks when the machine names none), NICs
+with their model and MAC, one Network per connection, and, when asked, the
+Ganeti section.
+
+The tables between OVF's ``rasd:ResourceSubType`` spellings and the neutral
+:class:`~ovfconverter.model.machine.ControllerModel` and
+:class:`~ovfconverter.model.machine.NicModel` are here, once.  Sources:
+DSP0243 (sections 9.5, 9.6), CIM_OperatingSystem ``OSType`` (CIM schema
+2.x), the spellings VMware and VirtualBox write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ovfconverter.errors import OptionError
+from ovfconverter.model.envelope import (
+    Envelope,
+    FileReference,
+    Network,
+    OperatingSystem,
+    ProductProperty,
+    ProductSection,
+    ResourceItem,
+    ResourceType,
+    VirtualDisk,
+    VirtualHardware,
+    VirtualSystem,
+    format_for_uri,
+)
+from ovfconverter.model.ganeti import GanetiDisk, GanetiNic, GanetiSection, normalize_mac
+from ovfconverter.model.hardware import DiskAttachment, Hardware, NicAttachment, parse_host_resource
+from ovfconverter.model.machine import (
+    Architecture,
+    Bus,
+    Controller,
+    ControllerModel,
+    Cpus,
+    Disk,
+    DriveKind,
+    GanetiDiskSettings,
+    GanetiNicSettings,
+    GanetiSettings,
+    GuestOS,
+    ImageRef,
+    Machine,
+    Memory,
+    Nic,
+    NicModel,
+    OsFamily,
+    Product,
+    Property,
+    RemovableDrive,
+    VMwareSettings,
+    frozen_map,
+)
+from ovfconverter.model.units import bytes_to_mib_ceil
+
+# -- tables ------------------------------------------------------------------
+
+CONTROLLER_SUBTYPES: dict[str, ControllerModel] = {
+    "piix3": ControllerModel.PIIX3,
+    "piix4": ControllerModel.PIIX4,
+    "ahci": ControllerModel.AHCI,
+    "vmware.sata.ahci": ControllerModel.AHCI,
+    "lsilogic": ControllerModel.LSILOGIC,
+    "lsilogicsas": ControllerModel.LSISAS1068,
+    "lsilogic-sas": ControllerModel.LSISAS1068,
+    "buslogic": ControllerModel.BUSLOGIC,
+    "virtualscsi": ControllerModel.PVSCSI,
+    "pvscsi": ControllerModel.PVSCSI,
+    "virtio-scsi": ControllerModel.VIRTIO_SCSI,
+    "megasas": ControllerModel.MEGASAS,
+}
+"""``rasd:ResourceSubType`` of a storage controller (lower case) -> model."""
+
+CONTROLLER_SPELLING: dict[ControllerModel, str] = {
+    ControllerModel.PIIX3: "PIIX3",
+    ControllerModel.PIIX4: "PIIX4",
+    ControllerModel.AHCI: "AHCI",
+    ControllerModel.LSILOGIC: "lsilogic",
+    ControllerModel.LSISAS1068: "lsilogicsas",
+    ControllerModel.BUSLOGIC: "buslogic",
+    ControllerModel.PVSCSI: "VirtualSCSI",
+    ControllerModel.VIRTIO_SCSI: "virtio-scsi",
+    ControllerModel.MEGASAS: "megasas",
+}
+"""Model -> the ``rasd:ResourceSubType`` written (VMware's and VirtualBox's
+spellings)."""
+
+NIC_SUBTYPES: dict[str, NicModel] = {
+    "e1000": NicModel.E1000,
+    "e1000e": NicModel.E1000E,
+    "vmxnet3": NicModel.VMXNET3,
+    "vmxnet2": NicModel.VMXNET2,
+    "vmxnet": NicModel.VMXNET2,
+    "pcnet32": NicModel.PCNET32,
+    "pcnet": NicModel.PCNET32,
+    "pcnetfast": NicModel.PCNET32,
+    "pcnetfastiii": NicModel.PCNET32,
+    "am79c973": NicModel.PCNET32,
+    "am79c970a": NicModel.PCNET32,
+    "rtl8139": NicModel.RTL8139,
+    "ne2k_pci": NicModel.NE2K_PCI,
+    "virtio": NicModel.VIRTIO,
+    "virtio-net": NicModel.VIRTIO,
+}
+"""``rasd:ResourceSubType`` of an Ethernet adapter (lower case) -> model."""
+
+NIC_SPELLING: dict[NicModel, str] = {
+    NicModel.E1000: "E1000",
+    NicModel.E1000E: "E1000e",
+    NicModel.VMXNET3: "VmxNet3",
+    NicModel.VMXNET2: "VmxNet2",
+    NicModel.PCNET32: "PCNet32",
+    NicModel.RTL8139: "rtl8139",
+    NicModel.NE2K_PCI: "ne2k_pci",
+    NicModel.VIRTIO: "virtio",
+}
+"""Model -> the ``rasd:ResourceSubType`` written."""
+
+_WINDOWS = frozenset(
+    {15, 16, 17, 18, 19, 58, 63, 67, 69, 70, 71, 72, 73, 74, 75, 76, 77, 103, 105, 111, 112, 113, 114, 115}
+)
+_LINUX = frozenset(
+    {36, 79, 80, 82, 83, 84, 85, 87, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 106, 107, 108, 109}
+)
+_BSD = frozenset({41, 42, 43, 65, 78})
+_SOLARIS = frozenset({29, 30, 81})
+_64_BIT = frozenset(
+    {70, 71, 74, 77, 78, 80, 81, 83, 85, 90, 92, 94, 96, 98, 100, 101, 102, 103, 107, 109, 111, 112, 114, 115}
+)
+_DISTRIBUTIONS = {
+    42: "freebsd",
+    43: "netbsd",
+    65: "openbsd",
+    78: "freebsd",
+    79: "rhel",
+    80: "rhel",
+    82: "opensuse",
+    83: "opensuse",
+    84: "sles",
+    85: "sles",
+    89: "mandriva",
+    90: "mandriva",
+    93: "ubuntu",
+    94: "ubuntu",
+    95: "debian",
+    96: "debian",
+    106: "centos",
+    107: "centos",
+    108: "ol",
+    109: "ol",
+}
+
+
+def guest_os(osys: OperatingSystem | None) -> GuestOS:
+    """The guest OS an OperatingSystemSection describes: its CIM
+    ``OSType`` number (DSP0243 9.6) gives the family, distribution and,
+    for the numbers that say so, a 64-bit architecture."""
+    if osys is None:
+        return GuestOS()
+    number = osys.id
+    family = None
+    if number is not None:
+        family = (
+            OsFamily.WINDOWS
+            if number in _WINDOWS
+            else OsFamily.LINUX
+            if number in _LINUX
+            else OsFamily.BSD
+            if number in _BSD
+            else OsFamily.SOLARIS
+            if number in _SOLARIS
+            else OsFamily.OTHER
+            if number > 0
+            else None
+        )
+    distribution = _DISTRIBUTIONS.get(number or 0) or ("windows" if family is OsFamily.WINDOWS else None)
+    return GuestOS(
+        cim_id=number,
+        description=osys.description,
+        family=family,
+        distribution=distribution,
+        version=osys.version,
+        architecture=Architecture.X86_64 if number in _64_BIT else None,
+        vmware_os_type=osys.vmware_os_type,
+    )
+
+
+# -- envelope -> machine ------------------------------------------------------
+
+_CONTROLLER_BUSES = {
+    ResourceType.IDE_CONTROLLER: Bus.IDE,
+    ResourceType.PARALLEL_SCSI_HBA: Bus.SCSI,
+    ResourceType.FC_HBA: Bus.SCSI,
+    ResourceType.ISCSI_HBA: Bus.SCSI,
+    ResourceType.USB_CONTROLLER: Bus.USB,
+}
+
+
+def controller(item: ResourceItem, index: int) -> Controller:
+    """The storage controller an Item describes.
+
+    :param index: how many controllers of its bus come before it.
+    An ``Other storage device`` (ResourceType 20) is NVMe when its
+    ResourceSubType says so, else SATA: VirtualBox (``AHCI``) and VMware
+    (``vmware.sata.ahci``) describe their SATA controllers so.
+    """
+    subtype = (item.resource_subtype or "").strip()
+    bus = next((bus for rtype, bus in _CONTROLLER_BUSES.items() if rtype == item.resource_type), None)
+    if bus is None:
+        bus = Bus.NVME if "nvme" in subtype.lower() else Bus.SATA
+    return Controller(bus, CONTROLLER_SUBTYPES.get(subtype.lower()), index, subtype or None)
+
+
+def _unit(item: ResourceItem | None) -> int | None:
+    text = (item.address_on_parent or "").strip() if item else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
+
+
+def _controllers(hw: Hardware) -> tuple[tuple[Controller, ...], dict[str, int]]:
+    """The machine's controllers, and each one's index by InstanceID."""
+    found: list[Controller] = []
+    by_instance: dict[str, int] = {}
+    for item in hw.controllers:
+        made = controller(item, 0)
+        made = Controller(made.bus, made.model, sum(c.bus is made.bus for c in found), made.source_subtype)
+        if item.instance_id:
+            by_instance.setdefault(item.instance_id, len(found))
+        found.append(made)
+    return tuple(found), by_instance
+
+
+def _image(envelope: Envelope, file_id: str | None, disk: VirtualDisk | None) -> ImageRef | None:
+    ref = envelope.file(file_id) if file_id else None
+    if ref is None:
+        return None
+    return ImageRef(
+        key=ref.id, name=ref.href, format=format_for_uri(disk.format if disk else None), stored_size=ref.size
+    )
+
+
+def _disk(envelope: Envelope, attachment: DiskAttachment, by_instance: dict[str, int]) -> Disk:
+    item, disk = attachment.item, attachment.disk
+    return Disk(
+        capacity=disk.capacity if disk else None,
+        image=_image(envelope, attachment.file_id, disk),
+        controller=by_instance.get(item.parent) if item and item.parent else None,
+        unit=_unit(item),
+        source_id=disk.disk_id if disk else None,
+        label=attachment.label,
+    )
+
+
+def _drive(envelope: Envelope, item: ResourceItem, by_instance: dict[str, int]) -> RemovableDrive:
+    files = [ref[1] for ref in map(parse_host_resource, item.host_resources) if ref and ref[0] == "file"]
+    ref = envelope.file(files[0]) if files else None
+    return RemovableDrive(
+        kind=DriveKind.FLOPPY if item.resource_type == ResourceType.FLOPPY_DRIVE else DriveKind.CDROM,
+        image=ImageRef(key=files[0], name=ref.href if ref else files[0]) if files else None,
+        controller=by_instance.get(item.parent) if item.parent else None,
+        unit=_unit(item),
+        label=item.label,
+    )
+
+
+def _ganeti_nic(nic: GanetiNic) -> GanetiNicSettings:
+    return GanetiNicSettings(
+        mac=nic.mac, mode=nic.mode, link=nic.link, ip=nic.ip, network=nic.network, name=nic.name, vlan=nic.vlan
+    )
+
+
+def _nic(attachment: NicAttachment, warnings: list[str]) -> Nic:
+    mac = None
+    if attachment.mac:
+        try:
+            mac = normalize_mac(attachment.mac)
+        except OptionError as exc:
+            warnings.append(f"Item {attachment.item.label!r}: {exc.message}; a MAC will be generated")
+    subtype = (attachment.model or "").strip()
+    return Nic(
+        mac=mac,
+        model=NIC_SUBTYPES.get(subtype.lower()),
+        network=attachment.connection,
+        source_subtype=subtype or None,
+        label=attachment.item.label,
+    )
+
+
+def _nics(hw: Hardware, section: GanetiSection | None, warnings: list[str]) -> tuple[Nic, ...]:
+    """One NIC per Ethernet Item, and one per further NIC of the Ganeti
+    section (which says how each NIC attaches, in order)."""
+    section_nics = list(section.nics) if section is not None else []
+    nics: list[Nic] = []
+    for index in range(max(len(hw.nics), len(section_nics))):
+        nic = _nic(hw.nics[index], warnings) if index < len(hw.nics) else Nic()
+        if index < len(section_nics):
+            nic = replace(nic, ganeti=_ganeti_nic(section_nics[index]))
+        nics.append(nic)
+    return tuple(nics)
+
+
+def ganeti_settings(section: GanetiSection | None) -> GanetiSettings | None:
+    """The Ganeti section's values, as given (a Ganeti target checks them)."""
+    if section is None:
+        return None
+    return GanetiSettings(
+        os_name=section.os_name,
+        os_parameters=frozen_map(section.os_parameters),
+        hypervisor=section.hypervisor_name,
+        hypervisor_parameters=frozen_map(section.hypervisor_parameters),
+        backend_parameters=frozen_map(section.backend_parameters),
+        disk_template=section.disk_template,
+        tags=tuple(section.tags),
+        version=section.version,
+        disks=tuple(GanetiDiskSettings(ivname=disk.ivname, name=disk.name) for disk in section.disks),
+    )
+
+
+def _product(section: ProductSection, profile: str | None) -> Product:
+    return Product(
+        product=section.product,
+        vendor=section.vendor,
+        version=section.version,
+        full_version=section.full_version,
+        product_url=section.product_url,
+        vendor_url=section.vendor_url,
+        class_id=section.class_id,
+        instance_id=section.instance_id,
+        properties=tuple(
+            Property(
+                key=prop.key,
+                type=prop.type,
+                value=prop.default_for(profile),
+                qualifiers=prop.qualifiers,
+                user_configurable=prop.user_configurable,
+                password=prop.password,
+                label=prop.label,
+                description=prop.description,
+            )
+            for prop in section.properties
+        ),
+    )
+
+
+def _vmware(system: VirtualSystem) -> VMwareSettings | None:
+    types = tuple(word for hardware in system.hardware for word in hardware.system_types)
+    return VMwareSettings(virtual_system_types=types) if any(t.startswith("vmx") for t in types) else None
+
+
+def machine_from_envelope(envelope: Envelope, system: VirtualSystem, hw: Hardware) -> tuple[Machine, list[str]]:
+    """The machine ``system`` describes under the profile ``hw`` was
+    worked out for (see :func:`~ovfconverter.model.hardware.describe_hardware`).
+
+    :returns: the machine, and warnings (MAC addresses that are not MACs).
+        Disks are in ``hw``'s order (boot order); an image's
+        :attr:`~ovfconverter.model.machine.ImageRef.key` is its
+        References/File ``ovf:id``.  Memory is in bytes.
+    """
+    warnings: list[str] = []
+    controllers, by_instance = _controllers(hw)
+    machine = Machine(
+        name=system.name or system.id or None,
+        os=guest_os(system.operating_system),
+        cpus=Cpus(hw.cpus) if hw.cpus is not None else None,
+        memory=Memory(hw.memory) if hw.memory is not None else None,
+        controllers=controllers,
+        disks=tuple(_disk(envelope, attachment, by_instance) for attachment in hw.disks),
+        removable=tuple(_drive(envelope, item, by_instance) for item in hw.removable),
+        nics=_nics(hw, envelope.ganeti, warnings),
+        products=tuple(_product(section, hw.profile) for section in system.products),
+        eulas=tuple(system.eulas),
+        ganeti=ganeti_settings(envelope.ganeti),
+        vmware=_vmware(system),
+    )
+    return machine, warnings
+
+
+# -- machine -> envelope ------------------------------------------------------
+
+SCSI_TARGETS = 15
+"""Disks per parallel SCSI controller: IDs 0-15 less the controller's own 7."""
+
+
+@dataclass(frozen=True)
+class DiskFile:
+    """A disk image written for the package, as the envelope describes it.
+
+    :ivar href: its name in the package.
+    :ivar size: its stored size in bytes (compressed when compressed).
+    :ivar capacity: the disk's virtual size in bytes.
+    :ivar populated: bytes of data it holds, or ``None``.
+    """
+
+    href: str
+    size: int
+    capacity: int
+    populated: int | None = None
+
+
+@dataclass(frozen=True)
+class EnvelopeLayout:
+    """How :func:`envelope_from_machine` writes a machine.
+
+    :ivar version: the OVF version (``1.0``, ``2.0``).
+    :ivar system_types: ``vssd:VirtualSystemType`` words.
+    :ivar format_uri: the disk files' ``ovf:format``.
+    :ivar compressed: the disk files are gzip-compressed.
+    :ivar ganeti_section: write the machine's Ganeti settings as a Ganeti
+        section (when it has them).
+    :ivar name: the VirtualSystem's id and Name, instead of the machine's.
+    """
+
+    version: str
+    system_types: tuple[str, ...]
+    format_uri: str
+    compressed: bool = False
+    ganeti_section: bool = True
+    name: str | None = None
+
+
+def network_name(nic: Nic) -> str:
+    """The OVF Network a NIC connects to: its Ganeti network, link or mode
+    when it has a Ganeti attachment, else its network; ``default`` when
+    nothing says."""
+    if nic.ganeti is not None:
+        g = nic.ganeti
+        return g.network or g.link or g.mode or "default"
+    return nic.network or "default"
+
+
+def _network_description(nic: Nic) -> str:
+    g = nic.ganeti
+    if g is None:
+        return f"Logical network {network_name(nic)}"
+    if g.network:
+        return f"Ganeti network {g.network}"
+    if g.link:
+        return f"{(g.mode or 'bridged').capitalize()} link {g.link}"
+    return f"{(g.mode or 'Default').capitalize()} network of the Ganeti cluster"
+
+
+def ganeti_section(machine: Machine) -> GanetiSection | None:
+    """The Ganeti section that carries what plain OVF cannot say of a
+    Ganeti instance (``None`` without Ganeti settings)."""
+    settings = machine.ganeti
+    if settings is None:
+        return None
+    return GanetiSection(
+        version=settings.version or "0",
+        tags=tuple(settings.tags),
+        disk_template=settings.disk_template,
+        os_name=settings.os_name,
+        os_parameters=dict(settings.os_parameters),
+        hypervisor_name=settings.hypervisor,
+        hypervisor_parameters=dict(settings.hypervisor_parameters),
+        backend_parameters=dict(settings.backend_parameters),
+        nics=tuple(
+            GanetiNic(mac=g.mac, ip=g.ip, mode=g.mode, link=g.link, network=g.network, name=g.name, vlan=g.vlan)
+            for g in (nic.ganeti or GanetiNicSettings() for nic in machine.nics)
+        ),
+        disks=tuple(GanetiDisk(ivname=disk.ivname, name=disk.name) for disk in settings.disks),
+    )
+
+
+class _Items:
+    """Numbers the Items of a VirtualHardwareSection (InstanceID 1, 2...)."""
+
+    def __init__(self, element: str | None) -> None:
+        self.items: list[ResourceItem] = []
+        self.element = element
+
+    def add(self, item: ResourceItem, element: str = "Item") -> str:
+        instance = str(len(self.items) + 1)
+        self.items.append(replace(item, instance_id=instance, element=self.element or element))
+        return instance
+
+
+def _controller_item(found: Controller, count: int) -> ResourceItem:
+    rtype = {
+        Bus.IDE: ResourceType.IDE_CONTROLLER,
+        Bus.SCSI: ResourceType.PARALLEL_SCSI_HBA,
+        Bus.USB: ResourceType.USB_CONTROLLER,
+    }.get(found.bus, ResourceType.OTHER_STORAGE_DEVICE)
+    subtype = CONTROLLER_SPELLING.get(found.model) if found.model else None
+    if subtype is None and found.bus is Bus.SATA:
+        subtype = "AHCI"
+    elif subtype is None and found.bus is Bus.NVME:
+        subtype = "vmware.nvme.controller"
+    name = {Bus.IDE: "IDE", Bus.SCSI: "SCSI", Bus.SATA: "SATA", Bus.NVME: "NVMe", Bus.USB: "USB"}.get(found.bus, "")
+    return ResourceItem(
+        resource_type=rtype,
+        element_name=f"{name} controller {count}",
+        description=f"{name} controller",
+        resource_subtype=subtype,
+        address=str(found.index),
+    )
+
+
+def _disk_items(machine: Machine, items: _Items, element: str) -> None:
+    """Controllers and the disks on them; disks the machine places on no
+    controller go on LSI Logic SCSI controllers, 15 to each (VMware's and
+    VirtualBox's importers expect one)."""
+    placed: dict[int, str] = {}
+    for index, found in enumerate(machine.controllers):
+        if any(disk.controller == index for disk in machine.disks):
+            placed[index] = items.add(_controller_item(found, found.index))
+    extra: list[str] = []
+    loose = 0
+    for index, disk in enumerate(machine.disks):
+        if disk.controller in placed:
+            parent, unit = placed[disk.controller], disk.unit if disk.unit is not None else 0
+        else:
+            slot = loose % SCSI_TARGETS
+            if slot == 0:
+                lsi = Controller(Bus.SCSI, ControllerModel.LSILOGIC, len(extra))
+                extra.append(items.add(_controller_item(lsi, len(extra))))
+            parent, unit = extra[-1], slot if slot < 7 else slot + 1
+            loose += 1
+        items.add(
+            ResourceItem(
+                resource_type=ResourceType.DISK_DRIVE,
+                element_name=f"disk{index}",
+                description=f"Ganeti disk {index}" if machine.ganeti is not None else f"Disk {index}",
+                host_resources=(f"ovf:/disk/disk{index}",),
+                parent=parent,
+                address_on_parent=str(unit),
+            ),
+            element,
+        )
+
+
+def _nic_items(machine: Machine, items: _Items, element: str) -> None:
+    for index, nic in enumerate(machine.nics):
+        network = network_name(nic)
+        spelling = NIC_SPELLING[nic.model or NicModel.E1000]
+        items.add(
+            ResourceItem(
+                resource_type=ResourceType.ETHERNET_ADAPTER,
+                element_name=f"ethernet{index}",
+                description=f"{spelling} ethernet adapter on {network}",
+                resource_subtype=spelling,
+                automatic_allocation=True,
+                connections=(network,),
+                address=nic.mac,
+            ),
+            element,
+        )
+
+
+def _bare_key(key: str, product: Product) -> str:
+    """A property's ``ovf:key``: its full name without the ProductSection's
+    class prefix and instance suffix."""
+    if product.class_id and key.startswith(product.class_id + "."):
+        key = key[len(product.class_id) + 1 :]
+    if product.instance_id and key.endswith("." + product.instance_id):
+        key = key[: -len(product.instance_id) - 1]
+    return key
+
+
+def _product_section(product: Product) -> ProductSection:
+    return ProductSection(
+        class_id=product.class_id,
+        instance_id=product.instance_id,
+        product=product.product,
+        vendor=product.vendor,
+        version=product.version,
+        full_version=product.full_version,
+        product_url=product.product_url,
+        vendor_url=product.vendor_url,
+        properties=tuple(
+            ProductProperty(
+                key=prop.key,
+                bare_key=_bare_key(prop.key, product),
+                value=prop.value,
+                type=prop.type,
+                label=prop.label,
+                qualifiers=prop.qualifiers,
+                user_configurable=prop.user_configurable,
+                password=prop.password,
+                description=prop.description,
+            )
+            for prop in product.properties
+        ),
+    )
+
+
+def envelope_from_machine(machine: Machine, layout: EnvelopeLayout, files: Sequence[DiskFile]) -> Envelope:
+    """Describe ``machine`` as an OVF envelope of one VirtualSystem.
+
+    :param files: the disk images written, one per disk, in disk order.
+    :raises OptionError: the machine has no name, no CPU count or no
+        memory size (an OVF VirtualSystem states all three).
+    """
+    name = layout.name or machine.name
+    if not name or machine.cpus is None or machine.memory is None:
+        raise OptionError("an OVF virtual system needs a name, a CPU count and a memory size")
+    v2 = layout.version.startswith("2")
+    mib = bytes_to_mib_ceil(machine.memory.size)
+    items = _Items("Item" if not v2 else None)
+    items.add(
+        ResourceItem(
+            resource_type=ResourceType.PROCESSOR,
+            element_name=f"{machine.cpus.count} virtual CPU(s)",
+            description="Number of virtual CPUs",
+            allocation_units="hertz * 10^6",
+            virtual_quantity=machine.cpus.count,
+        )
+    )
+    items.add(
+        ResourceItem(
+            resource_type=ResourceType.MEMORY,
+            element_name=f"{mib} MB of memory",
+            description="Memory size",
+            allocation_units="byte * 2^20",
+            virtual_quantity=mib,
+        )
+    )
+    _disk_items(machine, items, "StorageItem")
+    _nic_items(machine, items, "EthernetPortItem")
+    networks: dict[str, Network] = {}
+    for nic in machine.nics:
+        networks.setdefault(network_name(nic), Network(network_name(nic), _network_description(nic)))
+    guest = machine.os
+    system = VirtualSystem(
+        id=name,
+        name=name,
+        info="A virtual machine exported from Ganeti" if machine.ganeti is not None else "A virtual machine",
+        operating_system=OperatingSystem(
+            id=guest.cim_id, description=guest.description, version=guest.version, vmware_os_type=guest.vmware_os_type
+        ),
+        hardware=(VirtualHardware(system_types=layout.system_types, items=tuple(items.items)),),
+        products=tuple(_product_section(product) for product in machine.products),
+        eulas=machine.eulas,
+    )
+    return Envelope(
+        version=layout.version,
+        files=tuple(
+            FileReference(id=f"file{i}", href=f.href, size=f.size, compression="gzip" if layout.compressed else None)
+            for i, f in enumerate(files)
+        ),
+        disks=tuple(
+            VirtualDisk(
+                disk_id=f"disk{i}",
+                file_ref=f"file{i}",
+                capacity=f.capacity,
+                format=layout.format_uri,
+                populated_size=f.populated,
+            )
+            for i, f in enumerate(files)
+        ),
+        networks=tuple(networks.values()),
+        virtual_systems=(system,),
+        ganeti=ganeti_section(machine) if layout.ganeti_section else None,
+    )

@@ -1,0 +1,391 @@
+"""The OVF and OVA targets: an OVF package folder ``NAME/`` or one
+``NAME.ova``, for VMware, VirtualBox, Ganeti and other OVF consumers.
+
+Plan: the file names of the package (descriptor, manifest, disks) and how
+the machine is described (:class:`~ovfconverter.hub.ovf.EnvelopeLayout`).
+Write: each disk's raw image (the source's own, converted to raw first, or
+created empty) produced in the output format, hashed and, for an OVA,
+packed in one pass (:mod:`ovfconverter.disks.from_raw`), several disks at
+once; then the descriptor
+(:func:`~ovfconverter.hub.ovf.envelope_from_machine`) and the manifest,
+through one :class:`~ovfconverter.package.writer.PackageWriter` (a folder
+or an OVA); the result is moved into place when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO
+
+from ovfconverter.disks.from_raw import check_written, checked_after_writing, produce_image, space_needed
+from ovfconverter.disks.output_formats import TargetFormat, target_format
+from ovfconverter.disks.to_raw import convert_to_raw, create_blank
+from ovfconverter.errors import OptionError, OVFConverterError
+from ovfconverter.formats.manifest import Digest, ManifestEntry, format_manifest
+from ovfconverter.formats.ovf_writer import OvfVersion, write_envelope
+from ovfconverter.hub.ovf import DiskFile, EnvelopeLayout, envelope_from_machine
+from ovfconverter.io.deflate import DEFAULT_LEVEL
+from ovfconverter.io.ranges import ByteRange
+from ovfconverter.io.sink import Sink
+from ovfconverter.model.envelope import Envelope
+from ovfconverter.model.ganeti import validate_instance_name
+from ovfconverter.model.machine import Disk, Machine, Needs
+from ovfconverter.package.space import SpaceBudget
+from ovfconverter.package.writer import FolderWriter, OvaPackageWriter
+from ovfconverter.pipelines.run import Run
+from ovfconverter.pipelines.source import ImageBytes, Source
+from ovfconverter.pipelines.target import Target
+from ovfconverter.progress import Meter
+from ovfconverter.targets.ganeti_node import export_dir, is_below
+
+log = logging.getLogger("ovfconverter")
+
+MAX_MEMBER_NAME = 100
+"""Longest file name in a package, in bytes (a tar header's limit)."""
+
+DIGESTS = Digest.values()
+OVF_VERSIONS = OvfVersion.values()
+
+
+@dataclass
+class ExportOptions:
+    """Options of the OVF and OVA targets, and so of
+    :func:`ovfconverter.export_instance`.
+
+    :ivar format: disk format: ``vmdk`` (default), ``raw``, ``qcow2`` (or
+        Ganeti's name for it, ``cow``), ``vdi``, ``vhd``, ``vhdx``.
+    :ivar vmdk_subformat: ``streamOptimized`` (default: what VMware and
+        VirtualBox import from an OVA) or ``monolithicSparse``.
+    :ivar compress: gzip each disk file and mark it ``ovf:compression="gzip"``.
+    :ivar compression_level: deflate level 1-9 of VMDK grains and of
+        ``compress`` (default ``None``: 1, ISA-L, six times qemu-img's speed
+        for a few per cent more size; 4 and up: zlib-ng, within 1-3 % of
+        qemu-img's size at about twice level 1's time).
+    :ivar threads: compression threads per disk (default ``None``: the
+        number of CPUs).
+    :ivar ova: write one ``.ova`` file instead of a folder.
+    :ivar external: leave the Ganeti section out (for other hypervisors);
+        the instance's hypervisor and OS are then not required.
+    :ivar name: the virtual system's name (default: the instance name).
+    :ivar output_dir: where the result goes (default: the current folder;
+        not config.ini's, which is Ganeti's export folder, whose contents
+        ``gnt-backup remove`` deletes).
+    :ivar force: replace an existing result.
+    :ivar digest: manifest algorithm: ``sha256`` (default), ``sha1`` (older
+        VMware products), ``sha512``.
+    :ivar ovf_version: ``1.0`` (default; VMware's desktop products refuse
+        2.0) or ``2.0``.
+    :ivar virtual_system_type: ``vssd:VirtualSystemType`` (default
+        ``vmx-07``, which every VMware importer since ESX 4 accepts).
+    :ivar allow_hardlinks: ``--allow-hardlinks``: accept a ``config.ini``
+        or disk dump with several hard links (refused by default: such a
+        file may be a link to a secret elsewhere on the same file system).
+    """
+
+    format: str = "vmdk"
+    vmdk_subformat: str = "streamOptimized"
+    compress: bool = False
+    compression_level: int | None = None
+    threads: int | None = None
+    ova: bool = False
+    external: bool = False
+    name: str | None = None
+    output_dir: str | None = None
+    force: bool = False
+    digest: str = "sha256"
+    ovf_version: str = "1.0"
+    virtual_system_type: str = "vmx-07"
+    allow_hardlinks: bool = False
+
+
+@dataclass(frozen=True)
+class ProducedDisk:
+    """A disk image written into the package: stored ``size`` and
+    ``digest`` (manifest algorithm), and ``virtual_size``, in bytes."""
+
+    href: str
+    size: int
+    digest: str
+    virtual_size: int
+
+
+@dataclass
+class ExportedFile:
+    """A file of the package: ``name`` in the package, ``size`` in bytes,
+    ``digest`` in the manifest's algorithm (hex)."""
+
+    name: str
+    size: int
+    digest: str
+
+
+@dataclass
+class ExportResult:
+    """What an export (a conversion to OVF or OVA) produced.
+
+    :ivar path: the OVA file, or the folder holding the package.
+    :ivar descriptor: the descriptor's name in the package.
+    :ivar envelope: what the descriptor says.
+    :ivar files: descriptor, manifest and disks, in package order.
+    """
+
+    path: str
+    descriptor: str
+    envelope: Envelope
+    files: list[ExportedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+_SAFE_SYSTEM_TYPE = re.compile(r"^[A-Za-z0-9_.+-]+( [A-Za-z0-9_.+-]+)*$")
+
+
+def check_options(options: ExportOptions) -> None:
+    """Refuse option values that cannot be honoured.
+
+    :raises OptionError: an unknown digest or OVF version, a bad
+        VirtualSystemType or compression level.
+    """
+    if options.digest not in DIGESTS:
+        raise OptionError(f"digest {options.digest!r} is not one of {', '.join(DIGESTS)}")
+    if options.ovf_version not in OVF_VERSIONS:
+        raise OptionError(f"OVF version {options.ovf_version!r} is not one of {', '.join(OVF_VERSIONS)}")
+    if not _SAFE_SYSTEM_TYPE.match(options.virtual_system_type):
+        raise OptionError(f"VirtualSystemType {options.virtual_system_type!r} is not a list of words (vmx-07)")
+    if options.compression_level is not None and not 1 <= options.compression_level <= 9:
+        raise OptionError(f"compression level {options.compression_level} is not between 1 and 9")
+    if options.threads is not None and not 1 <= options.threads <= 64:
+        raise OptionError(f"thread count {options.threads} is not between 1 and 64")
+    if options.name is not None:
+        validate_instance_name(options.name, "--name")
+
+
+def member_names(name: str, count: int, extension: str, compressed: bool) -> tuple[str, str, list[str]]:
+    """File names of the package: descriptor, manifest and disks, each at
+    most 100 bytes (a tar header's limit): ``NAME.ovf``, ``NAME.mf``,
+    ``NAME-diskN.EXT[.gz]``, shortened when the name is too long."""
+    suffix = ".gz" if compressed else ""
+    stem = (
+        name
+        if len(name.encode()) <= MAX_MEMBER_NAME - 4
+        else name.encode()[: MAX_MEMBER_NAME - 4].decode(errors="ignore")
+    )
+    disks = [f"{name}-disk{i}.{extension}{suffix}" for i in range(count)]
+    if any(len(d.encode()) > MAX_MEMBER_NAME for d in disks):
+        disks = [f"disk{i}.{extension}{suffix}" for i in range(count)]
+    return f"{stem}.ovf", f"{stem}.mf", disks
+
+
+@dataclass
+class PackagePlan:
+    """Everything an OVF package will hold, but the disks' sizes and
+    digests.
+
+    :ivar hrefs: the disk files' names, in disk order.
+    """
+
+    machine: Machine
+    name: str
+    descriptor_name: str
+    manifest_name: str
+    hrefs: list[str]
+    format: TargetFormat
+    layout: EnvelopeLayout
+    warnings: list[str] = field(default_factory=list)
+
+
+_PLACEHOLDER = 10**19 + 1  # a 20-digit size, not a multiple of a MiB: the longest attribute values
+
+
+class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
+    """An OVF package folder (an OVA when ``options.ova``); options:
+    :class:`~ovfconverter.ExportOptions`."""
+
+    name = "ovf"
+    label = "ovfconverter-export"
+
+    @classmethod
+    def default_options(cls) -> ExportOptions:
+        return ExportOptions()
+
+    @property
+    def threads(self) -> int | None:
+        return self.options.threads
+
+    def check(self) -> None:
+        check_options(self.options)
+        target_format(self.options.format, self.options.vmdk_subformat)
+
+    def needs(self) -> Needs:
+        return Needs(name=self.options.name is None, cpus=True, memory=True, ganeti_identity=not self.options.external)
+
+    def output_dir(self, source_path: str) -> str:
+        return os.path.abspath(self.options.output_dir or os.getcwd())
+
+    def plan(self, machine: Machine) -> PackagePlan:
+        options = self.options
+        name = options.name or machine.name
+        if not name:
+            raise OptionError("the virtual system has no name: give one with --name")
+        output = target_format(options.format, options.vmdk_subformat)
+        descriptor_name, manifest_name, hrefs = member_names(
+            name, len(machine.disks), output.extension, options.compress
+        )
+        layout = EnvelopeLayout(
+            version=options.ovf_version,
+            system_types=tuple(options.virtual_system_type.split()),
+            format_uri=output.uri,
+            compressed=options.compress,
+            ganeti_section=not options.external,
+            name=options.name,
+        )
+        warnings = [f"{drive.label} (removable drive) is not written" for drive in machine.removable]
+        return PackagePlan(machine, name, descriptor_name, manifest_name, hrefs, output, layout, warnings)
+
+    def write(self, plan: PackagePlan, source: Source, run: Run) -> ExportResult:
+        """Write the package (see the module docstring).
+
+        :raises OutputExistsError: it exists and ``force`` is not set.
+        """
+        options = self.options
+        final = os.path.join(run.output_dir, f"{plan.name}.ova" if options.ova else plan.name)
+        settings = plan.machine.ganeti
+        if settings is not None and not settings.hypervisor and not options.external:
+            run.warn(
+                "config.ini names no hypervisor ([instance] hypervisor): the Ganeti section names none, "
+                "so an import into Ganeti takes the target cluster's default hypervisor"
+            )
+        if is_below(export_dir(), final):
+            run.warn(
+                f"{final} is inside Ganeti's export folder {export_dir()}: gnt-backup remove, or the next "
+                "gnt-backup export of the instance, deletes it with the export (give --output-dir elsewhere)"
+            )
+        staging = run.staging
+        staging.check_target(final, options.force)
+        dumps = _raw_images(plan.machine, source, run)
+        populated = [min(os.stat(d.path).st_blocks * 512, d.size) if d.offset == 0 else None for d in dumps]
+        space = SpaceBudget(staging.work)
+        for dump, allocated in zip(dumps, populated, strict=True):
+            need = space_needed(plan.format, options.compress, dump.size if allocated is None else allocated)
+            space.claim(need, f"writing it as {plan.format.name}", dump.name)
+        layout = (OvaPackageWriter if options.ova else FolderWriter)(staging.result, staging.work, run.threads)
+        with layout as writer:
+            writer.reserve(self._descriptor_room(plan), len(self._manifest(plan, b"", _placeholders(plan, options))))
+            produced = writer.write_files(
+                plan.hrefs, lambda stream, path, i: self._produce(stream, path, dumps[i], plan.hrefs[i], plan, run)
+            )
+            files = [DiskFile(p.href, p.size, p.virtual_size, pop) for p, pop in zip(produced, populated, strict=True)]
+            envelope = envelope_from_machine(plan.machine, plan.layout, files)
+            descriptor = writer.fit_descriptor(write_envelope(envelope))
+            manifest = self._manifest(plan, descriptor, produced)
+            writer.finish((plan.descriptor_name, descriptor), (plan.manifest_name, manifest))
+        exported = [
+            ExportedFile(plan.descriptor_name, len(descriptor), hashlib.new(options.digest, descriptor).hexdigest()),
+            ExportedFile(plan.manifest_name, len(manifest), hashlib.new(options.digest, manifest).hexdigest()),
+            *(ExportedFile(p.href, p.size, p.digest) for p in produced),
+        ]
+        staging.commit(final, options.force)
+        log.info("wrote %s", final)
+        return ExportResult(
+            path=final, descriptor=plan.descriptor_name, envelope=envelope, files=exported, warnings=run.warnings
+        )
+
+    def _descriptor_room(self, plan: PackagePlan) -> int:
+        """Bytes to keep for the descriptor before the disks' sizes are
+        known: its length with the longest possible numbers, plus room for
+        capacity units."""
+        placeholders = [DiskFile(href, _PLACEHOLDER, _PLACEHOLDER, _PLACEHOLDER) for href in plan.hrefs]
+        envelope = envelope_from_machine(plan.machine, plan.layout, placeholders)
+        return len(write_envelope(envelope)) + 64 * len(plan.hrefs) + 64
+
+    def _manifest(self, plan: PackagePlan, descriptor: bytes, produced: list[ProducedDisk]) -> bytes:
+        digest = self.options.digest
+        entries = [ManifestEntry(digest, plan.descriptor_name, hashlib.new(digest, descriptor).hexdigest())]
+        entries += [ManifestEntry(digest, p.href, p.digest) for p in produced]
+        return format_manifest(entries)
+
+    def _produce(
+        self, stream: BinaryIO, location: str, dump: ByteRange, href: str, plan: PackagePlan, run: Run
+    ) -> ProducedDisk:
+        """Write one disk image at the current position of ``stream`` (a
+        file of its own, or an OVA member, in the file ``location``),
+        hashing it in the same pass, then check it."""
+        options, output = self.options, plan.format
+        level = options.compression_level if options.compression_level is not None else DEFAULT_LEVEL
+        start = stream.tell()
+        meter = Meter(run.progress, "convert", href, dump.size) if output.qemu_format == "raw" else None
+        sink = Sink(stream, options.digest, level if options.compress else None, meter)
+        try:
+            image_name = href[: -len(".gz")] if options.compress else href
+            virtual = produce_image(
+                dump, output, sink, image_name, run.work, level=level, threads=run.threads, progress=run.progress
+            )
+            size, digest = sink.finish()
+        except BaseException:
+            sink.close()
+            raise
+        if not options.compress and checked_after_writing(output):
+            stream.flush()
+            check_written(ByteRange(os.path.abspath(location), start, size, href), output, virtual)
+        return ProducedDisk(href, size, digest, virtual)
+
+
+class OvaTarget(OvfTarget):
+    """One ``NAME.ova`` (the OVF target with ``ova`` set)."""
+
+    name = "ova"
+
+    def __init__(self, options: ExportOptions) -> None:
+        super().__init__(replace(options, ova=True))
+
+
+def _placeholders(plan: PackagePlan, options: ExportOptions) -> list[ProducedDisk]:
+    digest_length = len(hashlib.new(options.digest).hexdigest())
+    return [ProducedDisk(href, 0, "0" * digest_length, 0) for href in plan.hrefs]
+
+
+def _raw_images(machine: Machine, source: Source, run: Run) -> list[ByteRange]:
+    """Each disk as a raw image: the source's own when it has one (a
+    Ganeti dump), else its image converted to raw, or an empty one, in the
+    work folder."""
+    with_images = [disk for disk in machine.disks if disk.image is not None]
+    fetched = iter(source.images(with_images, run))
+    result = []
+    for index, disk in enumerate(machine.disks):
+        if disk.image is None:
+            result.append(_blank(disk, index, run))
+            continue
+        image = next(fetched)
+        result.append(image.raw if image.raw is not None else _to_raw(image, index, run))
+    return result
+
+
+def _blank(disk: Disk, index: int, run: Run) -> ByteRange:
+    path = os.path.join(run.work, f"blank{index}.raw")
+    size = disk.capacity or 0
+    create_blank(path, size)
+    return ByteRange(path, 0, size, disk.label or f"disk{index}")
+
+
+def _to_raw(image: ImageBytes, index: int, run: Run) -> ByteRange:
+    path = os.path.join(run.work, f"raw{index}.raw")
+    check = image.check
+    try:
+        converted = convert_to_raw(image.image, path, run.work, run.progress, check.update if check else None)
+    except OVFConverterError as exc:
+        if check is not None:
+            check.close()
+            check.explain(exc)
+        raise
+    except BaseException:
+        if check is not None:
+            check.close()
+        raise
+    if check is not None:
+        check.verify()
+    for message in converted.warnings:
+        run.warn(message)
+    return ByteRange(path, 0, converted.virtual_size, image.image.name)

@@ -1,0 +1,228 @@
+"""The OVF mapping: Envelope (one VirtualSystem, one profile) <-> Machine.
+
+Read from the sample descriptors of tests/data and from envelopes built
+here; written back and read again with the real reader.  Expected values
+come from DSP0243 and the CIM OSType list, written out here, not from the
+module's tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ovfconverter.errors import OptionError
+from ovfconverter.formats.ovf_reader import read_envelope
+from ovfconverter.formats.ovf_writer import write_envelope
+from ovfconverter.hub.ovf import DiskFile, EnvelopeLayout, envelope_from_machine, guest_os, machine_from_envelope
+from ovfconverter.model.envelope import (
+    Envelope,
+    FileReference,
+    OperatingSystem,
+    ResourceItem,
+    ResourceType,
+    VirtualDisk,
+    VirtualHardware,
+    VirtualSystem,
+)
+from ovfconverter.model.ganeti import GanetiDisk, GanetiNic, GanetiSection
+from ovfconverter.model.hardware import describe_hardware
+from ovfconverter.model.machine import (
+    Architecture,
+    Bus,
+    Controller,
+    ControllerModel,
+    Cpus,
+    Disk,
+    DriveKind,
+    GanetiNicSettings,
+    ImageRef,
+    Machine,
+    Memory,
+    Nic,
+    NicModel,
+    OsFamily,
+)
+
+MIB = 1 << 20
+LAYOUT = EnvelopeLayout(version="1.0", system_types=("vmx-07",), format_uri="http://example/vmdk.html#streamOptimized")
+
+
+def machine_of(envelope: Envelope, profile: str | None = None) -> tuple[Machine, list[str]]:
+    system = envelope.virtual_systems[0]
+    return machine_from_envelope(envelope, system, describe_hardware(envelope, system, profile))
+
+
+def item(rtype: ResourceType, instance: str, **values: object) -> ResourceItem:
+    return ResourceItem(resource_type=rtype, instance_id=instance, element_name=f"item {instance}", **values)  # type: ignore[arg-type]
+
+
+def hardware_envelope(*items: ResourceItem, osys: OperatingSystem | None = None) -> Envelope:
+    return Envelope(
+        version="1.0",
+        files=(FileReference("f0", "disk0.vmdk", size=1000), FileReference("iso", "tools.iso")),
+        disks=(VirtualDisk("d0", "f0", capacity=8 * MIB, format="http://x/vmdk.html#streamOptimized"),),
+        virtual_systems=(
+            VirtualSystem(id="vm", name="vm-name", operating_system=osys, hardware=(VirtualHardware(items=items),)),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("number", "family", "distribution", "arch"),
+    [
+        (96, OsFamily.LINUX, "debian", Architecture.X86_64),  # Debian 64-Bit
+        (95, OsFamily.LINUX, "debian", None),  # Debian
+        (94, OsFamily.LINUX, "ubuntu", Architecture.X86_64),
+        (107, OsFamily.LINUX, "centos", Architecture.X86_64),
+        (77, OsFamily.WINDOWS, "windows", Architecture.X86_64),  # Windows Server 2008 64-Bit
+        (67, OsFamily.WINDOWS, "windows", None),  # Windows XP
+        (78, OsFamily.BSD, "freebsd", Architecture.X86_64),
+        (81, OsFamily.SOLARIS, None, Architecture.X86_64),
+        (1, OsFamily.OTHER, None, None),
+        (0, None, None, None),  # Unknown
+    ],
+)
+def test_guest_os_from_cim_ostype(number: int, family: OsFamily | None, distribution: str | None, arch: object) -> None:
+    guest = guest_os(OperatingSystem(id=number, description="text", version="12", vmware_os_type="otherGuest"))
+    assert (guest.cim_id, guest.family, guest.distribution, guest.architecture) == (number, family, distribution, arch)
+    assert (guest.description, guest.version, guest.vmware_os_type) == ("text", "12", "otherGuest")
+
+
+def test_controllers_disks_drives_and_nics() -> None:
+    envelope = hardware_envelope(
+        item(ResourceType.PROCESSOR, "1", virtual_quantity=4),
+        item(ResourceType.MEMORY, "2", virtual_quantity=2048, allocation_units="byte * 2^20"),
+        item(ResourceType.IDE_CONTROLLER, "3", resource_subtype="PIIX4"),
+        item(ResourceType.PARALLEL_SCSI_HBA, "4", resource_subtype="VirtualSCSI"),
+        item(ResourceType.OTHER_STORAGE_DEVICE, "5", resource_subtype="AHCI"),
+        item(ResourceType.DISK_DRIVE, "6", host_resources=("ovf:/disk/d0",), parent="4", address_on_parent="3"),
+        item(ResourceType.CD_DRIVE, "7", host_resources=("ovf:/file/iso",), parent="3", address_on_parent="1"),
+        item(
+            ResourceType.ETHERNET_ADAPTER,
+            "8",
+            resource_subtype="VmxNet3",
+            connections=("VM Network",),
+            address="00-50-56-AA-BB-CC",
+        ),
+        item(ResourceType.ETHERNET_ADAPTER, "9", resource_subtype="PCNet32", address="not a mac"),
+    )
+    machine, warnings = machine_of(envelope)
+    assert machine.name == "vm-name"
+    assert machine.cpus == Cpus(4) and machine.memory == Memory(2048 * MIB)
+    assert machine.controllers == (
+        Controller(Bus.IDE, ControllerModel.PIIX4, 0, "PIIX4"),
+        Controller(Bus.SCSI, ControllerModel.PVSCSI, 0, "VirtualSCSI"),
+        Controller(Bus.SATA, ControllerModel.AHCI, 0, "AHCI"),
+    )
+    (disk,) = machine.disks
+    assert disk.capacity == 8 * MIB and disk.controller == 1 and disk.unit == 3 and disk.source_id == "d0"
+    assert disk.image == ImageRef(key="f0", name="disk0.vmdk", format="vmdk", stored_size=1000)
+    assert machine.disk_bus(disk) is Bus.SCSI
+    (drive,) = machine.removable
+    assert (drive.kind, drive.image, drive.controller, drive.unit) == (
+        DriveKind.CDROM,
+        ImageRef("iso", "tools.iso"),
+        0,
+        1,
+    )
+    assert [(n.mac, n.model, n.network, n.source_subtype) for n in machine.nics] == [
+        ("00:50:56:aa:bb:cc", NicModel.VMXNET3, "VM Network", "VmxNet3"),
+        (None, NicModel.PCNET32, None, "PCNet32"),
+    ]
+    assert warnings == [
+        "Item 'item 9': MAC address 'not a mac' is not six colon-separated octets; a MAC will be generated"
+    ]
+    assert machine.ganeti is None
+
+
+def test_ganeti_section_becomes_ganeti_settings_and_nic_attachments() -> None:
+    section = GanetiSection(
+        version="0",
+        tags=("web", "prod"),
+        disk_template="drbd",
+        os_name="debootstrap+default",
+        os_parameters={"variant": "bookworm"},
+        hypervisor_name="kvm",
+        hypervisor_parameters={"boot_order": "disk"},
+        backend_parameters={"auto_balance": "True", "minmem": "512"},
+        nics=(GanetiNic(mac="aa:00:00:11:22:33", mode="bridged", link="br0"), GanetiNic(network="backnet")),
+        disks=(GanetiDisk(ivname="disk/0", name="root"),),
+    )
+    envelope = replace(
+        hardware_envelope(item(ResourceType.ETHERNET_ADAPTER, "1", connections=("br0",), address="aa:00:00:11:22:33")),
+        ganeti=section,
+    )
+    machine, _ = machine_of(envelope)
+    settings = machine.ganeti
+    assert settings is not None
+    assert (settings.os_name, settings.hypervisor, settings.disk_template, settings.tags, settings.version) == (
+        "debootstrap+default",
+        "kvm",
+        "drbd",
+        ("web", "prod"),
+        "0",
+    )
+    assert dict(settings.os_parameters) == {"variant": "bookworm"}
+    assert dict(settings.hypervisor_parameters) == {"boot_order": "disk"}
+    assert dict(settings.backend_parameters) == {"auto_balance": "True", "minmem": "512"}
+    assert [(d.ivname, d.name) for d in settings.disks] == [("disk/0", "root")]
+    # one NIC per Ethernet Item, then one per further NIC of the section
+    assert [(n.network, n.ganeti) for n in machine.nics] == [
+        ("br0", GanetiNicSettings(mac="aa:00:00:11:22:33", mode="bridged", link="br0")),
+        (None, GanetiNicSettings(network="backnet")),
+    ]
+
+
+def test_written_envelope_reads_back_as_the_machine() -> None:
+    machine = Machine(
+        name="web1",
+        cpus=Cpus(2),
+        memory=Memory(1536 * MIB),
+        controllers=(Controller(Bus.SCSI, ControllerModel.LSISAS1068),),
+        disks=(
+            Disk(capacity=4 * MIB, image=ImageRef("0", "a.raw"), controller=0, unit=2),
+            Disk(capacity=2 * MIB, image=ImageRef("1", "b.raw")),
+        ),
+        nics=(Nic(mac="52:54:00:12:34:56", model=NicModel.VMXNET3, network="frontend"), Nic()),
+    )
+    files = [DiskFile("web1-disk0.vmdk", 100, 4 * MIB), DiskFile("web1-disk1.vmdk", 100, 2 * MIB)]
+    envelope = read_envelope(write_envelope(envelope_from_machine(machine, LAYOUT, files)), "web1.ovf")
+    again, warnings = machine_of(envelope)
+    assert warnings == []
+    assert (again.name, again.cpus, again.memory) == ("web1", Cpus(2), Memory(1536 * MIB))
+    # the SCSI controller named is kept; the disk with none goes on an LSI Logic controller of its own
+    assert [(c.bus, c.model) for c in again.controllers] == [
+        (Bus.SCSI, ControllerModel.LSISAS1068),
+        (Bus.SCSI, ControllerModel.LSILOGIC),
+    ]
+    assert [(d.capacity, d.controller, d.unit, d.image.name if d.image else None) for d in again.disks] == [
+        (4 * MIB, 0, 2, "web1-disk0.vmdk"),
+        (2 * MIB, 1, 0, "web1-disk1.vmdk"),
+    ]
+    assert [(n.mac, n.model, n.network) for n in again.nics] == [
+        ("52:54:00:12:34:56", NicModel.VMXNET3, "frontend"),
+        (None, NicModel.E1000, "default"),
+    ]
+    assert envelope.ganeti is None
+
+
+def test_fifteen_disks_per_scsi_controller_skipping_its_own_id() -> None:
+    machine = Machine(name="many", cpus=Cpus(1), memory=Memory(MIB), disks=tuple(Disk(capacity=MIB) for _ in range(16)))
+    files = [DiskFile(f"d{i}", 1, MIB) for i in range(16)]
+    machine_back, _ = machine_of(read_envelope(write_envelope(envelope_from_machine(machine, LAYOUT, files)), "x.ovf"))
+    assert [(d.controller, d.unit) for d in machine_back.disks] == [
+        *[(0, unit) for unit in (0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15)],
+        (1, 0),
+    ]
+
+
+def test_a_machine_without_cpus_memory_or_name_is_refused() -> None:
+    for machine in (
+        Machine(cpus=Cpus(1), memory=Memory(MIB)),
+        Machine(name="x", memory=Memory(MIB)),
+        Machine(name="x", cpus=Cpus(1)),
+    ):
+        with pytest.raises(OptionError, match="needs a name, a CPU count and a memory size"):
+            envelope_from_machine(machine, LAYOUT, [])
