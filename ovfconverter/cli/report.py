@@ -7,7 +7,14 @@ the values come from the package, raw.
 from __future__ import annotations
 
 from ovfconverter.cli.terminal import escape_lines
-from ovfconverter.info.model import DiskInfo, PackageInfo, ProfileHardwareInfo, SystemInfo, VerifyReport
+from ovfconverter.info.model import (
+    DiskInfo,
+    PackageInfo,
+    ProfileHardwareInfo,
+    PropertyInfo,
+    SystemInfo,
+    VerifyReport,
+)
 from ovfconverter.model.units import format_bytes
 from ovfconverter.package.verify import FileStatus
 
@@ -32,6 +39,52 @@ def _disk_line(disk: DiskInfo) -> str:
     if disk.problems:
         line += "; REFUSED ON IMPORT: " + "; ".join(disk.problems)
     return line
+
+
+def _property_line(prop: PropertyInfo) -> str:
+    parts = [" ".join(t for t in (prop.type or "string", prop.qualifiers) if t)]
+    if prop.default is None:
+        parts.append("no default")
+    elif prop.password and prop.default:
+        parts.append("a default (hidden: a password)")
+    else:
+        parts.append(f"default {prop.default!r}")
+    if prop.profile_defaults and not prop.password:
+        parts[-1] += " (" + ", ".join(f"{v!r} in {p}" for p, v in prop.profile_defaults.items()) + ")"
+    parts.append("user-configurable" if prop.user_configurable else "fixed")
+    if prop.password:
+        parts.append("password")
+    label = f": {prop.label}" if prop.label else ""
+    return f"      {prop.key}  {', '.join(parts)}{label}"
+
+
+def _product_lines(system: SystemInfo) -> list[str]:
+    lines = []
+    for product in system.products:
+        name = " ".join(t for t in (product.product, product.version) if t) or "(unnamed)"
+        if product.full_version:
+            name += f" ({product.full_version})"
+        if product.vendor:
+            name += f", {product.vendor}"
+        lines.append(f"  product: {name}")
+        urls = [
+            f"{u} ({what})"
+            for u, what in (
+                (product.product_url, "product"),
+                (product.vendor_url, "vendor"),
+                (product.app_url, "application"),
+            )
+            if u
+        ]
+        if urls:
+            lines.append("    " + ", ".join(urls))
+        if product.properties:
+            lines.append("    properties (import --property KEY=VALUE sets the user-configurable ones):")
+            lines.extend(_property_line(prop) for prop in product.properties)
+    for text in system.eulas:
+        lines.append("  license agreement (import needs --accept-eula):")
+        lines.extend(f"    | {line}".rstrip() for line in (text or "(empty)").splitlines())
+    return lines
 
 
 def _profile_line(hw: ProfileHardwareInfo) -> str:
@@ -68,6 +121,7 @@ def _system_lines(system: SystemInfo, disks: dict[str, DiskInfo]) -> list[str]:
             f"  {device.type.replace('_', ' ').lower()}: {device.label}"
             + (f" holding {device.file}" if device.file else ", empty")
         )
+    lines.extend(_product_lines(system))
     if system.profiles:
         lines.append("  per deployment option, an import creates:")
         lines.extend("    " + _profile_line(p) for p in system.profiles)

@@ -440,7 +440,8 @@ def _resolve_capacity(
         return disk
     text = capacity.strip()
     if text.startswith("${") and text.endswith("}"):
-        key = text[2:-1]
+        key = text[2:-1].strip()
+        disk = replace(disk, capacity_property=key, capacity_units=units)
         value = properties.get(key)
         if value is None or not value.strip():
             reader.notes.append(f"Disk {disk.disk_id!r}: capacity refers to property {key!r}, which has no value")

@@ -163,6 +163,8 @@ class _Writer:
 
     def disk(self, parent: etree._Element, disk: VirtualDisk) -> None:
         capacity, units = capacity_attributes(disk.capacity) if disk.capacity is not None else (None, None)
+        if disk.capacity_property is not None:  # DSP0243 9.1: the capacity a property gives
+            capacity, units = f"${{{disk.capacity_property}}}", disk.capacity_units
         self.sub(
             parent,
             "Disk",

@@ -110,6 +110,49 @@ class ProfileHardwareInfo:
 
 
 @dataclass
+class PropertyInfo:
+    """A ProductSection Property.
+
+    :ivar key: the full key (``class.key.instance``): what an OVF
+        environment, ``--property`` and the OS parameters use.
+    :ivar ovf_key: ``ovf:key`` as written.
+    :ivar default: ``ovf:value``, ``None`` when absent.
+    :ivar profile_defaults: profile -> the default under it (``Value``
+        elements).
+    :ivar os_parameter: the Ganeti OS parameter an import puts it in.
+    """
+
+    key: str
+    ovf_key: str
+    type: str | None
+    default: str | None
+    qualifiers: str | None
+    user_configurable: bool
+    password: bool
+    label: str | None
+    description: str | None
+    category: str | None
+    profile_defaults: dict[str, str]
+    os_parameter: str
+
+
+@dataclass
+class ProductInfo:
+    """A ProductSection: what the software is and its properties."""
+
+    class_id: str | None
+    instance_id: str | None
+    product: str | None
+    vendor: str | None
+    version: str | None
+    full_version: str | None
+    product_url: str | None
+    vendor_url: str | None
+    app_url: str | None
+    properties: list[PropertyInfo]
+
+
+@dataclass
 class SystemInfo:
     """A VirtualSystem under one deployment profile.
 
@@ -118,6 +161,9 @@ class SystemInfo:
         in import order.
     :ivar profiles: for each deployment profile, what an import would
         create (empty without a DeploymentOptionSection).
+    :ivar products: its ProductSections (with those of the collections
+        containing it first).
+    :ivar eulas: the license texts an import asks to accept.
     """
 
     id: str
@@ -135,6 +181,8 @@ class SystemInfo:
     removable: list[DeviceInfo]
     other_devices: list[DeviceInfo]
     profiles: list[ProfileHardwareInfo] = field(default_factory=list)
+    products: list[ProductInfo] = field(default_factory=list)
+    eulas: list[str] = field(default_factory=list)
 
 
 @dataclass

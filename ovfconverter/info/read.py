@@ -26,8 +26,10 @@ from ovfconverter.info.model import (
     FileVerdict,
     NicInfo,
     PackageInfo,
+    ProductInfo,
     ProfileHardwareInfo,
     ProfileInfo,
+    PropertyInfo,
     SystemInfo,
     VerifyReport,
 )
@@ -42,6 +44,7 @@ from ovfconverter.model.hardware import (
     unattached_disk_notes,
     unused_disk_notes,
 )
+from ovfconverter.model.properties import OS_PARAMETER, OS_PRIVATE_PARAMETER, resolve_properties
 from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.verify import FileStatus, verify_manifest
@@ -148,11 +151,49 @@ def _profile_hardware(envelope: Envelope, system: VirtualSystem) -> list[Profile
     return result
 
 
+def _products(system: VirtualSystem) -> list[ProductInfo]:
+    return [
+        ProductInfo(
+            class_id=product.class_id,
+            instance_id=product.instance_id,
+            product=product.product,
+            vendor=product.vendor,
+            version=product.version,
+            full_version=product.full_version,
+            product_url=product.product_url,
+            vendor_url=product.vendor_url,
+            app_url=product.app_url,
+            properties=[
+                PropertyInfo(
+                    key=prop.key,
+                    ovf_key=prop.bare_key,
+                    type=prop.type,
+                    default=prop.value,
+                    qualifiers=prop.qualifiers,
+                    user_configurable=prop.user_configurable,
+                    password=prop.password,
+                    label=prop.label,
+                    description=prop.description,
+                    category=prop.category,
+                    profile_defaults={
+                        profile: value for profiles, value in prop.profile_values for profile in profiles.split()
+                    },
+                    os_parameter=OS_PRIVATE_PARAMETER if prop.password else OS_PARAMETER,
+                )
+                for prop in product.properties
+            ],
+        )
+        for product in system.products
+    ]
+
+
 def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> list[SystemInfo]:
     systems = []
     for system in envelope.virtual_systems:
         hw = describe_hardware(envelope, system, profile)
         warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in hw.problems + hw.notes)
+        values = resolve_properties(system.properties, profile, {})
+        warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in values.warnings)
         if hw.unused_disks:
             warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in unused_disk_notes(envelope, hw)[:1])
         osys = system.operating_system
@@ -178,6 +219,8 @@ def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> li
                 removable=removable,
                 other_devices=[DeviceInfo(i.label, resource_type_name(i.resource_type)) for i in hw.other],
                 profiles=_profile_hardware(envelope, system),
+                products=_products(system),
+                eulas=list(system.eulas),
             )
         )
     return systems

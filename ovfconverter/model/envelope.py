@@ -157,6 +157,10 @@ class VirtualDisk:
     :ivar format: ``ovf:format``, a URI naming the image format, or ``None``.
     :ivar populated_size: ``ovf:populatedSize`` in bytes, or ``None``.
     :ivar parent_ref: ``ovf:parentRef`` (delta disks), or ``None``.
+    :ivar capacity_property: for an ``ovf:capacity`` of ``${key}``, the
+        property ``key`` whose value is the capacity (``capacity`` then
+        holds what its default gives); ``capacity_units`` is
+        ``ovf:capacityAllocationUnits`` to apply to that value.
     """
 
     disk_id: str
@@ -165,6 +169,8 @@ class VirtualDisk:
     format: str | None = None
     populated_size: int | None = None
     parent_ref: str | None = None
+    capacity_property: str | None = None
+    capacity_units: str | None = None
 
 
 @dataclass(frozen=True)

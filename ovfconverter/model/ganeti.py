@@ -74,16 +74,16 @@ def normalize_mac(mac: str) -> str:
     return text
 
 
-def validate_value(value: str, what: str) -> str:
+def validate_value(value: str, what: str, limit: int = 4096) -> str:
     """Check that ``value`` can be written as one ``config.ini`` value that
     Ganeti reads back unchanged: no control characters (a newline would
     inject keys or sections), no ``%`` (Ganeti's ConfigParser interpolates
-    it), no surrounding white space, at most 4096 characters.
+    it), no surrounding white space, at most ``limit`` characters.
 
     :raises OptionError: the value breaks one of those rules.
     """
-    if len(value) > 4096:
-        raise OptionError(f"{what} is longer than 4096 characters")
+    if len(value) > limit:
+        raise OptionError(f"{what} is longer than {limit} characters")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise OptionError(f"{what} {value!r} contains a control character (newline, tab...)")
     if "%" in value:

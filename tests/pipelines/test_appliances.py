@@ -4,7 +4,9 @@ ovf10_appliance.ovf, written from DSP0243 1.1 and how vendors use it)."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from builders import (
     run_cli,
     streamoptimized,
 )
+from lxml import etree
 
 from ovfconverter import ImportOptions, import_package
 from ovfconverter.formats.ovf_reader import read_envelope
@@ -90,7 +93,7 @@ def test_a_blank_disk_attached_twice_is_two_empty_disks() -> None:
     data = [a for a in hw.disks if a.disk and a.disk.disk_id == "data-1t"]
     assert [a.item.element_name for a in data if a.item] == ["data disk 1", "data disk 2"]
     assert any("blank Disk 'data-1t' is attached by 2 Items; each gets an empty disk of its own" in n for n in hw.notes)
-    plan = build_plan(env, ImportOptions(os_type=OS, deployment_option="large"), SAMPLE)
+    plan = build_plan(env, ImportOptions(os_type=OS, deployment_option="large", accept_eula=True), SAMPLE)
     assert [(d.index, d.blank_size) for d in plan.disks if d.disk and d.disk.source_id == "data-1t"] == [
         (2, TIB),
         (3, TIB),
@@ -99,7 +102,7 @@ def test_a_blank_disk_attached_twice_is_two_empty_disks() -> None:
 
 def test_default_profile_plan_is_four_disks_not_twenty_three() -> None:
     env = envelope()
-    plan = build_plan(env, ImportOptions(os_type=OS), SAMPLE)
+    plan = build_plan(env, ImportOptions(os_type=OS, accept_eula=True), SAMPLE)
     assert plan.profile == "tiny"
     assert [d.label for d in plan.disks] == ["Disk 'system'", "Disk 'swap-tiny'", "Disk 'data-10g'", "Disk 'scratch'"]
     assert [d.blank_size for d in plan.disks] == [None, 512 * MIB, 10 * GIB, GIB]
@@ -113,7 +116,7 @@ def test_default_profile_plan_is_four_disks_not_twenty_three() -> None:
 def test_import_of_the_default_profile(tmp_path: Path, out_dir: Path) -> None:
     raw, vmdk = streamoptimized(tmp_path, "system", 64 * MIB, seed=42)
     package = build_package(tmp_path, "ova", SAMPLE, {"system.vmdk": vmdk})
-    result = import_package(str(package), ImportOptions(os_type=OS, output_dir=str(out_dir)))
+    result = import_package(str(package), ImportOptions(os_type=OS, output_dir=str(out_dir), accept_eula=True))
     ini = read_ini(Path(result.path) / "config.ini")
     instance = ini["instance"]
     assert instance["name"] == "monitor-appliance"
@@ -281,3 +284,241 @@ def test_collection_products_and_eulas_apply_to_every_system_inside() -> None:
     assert web.eulas == ("Suite terms", "Web terms")
     assert db.eulas == ("Suite terms",)
     assert "EulaSection" not in env.ignored_sections
+
+
+# -- import with properties and a EULA -----------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def appliance_ova(tmp_path: Path) -> Path:
+    _, vmdk = streamoptimized(tmp_path, "system", 4 * MIB, seed=3)
+    return build_package(tmp_path, "ova", SAMPLE, {"system.vmdk": vmdk})
+
+
+def test_a_package_with_a_eula_needs_accept_eula(appliance_ova: Path, out_dir: Path) -> None:
+    proc = run_cli("import", str(appliance_ova), "-o", OS, "--output-dir", str(out_dir), "--quiet")
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "ovfconverter: error: the package has a license agreement (EulaSection): "
+        "read it with 'ovfconverter info' and accept it with --accept-eula"
+    ]
+    assert list(out_dir.iterdir()) == []
+
+
+def test_properties_reach_the_os_parameters(appliance_ova: Path, out_dir: Path) -> None:
+    proc = run_cli(
+        "import",
+        str(appliance_ova),
+        "-o",
+        OS,
+        "--output-dir",
+        str(out_dir),
+        "--quiet",
+        "--accept-eula",
+        "--property",
+        "hostname=mon1.example.com",
+        "--property",
+        "org.example.monitor.ssh=1",
+        "--property",
+        f"admin_password={PASSWORD}",
+        "--deployment-option",
+        "large",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert PASSWORD not in proc.stderr + proc.stdout
+    assert "go to the OS parameter(s) ovf_properties and ovf_private_properties" in proc.stderr
+    ini = read_ini(out_dir / "monitor-appliance" / "config.ini")
+    assert json.loads(ini["os"]["ovf_properties"]) == {
+        "org.example.monitor.hostname": "mon1.example.com",
+        "org.example.monitor.ip_mode": "dhcp",
+        "org.example.monitor.ip_address": "",
+        "org.example.monitor.http_port": "8080",
+        "org.example.monitor.ssh": "true",
+        "org.example.monitor.build": "1234",
+        "org.example.monitor.scratch_gib": "4",
+    }
+    assert json.loads(ini["os_private"]["ovf_private_properties"]) == {"org.example.monitor.admin_password": PASSWORD}
+    instance = ini["instance"]
+    assert instance["disk_count"] == "6"
+    assert instance["disk5_size"] == str(4 * 1024), "the scratch disk's ${scratch_gib} is 4 under 'large'"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--property", "http_port=80"], "property 'org.example.monitor.http_port' (uint16): '80' is below MinValue"),
+        (["--property", "ip_mode=manual"], "'manual' is not one of the ValueMap: 'dhcp', 'static'"),
+        (["--property", "build=9"], "--property 'build': the package does not let users set it"),
+        (["--property", "admin_password=pw7"], "the value is shorter than MinLen(8)"),
+    ],
+)
+def test_bad_properties_are_refused_in_one_line(
+    appliance_ova: Path, out_dir: Path, args: list[str], message: str
+) -> None:
+    proc = run_cli("import", str(appliance_ova), "-o", OS, "--output-dir", str(out_dir), "--accept-eula", *args)
+    assert proc.returncode == 1
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("ovfconverter: error: ") and message in line
+    assert "pw7" not in line, "a password is never echoed"
+    assert list(out_dir.iterdir()) == []
+
+
+def test_property_option_needs_key_equals_value(appliance_ova: Path) -> None:
+    proc = run_cli("import", str(appliance_ova), "-o", OS, "--property", "hostname")
+    assert proc.returncode == 2 and "'hostname' is not KEY=VALUE" in proc.stderr
+
+
+def test_os_parameter_option_leaves_properties_out(appliance_ova: Path, out_dir: Path) -> None:
+    result = import_package(
+        str(appliance_ova),
+        ImportOptions(
+            os_type=OS,
+            output_dir=str(out_dir),
+            accept_eula=True,
+            os_parameters={"ovf_properties": None, "ovf_private_properties": None},
+        ),
+    )
+    ini = read_ini(Path(result.path) / "config.ini")
+    assert "ovf_properties" not in ini["os"] and "os_private" not in ini
+    assert not any("go to the OS parameter" in w for w in result.warnings)
+
+
+def test_info_shows_product_properties_and_eula(appliance_ova: Path) -> None:
+    data = to_json(read_package(str(appliance_ova)))
+    (system,) = data["systems"]
+    assert system["eulas"] == ["Example Monitor evaluation license.\n\nYou may run this appliance for evaluation only."]
+    (product,) = system["products"]
+    assert product["product"] == "Example Monitor" and product["vendor"] == "Example Corp."
+    by_key = {p["ovf_key"]: p for p in product["properties"]}
+    assert by_key["admin_password"]["os_parameter"] == "ovf_private_properties"
+    assert by_key["scratch_gib"]["profile_defaults"] == {"large": "4"}
+    assert by_key["ip_mode"] == {
+        "key": "org.example.monitor.ip_mode",
+        "ovf_key": "ip_mode",
+        "type": "string",
+        "default": "dhcp",
+        "qualifiers": 'ValueMap{"dhcp","static"}',
+        "user_configurable": True,
+        "password": False,
+        "label": "Addressing",
+        "description": "dhcp, or static with the address below",
+        "category": "Network",
+        "profile_defaults": {},
+        "os_parameter": "ovf_properties",
+    }
+    text = run_cli("info", str(appliance_ova)).stdout
+    assert "  product: Example Monitor 4.2 (4.2.1 build 1234), Example Corp.\n" in text
+    assert (
+        "      org.example.monitor.http_port  uint16 MinValue(1024) MaxValue(65535), default '8080', "
+        "user-configurable: Web port\n"
+    ) in text
+    assert (
+        "      org.example.monitor.scratch_gib  uint8, default '1' ('4' in large), fixed: Scratch disk size (GiB)\n"
+        in (text)
+    )
+    assert (
+        "  license agreement (import needs --accept-eula):\n"
+        "    | Example Monitor evaluation license.\n"
+        "    |\n"
+        "    | You may run this appliance for evaluation only.\n"
+    ) in text
+
+
+def test_info_hides_a_password_default_and_escapes_a_eula(tmp_path: Path) -> None:
+    text = (
+        (DATA / SAMPLE)
+        .read_text()
+        .replace(
+            'ovf:password="true" ovf:qualifiers="MinLen(8)"',
+            'ovf:password="true" ovf:qualifiers="MinLen(8)" ovf:value="vendor-default-pw"',
+        )
+        .replace("for evaluation only.", "for evaluation only.&#x9b;2J&#x202e;desrever")
+    )
+    ovf = tmp_path / "app.ovf"
+    ovf.write_text(text)
+    out = run_cli("info", str(ovf)).stdout
+    assert "vendor-default-pw" not in out and "a default (hidden: a password)" in out
+    assert "\x9b" not in out and "\u202e" not in out
+    assert "    | You may run this appliance for evaluation only.\\x9b2J\\u202edesrever\n" in out
+
+
+def test_csr1000v_properties_are_listed(cot_dir: Path) -> None:
+    data = to_json(read_package(str(cot_dir / "csr1000v.ovf")))
+    (product,) = data["systems"][0]["products"]
+    assert product["product"] == "Cisco CSR 1000V Cloud Services Router"
+    assert len(product["properties"]) == 27
+    assert product["properties"][1]["key"] == "com.cisco.csr1000v.hostname.1"
+    assert [p["ovf_key"] for p in product["properties"] if p["password"]] == [
+        "login-password",
+        "pnsc-shared-secret-key",
+        "privilege-password",
+        "MGMT_KEY",
+    ]
+
+
+# -- the raw-image OS definition applies them ----------------------------------
+
+RAW_IMAGE = Path(__file__).resolve().parents[2] / "examples" / "ganeti-os" / "raw-image"
+
+
+def test_raw_image_os_declares_the_property_parameters() -> None:
+    names = [line.split()[0] for line in (RAW_IMAGE / "parameters.list").read_text().splitlines() if line.strip()]
+    assert names == ["ovf_properties", "ovf_private_properties"]
+
+
+def test_raw_image_import_writes_the_ovf_environment(appliance_ova: Path, out_dir: Path, tmp_path: Path) -> None:
+    """Run the OS definition's import script as Ganeti would (OSP_* from
+    config.ini, the disk on stdin) on what ovfconverter wrote."""
+    result = import_package(
+        str(appliance_ova),
+        ImportOptions(
+            os_type=OS,
+            output_dir=str(out_dir),
+            accept_eula=True,
+            properties={"hostname": "mon1", "admin_password": 'p%ss <&"> word'},
+        ),
+    )
+    ini = read_ini(Path(result.path) / "config.ini")
+    device = tmp_path / "device0"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "IMPORT_DEVICE": str(device),
+        "IMPORT_INDEX": "0",
+        "INSTANCE_NAME": "mon1.example.com",
+        "OVF_ENV_DIR": str(tmp_path / "ovf-env"),
+        "OSP_OVF_PROPERTIES": ini["os"]["ovf_properties"],
+        "OSP_OVF_PRIVATE_PROPERTIES": ini["os_private"]["ovf_private_properties"],
+    }
+    dump = Path(result.path) / "disk0.raw"
+    with open(dump, "rb") as stdin:
+        proc = subprocess.run([str(RAW_IMAGE / "import")], stdin=stdin, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert device.read_bytes() == dump.read_bytes()
+    folder = tmp_path / "ovf-env" / "mon1.example.com"
+    document = folder / "ovf-env.xml"
+    assert document.stat().st_mode & 0o777 == 0o600 and folder.stat().st_mode & 0o777 == 0o700
+    root = etree.fromstring(document.read_bytes())
+    oe = "{http://schemas.dmtf.org/ovf/environment/1}"
+    assert root.tag == f"{oe}Environment" and root.get(f"{oe}id") == "mon1.example.com"
+    values = {p.get(f"{oe}key"): p.get(f"{oe}value") for p in root.iter(f"{oe}Property")}
+    assert values["org.example.monitor.hostname"] == "mon1"
+    assert values["org.example.monitor.admin_password"] == 'p%ss <&"> word'
+    assert values["org.example.monitor.http_port"] == "8080"
+    assert len(values) == 8
+
+
+def test_raw_image_import_of_other_disks_writes_no_environment(tmp_path: Path) -> None:
+    device = tmp_path / "device1"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "IMPORT_DEVICE": str(device),
+        "IMPORT_INDEX": "1",
+        "INSTANCE_NAME": "x",
+        "OVF_ENV_DIR": str(tmp_path / "ovf-env"),
+        "OSP_OVF_PROPERTIES": '{"k":"v"}',
+    }
+    proc = subprocess.run([str(RAW_IMAGE / "import")], input=b"disk", env=env, capture_output=True)
+    assert proc.returncode == 0 and device.read_bytes() == b"disk"
+    assert not (tmp_path / "ovf-env").exists()

@@ -55,7 +55,7 @@ SIGNER = "CN=ovfconverter tests"
 # The documented JSON shape, read from doc/info-json.rst
 
 TABLES: tuple[str, ...] = ("info", "certificate", "profiles", "networks", "systems", "nics", "devices")
-TABLES += ("profile_hardware", "disks")
+TABLES += ("profile_hardware", "products", "properties", "disks")
 TABLES += ("files", "ganeti", "verify", "verdicts")
 _BORDER = re.compile(r"^=+(?:\s+=+)+\s*$")
 
@@ -156,6 +156,11 @@ def check_info_json(data: dict[str, Any]) -> None:
         for m, hardware in enumerate(system["profiles"]):
             check_object(hardware, tables["profile_hardware"], f"systems[{n}].profiles[{m}]")
             assert all(nic is None or isinstance(nic, str) for nic in hardware["nics"])
+        for m, product in enumerate(system["products"]):
+            check_object(product, tables["products"], f"systems[{n}].products[{m}]")
+            for k, prop in enumerate(product["properties"]):
+                check_object(prop, tables["properties"], f"systems[{n}].products[{m}].properties[{k}]")
+                assert prop["os_parameter"] == ("ovf_private_properties" if prop["password"] else "ovf_properties")
     for n, disk in enumerate(data["disks"]):
         check_object(disk, tables["disks"], f"disks[{n}]")
     for n, entry in enumerate(data["files"]):
