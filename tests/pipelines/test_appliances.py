@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -522,3 +523,36 @@ def test_raw_image_import_of_other_disks_writes_no_environment(tmp_path: Path) -
     proc = subprocess.run([str(RAW_IMAGE / "import")], input=b"disk", env=env, capture_output=True)
     assert proc.returncode == 0 and device.read_bytes() == b"disk"
     assert not (tmp_path / "ovf-env").exists()
+
+
+# -- the user guide's walkthrough is what the commands print --------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _doc_block(command: str) -> list[str]:
+    """The lines the user guide shows after ``$ COMMAND`` (4-space indented)."""
+    lines = (ROOT / "doc" / "user-guide.rst").read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"    $ {command}") + 1
+    block = []
+    for line in lines[start:]:
+        if line and not line.startswith("    ") or line.startswith("    $ "):
+            break
+        block.append(line[4:])
+    while block and not block[-1]:
+        block.pop()
+    return block
+
+
+def test_user_guide_appliance_walkthrough_is_real(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "make-example"), str(tmp_path)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    info = run_cli("info", "monitor.ova", cwd=tmp_path)
+    assert info.returncode == 0, info.stderr
+    assert info.stdout.splitlines() == _doc_block("ovfconverter info monitor.ova")
+    refused = run_cli("import", "monitor.ova", "-o", OS, cwd=tmp_path)
+    assert refused.stderr.splitlines() == _doc_block("ovfconverter import monitor.ova -o raw-image+default")
+    bad = run_cli("import", "monitor.ova", "-o", OS, "--accept-eula", "--property", "http_port=80", cwd=tmp_path)
+    assert bad.stderr.splitlines() == _doc_block(
+        "ovfconverter import monitor.ova -o raw-image+default --accept-eula --property http_port=80"
+    )
