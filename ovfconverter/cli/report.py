@@ -113,8 +113,17 @@ def _system_lines(system: SystemInfo, disks: dict[str, DiskInfo]) -> list[str]:
         disk = disks.get(disk_id)
         lines.append("  " + (_disk_line(disk) if disk else f"disk {disk_id} (a File used directly)"))
     for index, nic in enumerate(system.nics):
+        source = " (from vbox:Machine)" if nic.mac_source == "vbox:Machine" else ""
         lines.append(
-            f"  NIC {index}: network {nic.network or '(none)'}, {nic.model or 'model unstated'}, MAC {nic.mac or 'none'}"
+            f"  NIC {index}: network {nic.network or '(none)'}, {nic.model or 'model unstated'}, "
+            f"MAC {nic.mac or 'none'}{source}"
+        )
+    vbox = system.virtualbox
+    if vbox is not None:
+        controllers = ", ".join(f"{c['name']} ({c['type']})" for c in vbox.storage_controllers) or "none"
+        lines.append(
+            f"  VirtualBox (vbox:Machine): OS type {vbox.os_type or '?'}, firmware {vbox.firmware or 'BIOS'}, "
+            f"boot order {', '.join(vbox.boot_order) or 'default'}, controllers {controllers}"
         )
     for device in system.removable:
         lines.append(

@@ -34,6 +34,7 @@ from ovfconverter.formats.names import (
     text_of,
 )
 from ovfconverter.formats.safexml import parse_xml
+from ovfconverter.formats.virtualbox_section import is_virtualbox_machine, read_virtualbox_machine
 from ovfconverter.model.envelope import (
     DeploymentConfiguration,
     Envelope,
@@ -257,6 +258,7 @@ class _Reader:
         name = child_text(element, "Name")
         info = child_text(element, "Info")
         operating_system = None
+        virtualbox = None
         hardware: list[VirtualHardware] = []
         for node in children(element):
             kind = section_kind(node)
@@ -277,6 +279,8 @@ class _Reader:
                 eulas += self.licenses(node)
             elif is_ganeti_section(node):
                 self.ganeti = read_ganeti_section(node)
+            elif is_virtualbox_machine(node):
+                virtualbox = read_virtualbox_machine(node)
             else:
                 self.unknown_section(node, kind, f"VirtualSystem {system_id!r}")
         return VirtualSystem(
@@ -288,6 +292,7 @@ class _Reader:
             products=products,
             eulas=eulas,
             collection_path=path,
+            virtualbox=virtualbox,
         )
 
     def licenses(self, element: etree._Element) -> tuple[str, ...]:

@@ -79,11 +79,25 @@ class DeviceInfo:
 @dataclass
 class NicInfo:
     """An Ethernet adapter: MAC (``None`` when the package has none),
-    network (``rasd:Connection``), model (``ResourceSubType``)."""
+    network (``rasd:Connection``), model (``ResourceSubType``), and where
+    the MAC comes from (``Item``, ``vbox:Machine``; ``None`` without)."""
 
     mac: str | None
     network: str | None
     model: str | None
+    mac_source: str | None = None
+
+
+@dataclass
+class VirtualBoxInfo:
+    """VirtualBox's ``vbox:Machine`` section, in VirtualBox's words."""
+
+    uuid: str | None
+    name: str | None
+    os_type: str | None
+    firmware: str | None
+    boot_order: list[str]
+    storage_controllers: list[dict[str, str | None]]
 
 
 @dataclass
@@ -183,6 +197,7 @@ class SystemInfo:
     profiles: list[ProfileHardwareInfo] = field(default_factory=list)
     products: list[ProductInfo] = field(default_factory=list)
     eulas: list[str] = field(default_factory=list)
+    virtualbox: VirtualBoxInfo | None = None
 
 
 @dataclass

@@ -32,6 +32,7 @@ from ovfconverter.info.model import (
     PropertyInfo,
     SystemInfo,
     VerifyReport,
+    VirtualBoxInfo,
 )
 from ovfconverter.io.deflate import gunzip_chunks
 from ovfconverter.io.ranges import ByteRange, iter_ranges, range_reader
@@ -151,6 +152,20 @@ def _profile_hardware(envelope: Envelope, system: VirtualSystem) -> list[Profile
     return result
 
 
+def _virtualbox(system: VirtualSystem) -> VirtualBoxInfo | None:
+    machine = system.virtualbox
+    if machine is None:
+        return None
+    return VirtualBoxInfo(
+        uuid=machine.uuid,
+        name=machine.name,
+        os_type=machine.os_type,
+        firmware=machine.firmware,
+        boot_order=list(machine.boot_order),
+        storage_controllers=[{"name": name, "type": kind} for name, kind in machine.controllers],
+    )
+
+
 def _products(system: VirtualSystem) -> list[ProductInfo]:
     return [
         ProductInfo(
@@ -215,12 +230,13 @@ def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> li
                 cpus=hw.cpus,
                 memory_mib=bytes_to_mib_ceil(hw.memory) if hw.memory is not None else None,
                 disks=[_attachment_id(a) for a in hw.disks],
-                nics=[NicInfo(n.mac, n.connection, n.model) for n in hw.nics],
+                nics=[NicInfo(n.mac, n.connection, n.model, n.mac_source) for n in hw.nics],
                 removable=removable,
                 other_devices=[DeviceInfo(i.label, resource_type_name(i.resource_type)) for i in hw.other],
                 profiles=_profile_hardware(envelope, system),
                 products=_products(system),
                 eulas=list(system.eulas),
+                virtualbox=_virtualbox(system),
             )
         )
     return systems

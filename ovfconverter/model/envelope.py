@@ -328,6 +328,61 @@ class ProductSection:
 
 
 @dataclass(frozen=True)
+class VirtualBoxAdapter:
+    """A ``vbox:Machine`` network ``Adapter``.
+
+    :ivar mac: twelve hex digits as VirtualBox writes them
+        (``080027AABBCC``), ``None`` when absent.
+    :ivar type: VirtualBox's adapter type (``82540EM``, ``Am79C973``,
+        ``virtio``...).
+    :ivar attachment: how it is attached (``NAT``, ``BridgedInterface``,
+        ``HostOnlyInterface``, ``InternalNetwork``...), ``None`` for none.
+    """
+
+    slot: int
+    enabled: bool
+    mac: str | None = None
+    type: str | None = None
+    attachment: str | None = None
+
+
+@dataclass(frozen=True)
+class VirtualBoxAttachment:
+    """A medium attached to a ``vbox:Machine`` storage controller."""
+
+    controller: str
+    controller_type: str | None
+    device_type: str  # HardDisk, DVD, Floppy
+    port: int
+    device: int
+    image_uuid: str | None = None
+
+
+@dataclass(frozen=True)
+class VirtualBoxMachine:
+    """VirtualBox's own description of the VM (``vbox:Machine``, namespace
+    ``http://www.virtualbox.org/ovf/machine``), the settings format of a
+    ``.vbox`` file that VirtualBox adds to its exports.
+
+    :ivar firmware: ``Firmware/@type`` (``BIOS``, ``EFI``, ``EFI32``,
+        ``EFI64``, ``EFIDUAL``), ``None`` when absent (BIOS).
+    :ivar boot_order: ``Boot/Order`` devices by position, ``None`` entries
+        left out (``HardDisk``, ``DVD``, ``Network``, ``Floppy``).
+    :ivar adapters: every network ``Adapter``, in slot order.
+    :ivar controllers: (name, type) of each ``StorageController``.
+    """
+
+    uuid: str | None = None
+    name: str | None = None
+    os_type: str | None = None
+    firmware: str | None = None
+    boot_order: tuple[str, ...] = ()
+    adapters: tuple[VirtualBoxAdapter, ...] = ()
+    controllers: tuple[tuple[str, str | None], ...] = ()
+    attachments: tuple[VirtualBoxAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
 class VirtualSystem:
     """One ``VirtualSystem`` (DSP0243 section 8).
 
@@ -341,6 +396,7 @@ class VirtualSystem:
         the collections containing it.
     :ivar collection_path: ids of the VirtualSystemCollections containing it,
         outermost first; empty for a top-level VirtualSystem.
+    :ivar virtualbox: VirtualBox's ``vbox:Machine`` section, if any.
     """
 
     id: str
@@ -351,6 +407,7 @@ class VirtualSystem:
     products: tuple[ProductSection, ...] = ()
     eulas: tuple[str, ...] = ()
     collection_path: tuple[str, ...] = ()
+    virtualbox: VirtualBoxMachine | None = None
 
     @property
     def properties(self) -> tuple[ProductProperty, ...]:

@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ovfconverter.model.envelope import Envelope, ResourceItem, ResourceType, VirtualDisk, VirtualSystem
+from ovfconverter.model.envelope import (
+    Envelope,
+    ResourceItem,
+    ResourceType,
+    VirtualBoxMachine,
+    VirtualDisk,
+    VirtualSystem,
+)
 from ovfconverter.model.units import UnitError, quantity_to_bytes
 
 DISK_TYPES = frozenset({ResourceType.DISK_DRIVE, ResourceType.LOGICAL_DISK, ResourceType.STORAGE_VOLUME})
@@ -55,12 +62,29 @@ class DiskAttachment:
 @dataclass(frozen=True)
 class NicAttachment:
     """An Ethernet Item: ``mac`` from ``rasd:Address``, ``connection`` the
-    OVF network name from ``rasd:Connection`` (first one)."""
+    OVF network name from ``rasd:Connection`` (first one), ``model`` from
+    ``rasd:ResourceSubType``; where the Item lacks the MAC or the model,
+    VirtualBox's ``vbox:Machine`` adapter in the same place may supply them
+    (``mac_source`` then says ``vbox:Machine``)."""
 
     item: ResourceItem
     mac: str | None
     connection: str | None
     model: str | None
+    mac_source: str | None = None
+
+
+# VirtualBox adapter types (its settings' Adapter/@type) as OVF's
+# ResourceSubType words VirtualBox itself writes for them.
+VIRTUALBOX_NIC_MODELS = {
+    "Am79C970A": "PCNet32",
+    "Am79C973": "PCNet32",
+    "Am79C960": "PCNet32",
+    "82540EM": "E1000",
+    "82543GC": "E1000",
+    "82545EM": "E1000",
+    "virtio": "virtio",
+}
 
 
 @dataclass
@@ -171,6 +195,7 @@ def describe_hardware(envelope: Envelope, system: VirtualSystem, profile: str | 
                     mac=item.address,
                     connection=item.connections[0] if item.connections else None,
                     model=item.resource_subtype,
+                    mac_source="Item" if item.address else None,
                 )
             )
         elif rtype in REMOVABLE_TYPES:
@@ -184,6 +209,8 @@ def describe_hardware(envelope: Envelope, system: VirtualSystem, profile: str | 
         else:
             hw.other.append(item)
 
+    if system.virtualbox is not None:
+        _virtualbox_nics(hw, system.virtualbox)
     if single_system and not attaches_disks(system):
         # VirtualBox 2.2 and some hand-written packages list their disks in
         # the DiskSection and attach none of them: all of them are the VM's.
@@ -200,6 +227,28 @@ def describe_hardware(envelope: Envelope, system: VirtualSystem, profile: str | 
         if attachment.disk is not None and attachment.disk.parent_ref is not None:
             hw.problems.append(f"{attachment.label}: delta disks (ovf:parentRef) are not supported")
     return hw
+
+
+def _virtualbox_nics(hw: Hardware, machine: VirtualBoxMachine) -> None:
+    """Fill what the Ethernet Items lack from ``vbox:Machine``: VirtualBox
+    writes one Item per enabled adapter, in slot order, without MAC."""
+    adapters = [adapter for adapter in machine.adapters if adapter.enabled]
+    if len(adapters) != len(hw.nics):
+        if any(nic.mac is None for nic in hw.nics) and adapters:
+            hw.notes.append(
+                f"vbox:Machine has {len(adapters)} enabled adapter(s) for {len(hw.nics)} Ethernet Item(s); "
+                "its MAC addresses are not used"
+            )
+        return
+    for index, (nic, adapter) in enumerate(zip(hw.nics, adapters, strict=True)):
+        mac, source = nic.mac, nic.mac_source
+        text = (adapter.mac or "").strip()
+        if mac is None and len(text) == 12 and all(c in "0123456789abcdefABCDEF" for c in text):
+            mac = ":".join(text[i : i + 2] for i in range(0, 12, 2)).lower()
+            source = "vbox:Machine"
+            hw.notes.append(f"NIC {index}: MAC {mac} from VirtualBox's vbox:Machine section (the Item has none)")
+        model = nic.model or VIRTUALBOX_NIC_MODELS.get(adapter.type or "", adapter.type)
+        hw.nics[index] = NicAttachment(nic.item, mac, nic.connection, model, source)
 
 
 def _address(item: ResourceItem) -> tuple[str, str] | None:

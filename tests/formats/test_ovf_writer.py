@@ -311,7 +311,9 @@ def test_sample_descriptor_round_trips(sample: str) -> None:
     original = read_envelope((DATA / sample).read_bytes(), sample)
     written = write_envelope(original)
     again = read_envelope(written, sample)
-    assert again == replace(original, ignored_sections=())
+    # vbox:Machine is VirtualBox's own settings, not written back (issue 17 writes for VirtualBox)
+    systems = tuple(replace(system, virtualbox=None) for system in original.virtual_systems)
+    assert again == replace(original, ignored_sections=(), virtual_systems=systems)
     assert write_envelope(again) == written, "writing is deterministic"
 
 

@@ -55,7 +55,7 @@ SIGNER = "CN=ovfconverter tests"
 # The documented JSON shape, read from doc/info-json.rst
 
 TABLES: tuple[str, ...] = ("info", "certificate", "profiles", "networks", "systems", "nics", "devices")
-TABLES += ("profile_hardware", "products", "properties", "disks")
+TABLES += ("profile_hardware", "products", "properties", "virtualbox", "disks")
 TABLES += ("files", "ganeti", "verify", "verdicts")
 _BORDER = re.compile(r"^=+(?:\s+=+)+\s*$")
 
@@ -156,6 +156,8 @@ def check_info_json(data: dict[str, Any]) -> None:
         for m, hardware in enumerate(system["profiles"]):
             check_object(hardware, tables["profile_hardware"], f"systems[{n}].profiles[{m}]")
             assert all(nic is None or isinstance(nic, str) for nic in hardware["nics"])
+        if system["virtualbox"] is not None:
+            check_object(system["virtualbox"], tables["virtualbox"], f"systems[{n}].virtualbox")
         for m, product in enumerate(system["products"]):
             check_object(product, tables["products"], f"systems[{n}].products[{m}]")
             for k, prop in enumerate(product["properties"]):
