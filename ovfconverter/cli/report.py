@@ -145,7 +145,8 @@ def _system_lines(system: SystemInfo, disks: dict[str, DiskInfo]) -> list[str]:
 def format_info(info: PackageInfo) -> str:
     """``ovfconverter info`` output, escaped for a terminal."""
     kind = "OVA" if info.kind == "ova" else "OVF package"
-    lines = [f"{info.path}: {kind}, OVF {info.ovf_version}, descriptor {info.descriptor}"]
+    dialect = f" ({info.producer} dialect)" if info.producer else ""
+    lines = [f"{info.path}: {kind}, OVF {info.ovf_version}{dialect}, descriptor {info.descriptor}"]
     manifest = info.manifest or "none"
     if info.manifest_algorithms:
         manifest += f" ({', '.join(a.upper() for a in info.manifest_algorithms)})"

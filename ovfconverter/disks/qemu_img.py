@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -84,6 +85,23 @@ def file_spec(part: ByteRange) -> dict[str, Any]:
     if part.offset == 0 and part.size == os.path.getsize(part.path):
         return leaf
     return {"driver": "raw", "offset": part.offset, "size": part.size, "file": leaf}
+
+
+def sector_aligned(part: ByteRange) -> ByteRange:
+    """``part`` with its size rounded up to whole 512-byte sectors when it is
+    a slice of a larger file: qemu's ``raw`` driver refuses a ``size`` that
+    is not (oVirt's qcow2 images often end mid-sector).  An OVA member's
+    data is followed by tar padding up to the next 512 bytes, so the
+    rounded slice stays within the member's own blocks; only for image
+    formats that address their data through headers (qcow2, VMDK, VHD,
+    VDI...), never for raw images, whose size the slice is.
+    """
+    if part.size % 512 == 0 or (part.offset == 0 and part.size == os.path.getsize(part.path)):
+        return part
+    rounded = part.size + 512 - part.size % 512
+    if part.offset + rounded > os.path.getsize(part.path):
+        return part
+    return dataclasses.replace(part, size=rounded)
 
 
 def image_spec(part: ByteRange) -> str:

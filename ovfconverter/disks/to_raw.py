@@ -346,7 +346,7 @@ def _convert_with_qemu(
     :returns: ``(virtual size, warnings)``.
     """
     assert inspection.qemu_format is not None
-    spec = qemu_img.image_spec(part)
+    spec = qemu_img.image_spec(qemu_img.sector_aligned(part))
     data = qemu_img.info(spec, inspection.qemu_format, source.name)
     virtual_size = check_qemu_info(data, inspection, source.name)
     warnings = check_capacity(virtual_size, source.capacity, source.name)

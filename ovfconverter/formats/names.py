@@ -15,7 +15,11 @@ from lxml import etree
 OVF_NS_0_9 = "http://www.vmware.com/schema/ovf/1/envelope"
 OVF_NS_1 = "http://schemas.dmtf.org/ovf/envelope/1"
 OVF_NS_2 = "http://schemas.dmtf.org/ovf/envelope/2"
-OVF_NAMESPACES = {OVF_NS_0_9: "0.9", OVF_NS_1: "1.0", OVF_NS_2: "2.0"}
+OVF_NS_1_OVIRT = OVF_NS_1 + "/"
+"""oVirt / RHV write the 1.x namespace with a trailing slash (their
+``OvfProperties.OVF_URI``); no one else does."""
+OVIRT_NS = "http://www.ovirt.org/ovf"
+OVF_NAMESPACES = {OVF_NS_0_9: "0.9", OVF_NS_1: "1.0", OVF_NS_1_OVIRT: "1.0", OVF_NS_2: "2.0"}
 """Envelope namespace -> the OVF version it implies when ``ovf:version`` is absent."""
 
 CIM_BASE = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/"

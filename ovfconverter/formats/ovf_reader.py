@@ -24,6 +24,7 @@ from ovfconverter.errors import DescriptorError
 from ovfconverter.formats.ganeti_section import is_ganeti_section, read_ganeti_section
 from ovfconverter.formats.names import (
     OVF_NAMESPACES,
+    OVF_NS_1_OVIRT,
     VMW_NS,
     child_text,
     children,
@@ -65,6 +66,20 @@ _UNDERSTOOD_SECTIONS = frozenset(
     }
 )
 _NOT_SECTIONS = frozenset({"Info", "Name", "Description"})
+# oVirt's ovf:volume-format (VDSM volume formats) as ovf:format URIs.
+OVIRT_VOLUME_FORMATS = {
+    "COW": "http://www.gnome.org/~markmc/qcow-image-format.html",
+    "RAW": "http://en.wikipedia.org/wiki/Byte",
+}
+# oVirt's VmInterfaceType numbers (rasd:ResourceSubType of its NICs).
+OVIRT_NIC_TYPES = {
+    "0": "rtl8139_pv",
+    "1": "rtl8139",
+    "2": "e1000",
+    "3": "virtio",
+    "4": "spapr-vlan",
+    "5": "pci-passthrough",
+}
 _ITEM_ELEMENTS = frozenset({"Item", "StorageItem", "EthernetPortItem"})
 MAX_ITEMS = 10000
 """Most References/File, Disk or Item elements accepted (hostile descriptors
@@ -76,6 +91,7 @@ class _Reader:
         self.name = name
         self.ns = ovf_ns
         self.strict = strict
+        self.ovirt = ovf_ns == OVF_NS_1_OVIRT
         self.notes: list[str] = []
         self.ignored: list[str] = []
         self.systems: list[VirtualSystem] = []
@@ -88,6 +104,25 @@ class _Reader:
 
     def required(self, element: etree._Element) -> bool:
         return (self.attr(element, "required") or "true").strip().lower() not in ("false", "0")
+
+    def subtype(self, resource_type: int | None, text: str | None) -> str | None:
+        """``rasd:ResourceSubType``; oVirt writes a NIC's as the number of
+        its VmInterfaceType, which becomes the model's name."""
+        if self.ovirt and resource_type == 10 and text is not None:
+            return OVIRT_NIC_TYPES.get(text.strip(), text)
+        return text
+
+    def parent(self, resource_type: int | None, text: str | None) -> str | None:
+        """``rasd:Parent``; oVirt writes a disk's parent *image* there (the
+        nil UUID for none), not a controller."""
+        if self.ovirt and resource_type == 17:
+            if text and text.strip().strip("0-"):
+                self.notes.append(
+                    f"oVirt package: a disk Item names parent image {text.strip()!r}: the VM has snapshots; "
+                    "its image must be the whole disk (an image with a backing file is refused)"
+                )
+            return None
+        return text
 
     def flag(self, element: etree._Element, name: str) -> bool:
         """An ``xs:boolean`` OVF attribute, false when absent."""
@@ -171,7 +206,7 @@ class _Reader:
             disk = VirtualDisk(
                 disk_id=disk_id,
                 file_ref=self.attr(node, "fileRef") or None,
-                format=(self.attr(node, "format") or "").strip() or None,
+                format=self.disk_format(node),
                 populated_size=self.integer(node, self.attr(node, "populatedSize"), "ovf:populatedSize"),
                 parent_ref=self.attr(node, "parentRef") or None,
             )
@@ -179,6 +214,18 @@ class _Reader:
             if len(disks) > MAX_ITEMS:
                 raise self.fail(node, f"more than {MAX_ITEMS} Disk elements")
         return disks
+
+    def disk_format(self, node: etree._Element) -> str | None:
+        """``ovf:format``; for oVirt, what ``ovf:volume-format`` says
+        instead (oVirt labels its RAW volumes with the VMDK URI)."""
+        declared = (self.attr(node, "format") or "").strip() or None
+        if self.ovirt:
+            volume = (self.attr(node, "volume-format") or "").strip().upper()
+            if volume in OVIRT_VOLUME_FORMATS:
+                return OVIRT_VOLUME_FORMATS[volume]
+            if volume:
+                raise self.fail(node, f"oVirt package: Disk volume format {volume!r} is neither COW nor RAW")
+        return declared
 
     def network_section(self, element: etree._Element) -> list[Network]:
         networks = []
@@ -259,10 +306,14 @@ class _Reader:
         info = child_text(element, "Info")
         operating_system = None
         virtualbox = None
+        ovirt: list[tuple[str, str]] = []
         hardware: list[VirtualHardware] = []
         for node in children(element):
             kind = section_kind(node)
             if kind in _NOT_SECTIONS:
+                continue
+            if self.ovirt and not kind.endswith("Section") and localname(node) not in ("Section", "Content"):
+                ovirt.append((kind, text_of(node) or ""))  # oVirt's VM data (BiosType, CreationDate...)
                 continue
             if kind == "OperatingSystemSection":
                 operating_system = OperatingSystem(
@@ -293,6 +344,7 @@ class _Reader:
             eulas=eulas,
             collection_path=path,
             virtualbox=virtualbox,
+            ovirt=tuple(ovirt[:MAX_ITEMS]),
         )
 
     def licenses(self, element: etree._Element) -> tuple[str, ...]:
@@ -403,13 +455,14 @@ class _Reader:
             instance_id=instance_id,
             element_name=values.get("ElementName") or values.get("Caption"),
             description=values.get("Description"),
-            resource_subtype=values.get("ResourceSubType"),
+            resource_subtype=self.subtype(resource_type, values.get("ResourceSubType")),
             virtual_quantity=self.integer(element, values.get("VirtualQuantity"), f"Item {label!r}: VirtualQuantity"),
             allocation_units=values.get("AllocationUnits") or values.get("VirtualQuantityUnits"),
             host_resources=tuple(host_resources),
             connections=tuple(connections),
             address=values.get("Address"),
-            parent=values.get("Parent"),
+            mac_address=values.get("MACAddress"),
+            parent=self.parent(resource_type, values.get("Parent")),
             address_on_parent=values.get("AddressOnParent"),
             automatic_allocation=None if automatic is None else automatic.lower() in ("true", "1"),
             configurations=tuple((self.attr(element, "configuration") or "").split()),
@@ -485,6 +538,9 @@ def read_envelope(data: bytes, name: str = "descriptor.ovf", strict: bool = True
             name,
         )
     version = (ovf_attr(root, "version", ovf_ns) or "").strip() or OVF_NAMESPACES[ovf_ns]
+    producer = None
+    if ovf_ns == OVF_NS_1_OVIRT:  # its ovf:version is the engine's version
+        producer, version = f"oVirt {version}".strip(), OVF_NAMESPACES[ovf_ns]
     reader = _Reader(name, ovf_ns, strict)
     files: list[FileReference] = []
     raw_disks: list[tuple[VirtualDisk, etree._Element, str | None, str | None]] = []
@@ -541,4 +597,5 @@ def read_envelope(data: bytes, name: str = "descriptor.ovf", strict: bool = True
         ganeti=reader.ganeti,
         ignored_sections=tuple(dict.fromkeys(reader.ignored)),
         notes=tuple(reader.notes),
+        producer=producer,
     )

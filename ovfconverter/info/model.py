@@ -248,6 +248,7 @@ class PackageInfo:
     ganeti: GanetiSection | None
     ignored_sections: list[str]
     warnings: list[str] = field(default_factory=list)
+    producer: str | None = None
 
 
 @dataclass

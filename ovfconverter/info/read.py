@@ -369,6 +369,7 @@ def read_package(
             ganeti=envelope.ganeti,
             ignored_sections=list(envelope.ignored_sections),
             warnings=warnings,
+            producer=envelope.producer,
         )
 
 

@@ -209,6 +209,8 @@ class ResourceItem:
     :ivar bound: ``ovf:bound`` (``"min"``, ``"max"``, ``"normal"``) or
         ``None``.
     :ivar required: ``ovf:required`` (default true).
+    :ivar mac_address: ``rasd:MACAddress``, where oVirt writes a NIC's MAC
+        (its ``rasd:Address`` is a libvirt device address).
     """
 
     element: str = "Item"
@@ -228,6 +230,7 @@ class ResourceItem:
     configurations: tuple[str, ...] = ()
     bound: str | None = None
     required: bool = True
+    mac_address: str | None = None
 
     @property
     def label(self) -> str:
@@ -397,6 +400,8 @@ class VirtualSystem:
     :ivar collection_path: ids of the VirtualSystemCollections containing it,
         outermost first; empty for a top-level VirtualSystem.
     :ivar virtualbox: VirtualBox's ``vbox:Machine`` section, if any.
+    :ivar ovirt: oVirt's VM data, written as plain elements of the
+        VirtualSystem (``BiosType``, ``MaxMemorySizeMb``...): name -> text.
     """
 
     id: str
@@ -408,6 +413,11 @@ class VirtualSystem:
     eulas: tuple[str, ...] = ()
     collection_path: tuple[str, ...] = ()
     virtualbox: VirtualBoxMachine | None = None
+    ovirt: tuple[tuple[str, str], ...] = ()
+
+    def ovirt_value(self, name: str) -> str | None:
+        """oVirt's VM data element ``name``, ``None`` when absent."""
+        return next((value for key, value in self.ovirt if key == name), None)
 
     @property
     def properties(self) -> tuple[ProductProperty, ...]:
@@ -435,6 +445,8 @@ class Envelope:
         are optional (``ovf:required="false"``) or carry nothing to convert.
     :ivar notes: problems found while reading that do not prevent reading
         (dangling references are kept and reported here).
+    :ivar producer: the dialect's producer when it is not plain OVF:
+        ``"oVirt 4.4.0.0"`` (oVirt / RHV "Export as OVA"), else ``None``.
     """
 
     version: str
@@ -447,6 +459,7 @@ class Envelope:
     ganeti: GanetiSection | None = None
     ignored_sections: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)
+    producer: str | None = None
 
     def file(self, file_id: str) -> FileReference | None:
         """Return the File with ``ovf:id`` ``file_id``, or ``None``."""

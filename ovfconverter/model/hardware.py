@@ -192,10 +192,10 @@ def describe_hardware(envelope: Envelope, system: VirtualSystem, profile: str | 
             hw.nics.append(
                 NicAttachment(
                     item=item,
-                    mac=item.address,
+                    mac=item.mac_address or item.address,
                     connection=item.connections[0] if item.connections else None,
                     model=item.resource_subtype,
-                    mac_source="Item" if item.address else None,
+                    mac_source="Item" if item.mac_address or item.address else None,
                 )
             )
         elif rtype in REMOVABLE_TYPES:
@@ -264,7 +264,7 @@ def _attach_disk(envelope: Envelope, hw: Hardware, item: ResourceItem, attached:
         hw.notes.append(f"Item {item.label!r}: disk drive without HostResource ignored")
         return
     resource = item.host_resources[0]
-    parsed = parse_host_resource(resource)
+    parsed = parse_host_resource(resource) or _vdsm_path(envelope, hw, item, resource)
     if parsed is None:
         hw.problems.append(f"Item {item.label!r}: HostResource {resource!r} is not ovf:/disk/ID or ovf:/file/ID")
         return
@@ -297,6 +297,20 @@ def _attach_disk(envelope: Envelope, hw: Hardware, item: ResourceItem, attached:
             hw.problems.append(f"Item {item.label!r}: HostResource {resource!r} names no File in References")
             return
         hw.disks.append(DiskAttachment(disk=None, file_id=ref, item=item))
+
+
+def _vdsm_path(envelope: Envelope, hw: Hardware, item: ResourceItem, resource: str) -> tuple[str, str] | None:
+    """oVirt's export domains name a disk by its VDSM volume path,
+    ``IMAGE_GROUP/VOLUME`` (also a Disk's ``ovf:fileRef``), not
+    ``ovf:/disk/ID``: find the Disk that path or its last part names."""
+    text = resource.strip()
+    if "/" not in text or text.startswith("/") or ":" in text:
+        return None
+    for disk in envelope.disks:
+        if disk.file_ref == text or disk.disk_id == text.rsplit("/", 1)[1]:
+            hw.notes.append(f"Item {item.label!r}: HostResource {text!r} read as oVirt's path of Disk {disk.disk_id!r}")
+            return ("disk", disk.disk_id)
+    return None
 
 
 def attaches_disks(system: VirtualSystem) -> bool:
@@ -361,6 +375,22 @@ def unattached_disk_notes(envelope: Envelope) -> list[str]:
     if blank:
         notes.append(f"blank Disk(s) {', '.join(map(repr, blank))} are attached by no Item of any profile; not created")
     return notes
+
+
+# oVirt's BiosType values that boot with OVMF (Q35_OVMF, Q35_SECURE_BOOT).
+OVIRT_UEFI_BIOS_TYPES = {"3": "Q35 with OVMF", "4": "Q35 with OVMF and secure boot"}
+
+
+def uefi_source(system: VirtualSystem) -> str | None:
+    """Why ``system`` boots with UEFI, in the producer's words (``vbox:Machine
+    firmware EFI``, ``oVirt BiosType 3``), ``None`` when it does not say so."""
+    firmware = system.virtualbox.firmware if system.virtualbox else None
+    if firmware and firmware.upper().startswith("EFI"):
+        return f"vbox:Machine firmware {firmware}"
+    bios = (system.ovirt_value("BiosType") or "").strip()
+    if bios in OVIRT_UEFI_BIOS_TYPES:
+        return f"oVirt BiosType {bios}: {OVIRT_UEFI_BIOS_TYPES[bios]}"
+    return None
 
 
 def envelope_problems(envelope: Envelope) -> list[str]:
