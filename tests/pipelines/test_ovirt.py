@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,45 @@ def test_an_unknown_required_section_is_still_refused() -> None:
     )
     with pytest.raises(DescriptorError, match="FooSection in VirtualSystem"):
         envelope(text)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_user_guide_ovirt_walkthrough_is_real(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "make-example"), str(tmp_path)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = (ROOT / "doc" / "user-guide.rst").read_text(encoding="utf-8").splitlines()
+    start = lines.index("    $ ovfconverter info web1.ova") + 1
+    shown = []
+    for line in lines[start:]:
+        if not line.startswith("    "):
+            break
+        shown.append(line[4:])
+    info = run_cli("info", "web1.ova", cwd=tmp_path)
+    assert info.returncode == 0 and info.stdout.splitlines() == shown
+    result = run_cli(
+        "import",
+        "web1.ova",
+        "-n",
+        "web1.example.com",
+        "-o",
+        OS,
+        "--net",
+        "0:network=none,mode=bridged,link=br0",
+        "--net",
+        "1:network=none,mode=bridged,link=br1",
+        "--output-dir",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    start = (
+        lines.index(
+            "          --output-dir /srv/export",
+            lines.index("    $ ovfconverter import web1.ova -n web1.example.com -o raw-image+default \\"),
+        )
+        + 1
+    )
+    expected = [line[4:].replace("/srv/export", str(tmp_path / "out")) for line in lines[start : start + 4]]
+    assert (result.stderr + result.stdout).splitlines() == expected
