@@ -299,7 +299,9 @@ def test_written_descriptor_declares_its_version(envelope: Envelope) -> None:
         assert section.find(f"{{{ns}}}Info") is not None
 
 
-SAMPLES = sorted(p.name for p in DATA.glob("*.ovf") if p.name not in ("ovf09_vmware.ovf", "ovf10_required_section.ovf"))
+# OVF 0.9 and oVirt's dialect are read, never written; the required-section sample cannot be read.
+NOT_WRITTEN = ("ovf09_vmware.ovf", "ovf10_required_section.ovf", "ovf10_ovirt.ovf")
+SAMPLES = sorted(p.name for p in DATA.glob("*.ovf") if p.name not in NOT_WRITTEN)
 
 
 def test_samples_are_found() -> None:
