@@ -383,3 +383,58 @@ def test_round_trip_of_a_kvm_instance_in_three_forms(cluster: Cluster, tmp_path:
     ]
     forms = {"vmdk-ova": ["--ova"], "qcow2-folder": ["-f", "qcow2"], "raw-compressed": ["-f", "raw", "--compress"]}
     round_trip(cluster, tmp_path, "round-trip.ganeti.test", add, forms)
+
+
+APPLIANCE_SECTIONS = """    <ProductSection ovf:class="org.example.app">
+      <Info>the appliance</Info>
+      <Product>Example App</Product>
+      <Property ovf:key="hostname" ovf:type="string" ovf:qualifiers="MinLen(1)" ovf:userConfigurable="true"/>
+      <Property ovf:key="admin_password" ovf:type="string" ovf:password="true" ovf:userConfigurable="true"/>
+      <Property ovf:key="port" ovf:type="uint16" ovf:value="8080" ovf:userConfigurable="true"/>
+    </ProductSection>
+    <EulaSection><Info>license</Info><License>Evaluation only.</License></EulaSection>"""
+
+
+def test_appliance_properties_reach_the_os_and_its_ovf_environment(cluster: Cluster, tmp_path: Path) -> None:
+    """An appliance with properties and a EULA: the values reach Ganeti as
+    the OS parameters raw-image declares (the password one private), and
+    raw-image's import writes the guest's OVF environment on the node."""
+    folder = tmp_path / "app"
+    folder.mkdir()
+    raw = make_raw_disk(folder / "app.raw", 4 * MIB, seed=60)
+    vmdk = convert(raw, folder / "app.vmdk", "vmdk", "subformat=streamOptimized")
+    vm = VmSpec(
+        name="appliance1",
+        disks=[DiskSpec("app.vmdk", capacity=4 * MIB, size=vmdk.stat().st_size)],
+        nics=[("VM Network", "52:54:00:0a:03:01")],
+        networks=["VM Network"],
+        extra_system=APPLIANCE_SECTIONS,
+    )
+    ovf = folder / "app.ovf"
+    ovf.write_text(descriptor(vm))
+    package = make_ova(folder / "app.ova", [("app.ovf", ovf), ("app.vmdk", vmdk)])
+    refused = cluster.run(OVFCONVERTER, "import", package, "-o", "raw-image+default", check=False)
+    assert refused.returncode == 1 and "--accept-eula" in refused.stderr
+    environment = Path(GANETI_DIR) / "ovf-env" / "appliance1"
+    try:
+        stdout, _ = import_package(
+            cluster,
+            package,
+            "-o",
+            "raw-image+default",
+            "--accept-eula",
+            "--property",
+            "hostname=app1.example.com",
+            "--property",
+            "admin_password=s3cret %pass",
+        )
+        info = cluster.run("gnt-instance", "info", "appliance1").stdout
+        assert '"org.example.app.hostname":"app1.example.com"' in info
+        assert "s3cret" not in info, "the password is private: Ganeti does not show it"
+        document = (environment / "ovf-env.xml").read_text()
+        assert 'oe:key="org.example.app.admin_password" oe:value="s3cret %pass"' in document
+        assert 'oe:key="org.example.app.port" oe:value="8080"' in document
+        assert_disks(cluster, "appliance1", [(raw, "raw")])
+    finally:
+        cluster.run("gnt-instance", "remove", "-f", "appliance1", check=False)
+        subprocess.run(["rm", "-rf", str(environment)], check=False)
