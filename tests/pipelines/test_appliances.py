@@ -544,6 +544,15 @@ def _doc_block(command: str) -> list[str]:
     return block
 
 
+def _doc_block_after(first: str) -> list[str]:
+    """The user guide's lines from the one starting with ``first`` to the
+    next unindented line."""
+    lines = (ROOT / "doc" / "user-guide.rst").read_text(encoding="utf-8").splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(first))
+    end = next(n for n in range(start, len(lines)) if lines[n] and not lines[n].startswith("    "))
+    return lines[start:end]
+
+
 def test_user_guide_appliance_walkthrough_is_real(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "make-example"), str(tmp_path)], capture_output=True)
     assert proc.returncode == 0, proc.stderr
@@ -556,3 +565,20 @@ def test_user_guide_appliance_walkthrough_is_real(tmp_path: Path) -> None:
     assert bad.stderr.splitlines() == _doc_block(
         "ovfconverter import monitor.ova -o raw-image+default --accept-eula --property http_port=80"
     )
+    out = tmp_path / "out"
+    done = run_cli(
+        *("import", "monitor.ova", "-n", "mon1.example.com", "-o", OS, "--accept-eula"),
+        *("--property", "hostname=mon1.example.com", "--property", "ip_mode=static"),
+        *("--property", "ip_address=192.0.2.10", "--property", "admin_password=correct horse battery"),
+        *("--net", "0:network=none,mode=bridged,link=br0", "--output-dir", str(out)),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = (ROOT / "doc" / "user-guide.rst").read_text(encoding="utf-8").splitlines()
+    start = lines.index("          --net 0:network=none,mode=bridged,link=br0 --output-dir /srv/export") + 1
+    shown = [line[4:].replace("/srv/export", str(out)) for line in lines[start : lines.index("", start)]]
+    assert (done.stderr + done.stdout).splitlines() == shown
+    ini = read_ini(out / "mon1.example.com" / "config.ini")
+    block = "\n".join(_doc_block_after("    ovf_properties = {"))
+    assert f"ovf_properties = {ini['os']['ovf_properties']}" in block
+    assert f"ovf_private_properties = {ini['os_private']['ovf_private_properties']}" in block
