@@ -33,7 +33,7 @@ from ovfconverter.hub.openstack import DISK_BUSES, SCSI_MODELS, VIF_MODELS
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.envelope import ResourceItem, ResourceType
 from ovfconverter.model.ganeti import InstanceExport
-from ovfconverter.model.hardware import describe_hardware
+from ovfconverter.model.hardware import describe_hardware, uefi_source
 from ovfconverter.model.machine import (
     Architecture,
     Bus,
@@ -185,6 +185,7 @@ def _machine_from_ovf(path: str, options: ImportOptions, config: InstanceExport,
     return Machine(
         name=system.name or system.id,
         os=guest,
+        firmware=Firmware.EFI if uefi_source(system) else None,  # vbox:Machine or oVirt BiosType
         memory=_memory(config),
         controllers=tuple(controllers),
         disks=tuple(disks),

@@ -582,3 +582,13 @@ def test_user_guide_appliance_walkthrough_is_real(tmp_path: Path) -> None:
     block = "\n".join(_doc_block_after("    ovf_properties = {"))
     assert f"ovf_properties = {ini['os']['ovf_properties']}" in block
     assert f"ovf_private_properties = {ini['os_private']['ovf_private_properties']}" in block
+
+
+def test_convert_to_openstack_needs_accept_eula_too(appliance_ova: Path, tmp_path: Path) -> None:
+    refused = run_cli("convert", str(appliance_ova), "--to", "openstack", "--output-dir", str(tmp_path / "a"))
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1].endswith("read it with 'ovfconverter info' and accept it with --accept-eula")
+    done = run_cli(
+        "convert", str(appliance_ova), "--to", "openstack", "--accept-eula", "--output-dir", str(tmp_path / "b")
+    )
+    assert done.returncode == 0, done.stderr

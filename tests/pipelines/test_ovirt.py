@@ -59,7 +59,7 @@ def ovirt_ova(tmp_path: Path, text: str | None = None) -> tuple[Path, Path, Path
     """The sample as an OVA the way oVirt packs it (descriptor first, images
     named by image id, no manifest), with a qcow2 and a raw image."""
     work = tmp_path / "images"
-    work.mkdir()
+    work.mkdir(parents=True)
     cow_raw = make_raw_disk(work / "cow.raw", 3 * MIB, seed=11)
     cow = convert(cow_raw, work / COW, "qcow2")
     # oVirt's disks are whole GiB; a grown qcow2 ends mid-sector, which qemu's raw driver refuses as a slice
@@ -196,3 +196,16 @@ def test_user_guide_ovirt_walkthrough_is_real(tmp_path: Path) -> None:
     shown_import = lines[start : lines.index("", start)]
     expected = [line[4:].replace("/srv/export", str(tmp_path / "out")) for line in shown_import]
     assert (result.stderr + result.stdout).splitlines() == expected
+
+
+def test_ovirt_uefi_reaches_the_machine_model(tmp_path: Path) -> None:
+    """convert --to openstack reads sources into the Machine: an OVMF BiosType is its firmware."""
+    from ovfconverter.glance.sources import open_source
+    from ovfconverter.model.machine import Firmware
+
+    for bios, firmware in (("2", None), ("4", Firmware.EFI)):
+        text = (DATA / SAMPLE).read_text().replace("<BiosType>2</BiosType>", f"<BiosType>{bios}</BiosType>")
+        ova, _, _ = ovirt_ova(tmp_path / bios, text)
+        work = tmp_path / bios / "work"
+        work.mkdir()
+        assert open_source(str(ova), str(work)).machine.firmware is firmware
