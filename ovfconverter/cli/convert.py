@@ -47,6 +47,12 @@ EXAMPLES = """
 """
 
 
+def _properties(args: argparse.Namespace) -> dict[str, str]:
+    from ovfconverter.cli.parser import property_values  # the parser imports this module
+
+    return property_values(args.property)
+
+
 def add_arguments(conv: argparse.ArgumentParser) -> None:
     """Add the options of ``convert --to openstack|libvirt|xen`` to the
     ``convert`` parser (each ``None`` or false unless given, so that other
@@ -145,7 +151,12 @@ def _run_domain(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         attachments=_attachments(args.net),
         force=args.force,
     )
-    source_options = ImportOptions(deployment_option=args.deployment_option, virtual_system=args.virtual_system)
+    source_options = ImportOptions(
+        deployment_option=args.deployment_option,
+        virtual_system=args.virtual_system,
+        properties=_properties(args),
+        accept_eula=args.accept_eula,
+    )
     result = convert_to_domain(args.source, DomainTarget(args.to), options, source_options, progress)
     if progress:
         progress.close()
@@ -183,7 +194,12 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         cloud=CloudOptions(cloud=args.os_cloud),
         method=UploadMethod(args.upload_method or "auto"),
     )
-    source_options = ImportOptions(deployment_option=args.deployment_option, virtual_system=args.virtual_system)
+    source_options = ImportOptions(
+        deployment_option=args.deployment_option,
+        virtual_system=args.virtual_system,
+        properties=_properties(args),
+        accept_eula=args.accept_eula,
+    )
     result = convert_to_openstack(args.source, options, source_options, progress)
     if progress:
         progress.close()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from ovfconverter.cli.convert import DOMAIN_ONLY, INTERIM_ONLY, OPENSTACK_ONLY
 from ovfconverter.cli.convert import TARGETS as INTERIM_TARGETS
 from ovfconverter.cli.convert import run_convert as run_interim
-from ovfconverter.cli.parser import EXPORT_ONLY, IMPORT_ONLY, PROG, build_parser, net_values
+from ovfconverter.cli.parser import EXPORT_ONLY, IMPORT_ONLY, PROG, build_parser, net_values, property_values
 from ovfconverter.cli.progress import ProgressBars
 from ovfconverter.cli.terminal import escape_line, escape_text
 from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
@@ -73,6 +73,8 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
         output_dir=args.output_dir,
         force=args.force,
         allow_hardlinks=args.allow_hardlinks,
+        properties=property_values(args.property),
+        accept_eula=args.accept_eula,
     )
     if args.hypervisor_parameters:
         options.hypervisor, options.hypervisor_parameters = args.hypervisor_parameters
@@ -187,6 +189,8 @@ def _run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int
         deployment_option=args.deployment_option,
         virtual_system=args.virtual_system,
         allow_hardlinks=args.allow_hardlinks,
+        properties=property_values(args.property),
+        accept_eula=args.accept_eula,
     )
     if args.to == "ganeti":
         args.net = [net_values(text) for text in args.net]

@@ -38,6 +38,10 @@ examples:
   # a package with profiles, picking a non-default one, into another folder
   ovfconverter import csr.ova -o csr --deployment-option 2CPU-4GB --output-dir /srv/exports
 
+  # an appliance with properties and a license ('ovfconverter info' shows both)
+  ovfconverter import monitor.ova -o raw-image+default --accept-eula \
+      --property hostname=mon1 --property admin_password=s3cret-pass
+
 Then run the gnt-backup import command it prints (on a Ganeti node, complete and ready to run).
 """
 
@@ -262,6 +266,27 @@ def _instance_arguments(parser: argparse.ArgumentParser, name: bool = True, net_
     dev.add_argument("--no-nics", action="store_true", help="import no NIC")
 
 
+def _property(text: str) -> tuple[str, str]:
+    """``--property KEY=VALUE``: split at the first ``=`` (values may hold
+    more)."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key.strip(), value
+
+
+def property_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The ``--property`` pairs as a dict.
+
+    :raises OptionError: a key given twice."""
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        if key in values:
+            raise OptionError(f"--property {key!r} is given twice")
+        values[key] = value
+    return values
+
+
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
     """Which VirtualSystem and profile of an OVF package."""
     sel = parser.add_argument_group("package")
@@ -272,6 +297,20 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
     )
     sel.add_argument(
         "--virtual-system", metavar="ID", help="the VirtualSystem to import from a VirtualSystemCollection"
+    )
+    sel.add_argument(
+        "--property",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        type=_property,
+        help="set a ProductSection property (full key, or its ovf:key when unambiguous); checked against its "
+        "type and qualifiers; repeatable.  Ganeti gets the values as OS parameters (doc/mapping.rst)",
+    )
+    sel.add_argument(
+        "--accept-eula",
+        action="store_true",
+        help="accept the package's license agreements (EulaSection; 'info' prints them): required when it has any",
     )
 
 

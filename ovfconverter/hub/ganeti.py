@@ -51,6 +51,7 @@ from ovfconverter.model.ganeti import (
 from ovfconverter.model.machine import (
     Cpus,
     Disk,
+    Firmware,
     GanetiDiskSettings,
     GanetiNicSettings,
     GanetiSettings,
@@ -63,6 +64,7 @@ from ovfconverter.model.machine import (
     OsFamily,
     frozen_map,
 )
+from ovfconverter.model.properties import MAX_PARAMETER_SIZE, OS_PARAMETER, OS_PRIVATE_PARAMETER, os_parameters
 from ovfconverter.model.units import MIB, bytes_to_mib_ceil, parse_size
 
 _SIZE_PARAMS = ("maxmem", "minmem", "memory")
@@ -349,7 +351,8 @@ def _merge(base: Mapping[str, str], override: Mapping[str, str | None]) -> dict[
 def _checked_params(params: dict[str, str], what: str) -> dict[str, str]:
     for key, value in params.items():
         validate_param_key(key, what)
-        validate_value(value, f"{what} {key}")
+        long_value = key in (OS_PARAMETER, OS_PRIVATE_PARAMETER)  # JSON of every property
+        validate_value(value, f"{what} {key}", MAX_PARAMETER_SIZE if long_value else 4096)
     return params
 
 
@@ -625,6 +628,27 @@ def _hypervisor(settings: GanetiSettings | None, overrides: InstanceOverrides) -
     return hypervisor, _checked_params(_merge(params, overrides.hypervisor_parameters), "hypervisor parameter")
 
 
+def _os_parameters(
+    machine: Machine, os_params: dict[str, str], overrides: InstanceOverrides, warnings: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``[os]`` and ``[os_private]``: the machine's (Ganeti section's) OS
+    parameters, its ProductSection property values as two JSON parameters
+    (:func:`~ovfconverter.model.properties.os_parameters`), then ``-O``,
+    which may also remove either of those (``-O -NAME``)."""
+    public, private = os_parameters(machine.products)
+    checked = _checked_params(_merge({**os_params, **public}, overrides.os_parameters), "OS parameter")
+    removed: dict[str, str | None] = {key: None for key, value in overrides.os_parameters.items() if value is None}
+    secret = _checked_params(_merge(private, removed), "private OS parameter")
+    passed = [name for name in (OS_PARAMETER, OS_PRIVATE_PARAMETER) if name in checked or name in secret]
+    if passed:
+        warnings.append(
+            f"the package's properties go to the OS parameter(s) {' and '.join(passed)}: the OS definition "
+            "must list them in its parameters.list, or gnt-backup import refuses them "
+            "(--os-parameters=-ovf_properties,-ovf_private_properties leaves them out; doc/mapping.rst, 'Properties')"
+        )
+    return checked, secret
+
+
 def plan_instance(
     machine: Machine, overrides: InstanceOverrides, cluster_networks: frozenset[str] | None = None
 ) -> InstancePlan:
@@ -659,7 +683,12 @@ def plan_instance(
     os_params = dict(settings.os_parameters) if settings else {}
     if overrides.os_type and settings and overrides.os_type != settings.os_name:
         os_params = {}
-    os_params = _checked_params(_merge(os_params, overrides.os_parameters), "OS parameter")
+    os_params, os_private = _os_parameters(machine, os_params, overrides, warnings)
+    if machine.firmware is Firmware.EFI:
+        warnings.append(
+            "the VM boots with UEFI; Ganeti's kvm has no UEFI parameter: give the instance OVMF yourself "
+            "(e.g. -H kvm:kvm_extra=...) or it will not boot"
+        )
 
     config = InstanceExport(
         name=name,
@@ -670,6 +699,7 @@ def plan_instance(
         backend=_backend(machine, overrides, warnings),
         hypervisor_params=hv_params,
         os_params=os_params,
+        os_private=os_private,
         nics=_nics(machine, overrides, warnings, cluster_networks),
     )
     disks = _disks(machine, overrides, warnings)

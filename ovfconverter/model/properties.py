@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 
 from ovfconverter.errors import OptionError
 from ovfconverter.model.envelope import ProductProperty, VirtualDisk
+from ovfconverter.model.machine import Product
 from ovfconverter.model.units import UnitError, quantity_to_bytes
 
 OS_PARAMETER = "ovf_properties"
@@ -338,8 +339,22 @@ def _declaration_warnings(prop: ProductProperty) -> list[str]:
     return warnings
 
 
-def os_parameters(values: PropertyValues) -> tuple[dict[str, str], dict[str, str]]:
-    """The OS parameters carrying ``values``: ``({OS_PARAMETER: json},
+def effective_products(products: Sequence[Product], values: PropertyValues) -> tuple[Product, ...]:
+    """``products`` (a Machine's, defaults per profile) with each
+    property's value replaced by its effective value in ``values``."""
+    effective = {setting.property.key: setting.value for setting in values.settings}
+    return tuple(
+        replace(
+            product,
+            properties=tuple(replace(prop, value=effective.get(prop.key, prop.value)) for prop in product.properties),
+        )
+        for product in products
+    )
+
+
+def os_parameters(products: Sequence[Product]) -> tuple[dict[str, str], dict[str, str]]:
+    """The OS parameters carrying the property values of ``products`` (a
+    Machine's, values already effective): ``({OS_PARAMETER: json},
     {OS_PRIVATE_PARAMETER: json})``, each empty when it would hold nothing.
 
     The JSON is one line of printable ASCII without ``%`` (written
@@ -347,8 +362,9 @@ def os_parameters(values: PropertyValues) -> tuple[dict[str, str], dict[str, str
 
     :raises OptionError: a JSON text larger than :data:`MAX_PARAMETER_SIZE`.
     """
-    public = {s.property.key: s.value for s in values.settings if not s.property.password}
-    private = {s.property.key: s.value for s in values.settings if s.property.password}
+    props = [prop for product in products for prop in product.properties]
+    public = {prop.key: prop.value or "" for prop in props if not prop.password}
+    private = {prop.key: prop.value or "" for prop in props if prop.password}
     return _as_parameter(OS_PARAMETER, public), _as_parameter(OS_PRIVATE_PARAMETER, private)
 
 

@@ -42,6 +42,8 @@ def source_options(options: ImportOptions) -> SourceOptions:
         virtual_system=options.virtual_system,
         verify_manifest=options.verify_manifest,
         allow_hardlinks=options.allow_hardlinks,
+        properties=dict(options.properties),
+        accept_eula=options.accept_eula,
     )
 
 

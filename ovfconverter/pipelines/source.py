@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar, Protocol
 
@@ -37,12 +37,21 @@ class SourceOptions:
     :ivar allow_hardlinks: accept input files with several hard links
         (refused by default: such a file may be a link to a secret
         elsewhere on the same file system).
+    :ivar properties: OVF ProductSection property -> value
+        (``--property``; full key, or bare ``ovf:key`` when unambiguous),
+        checked against the property's type and qualifiers; the machine's
+        properties then carry the effective values.
+    :ivar accept_eula: accept the package's license agreements
+        (``--accept-eula``); a package with an EulaSection is refused
+        without it, whatever the target.
     """
 
     deployment_option: str | None = None
     virtual_system: str | None = None
     verify_manifest: bool = True
     allow_hardlinks: bool = False
+    properties: dict[str, str] = field(default_factory=dict)
+    accept_eula: bool = False
 
 
 class ByteCheck(Protocol):

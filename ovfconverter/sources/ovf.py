@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ovfconverter.disks.to_raw import SourceImage
 from ovfconverter.errors import (
@@ -44,10 +44,12 @@ from ovfconverter.model.hardware import (
     describe_hardware,
     envelope_problems,
     parse_host_resource,
+    uefi_source,
     unattached_disks,
     unused_disk_notes,
 )
-from ovfconverter.model.machine import Disk, Machine, Needs
+from ovfconverter.model.machine import Disk, Firmware, Machine, Needs
+from ovfconverter.model.properties import PropertyValues, disk_capacity, effective_products, resolve_properties
 from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.verify import FileCheck, FileStatus, verify_manifest
 from ovfconverter.pipelines.run import Run
@@ -93,6 +95,31 @@ def select_profile(envelope: Envelope, wanted: str | None) -> str | None:
         return wanted
     default = envelope.default_configuration()
     return default.id if default else None
+
+
+def check_eula(system: VirtualSystem, accepted: bool) -> None:
+    """ovftool's rule: a package with a license agreement deploys only once
+    the user accepts it (``--acceptAllEulas``; here ``--accept-eula``).
+
+    :raises OptionError: ``system`` has EULAs and they are not accepted.
+    """
+    if system.eulas and not accepted:
+        count = "a license agreement" if len(system.eulas) == 1 else f"{len(system.eulas)} license agreements"
+        raise OptionError(
+            f"the package has {count} (EulaSection): read it with 'ovfconverter info' and accept it with --accept-eula"
+        )
+
+
+def _with_property_capacities(hw: Hardware, values: PropertyValues) -> Hardware:
+    """``hw`` with each Disk whose ``ovf:capacity`` is ``${key}`` sized by
+    that property's effective value (DSP0243 section 9.1)."""
+    hw.disks = [
+        replace(a, disk=replace(a.disk, capacity=disk_capacity(a.disk, values)))
+        if a.disk is not None and a.disk.capacity_property is not None
+        else a
+        for a in hw.disks
+    ]
+    return hw
 
 
 @dataclass
@@ -150,7 +177,10 @@ def read_machine(
     warnings: list[str] = list(envelope.notes)
     system = select_system(envelope, options.virtual_system, where)
     profile = select_profile(envelope, options.deployment_option)
-    hw = describe_hardware(envelope, system, profile)
+    check_eula(system, options.accept_eula)
+    values = resolve_properties(system.properties, profile, options.properties)
+    warnings.extend(values.warnings)
+    hw = _with_property_capacities(describe_hardware(envelope, system, profile), values)
     problems = envelope_problems(envelope) + hw.problems
     needed = {attachment.file_id for attachment in hw.disks if attachment.file_id is not None}
     missing_files = missing_files or {}
@@ -163,11 +193,17 @@ def read_machine(
                 warnings.append(f"file {ref.href!r} (File {ref.id!r}) {reason}; it is not needed")
     if problems:
         count = f"{len(problems)} problems" if len(problems) > 1 else "a problem"
-        raise PackageError(f"the package has {count}: " + "; ".join(problems), where)
+        what = f"this {envelope.producer.split()[0]} package" if envelope.producer else "the package"
+        raise PackageError(f"{what} has {count}: " + "; ".join(problems), where)
     warnings.extend(hw.notes)
     warnings.extend(unused_disk_notes(envelope, hw))
     warnings.extend(_file_warnings(envelope, hw, missing_files))
     machine, notes = machine_from_envelope(envelope, system, hw)
+    machine = replace(
+        machine,
+        products=effective_products(machine.products, values),
+        firmware=machine.firmware or (Firmware.EFI if uefi_source(system) else None),
+    )
     for disk in machine.disks:
         if disk.image is None and disk.capacity is None:
             raise DescriptorError(f"{disk.label} has neither a file nor a capacity", where)

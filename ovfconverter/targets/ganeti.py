@@ -76,6 +76,13 @@ class ImportOptions:
     :ivar allow_hardlinks: ``--allow-hardlinks``: accept files of a folder
         package with several hard links (refused by default: such a file
         may be a link to a secret elsewhere on the same file system).
+    :ivar properties: ``--property KEY=VALUE``: ProductSection property
+        (full key, or bare ``ovf:key`` when unambiguous) -> value, checked
+        against the property's type and qualifiers; every property's
+        effective value goes to the OS parameters ``ovf_properties`` and
+        ``ovf_private_properties``.
+    :ivar accept_eula: ``--accept-eula``: accept the package's license
+        agreements (EulaSection); without it such a package is refused.
     """
 
     name: str | None = None
@@ -95,6 +102,8 @@ class ImportOptions:
     force: bool = False
     verify_manifest: bool = True
     allow_hardlinks: bool = False
+    properties: dict[str, str] = field(default_factory=dict)
+    accept_eula: bool = False
 
 
 def default_output_dir() -> str:

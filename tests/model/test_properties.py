@@ -12,15 +12,18 @@ from hypothesis import strategies as st
 
 from ovfconverter.errors import OptionError
 from ovfconverter.model.envelope import ProductProperty, VirtualDisk
+from ovfconverter.model.machine import Product, Property
 from ovfconverter.model.properties import (
     MAX_PARAMETER_SIZE,
     OS_PARAMETER,
     OS_PRIVATE_PARAMETER,
     PropertyType,
+    PropertyValues,
     Qualifiers,
     ValueSource,
     check_value,
     disk_capacity,
+    effective_products,
     os_parameters,
     parse_qualifiers,
     resolve_properties,
@@ -119,6 +122,16 @@ def test_integer_types_take_exactly_their_range(kind: PropertyType, number: int)
             check_value(prop(type=kind.value), str(number))
 
 
+def as_products(values: PropertyValues) -> tuple[Product, ...]:
+    """A Machine's products holding ``values``' properties (defaults as the
+    OVF source gives them), with the effective values put in."""
+    machine_props = tuple(
+        Property(key=s.property.key, type=s.property.type, value=s.property.value, password=s.property.password)
+        for s in values.settings
+    )
+    return effective_products((Product(properties=machine_props),), values)
+
+
 PROPS = [
     prop("hostname", full="org.example.hostname", type="string", qualifiers="MinLen(1)"),
     prop("port", full="org.example.port", type="uint16", value="8080"),
@@ -140,7 +153,7 @@ def test_effective_values_come_from_options_then_profile_defaults_then_defaults(
         ("other.port", "1", ValueSource.DEFAULT),
     ]
     assert values.warnings == []
-    public, private = os_parameters(values)
+    public, private = os_parameters(as_products(values))
     assert set(public) == {OS_PARAMETER} and set(private) == {OS_PRIVATE_PARAMETER}
     assert "%" not in public[OS_PARAMETER] + private[OS_PRIVATE_PARAMETER]
     assert json.loads(private[OS_PRIVATE_PARAMETER]) == {"org.example.secret": "x%y"}
@@ -182,7 +195,7 @@ def test_bad_property_options_are_refused(given: dict[str, str], message: str) -
 def test_property_values_with_any_character_survive_as_one_config_ini_line() -> None:
     text = "line1\nline2\t%s é \x00 ' \" \\"
     values = resolve_properties([prop("k")], None, {"k": text})
-    (parameter,) = os_parameters(values)[0].values()
+    (parameter,) = os_parameters(as_products(values))[0].values()
     assert parameter.isascii() and parameter.isprintable() and "%" not in parameter
     assert json.loads(parameter) == {"k": text}
 
@@ -190,7 +203,7 @@ def test_property_values_with_any_character_survive_as_one_config_ini_line() -> 
 def test_oversized_property_values_are_refused() -> None:
     values = resolve_properties([prop("k")], None, {"k": "x" * MAX_PARAMETER_SIZE})
     with pytest.raises(OptionError, match="Ganeti's OS scripts get at most"):
-        os_parameters(values)
+        os_parameters(as_products(values))
 
 
 def test_disk_capacity_follows_the_property_it_names() -> None:

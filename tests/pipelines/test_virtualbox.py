@@ -103,11 +103,11 @@ def test_import_takes_the_macs_from_vbox_machine(tmp_path: Path, out_dir: Path) 
 
 
 def test_import_warns_about_uefi(tmp_path: Path) -> None:
-    from ovfconverter.importer.plan import build_plan
+    from ovfconverter.pipelines.importer import build_plan
 
     env = sample((DATA / SAMPLE).read_text().replace('<Firmware type="BIOS"/>', '<Firmware type="EFI"/>'))
     plan = build_plan(env, ImportOptions(os_type=OS), SAMPLE)
-    assert any(w.startswith("the VM boots with UEFI (vbox:Machine firmware EFI)") for w in plan.warnings)
+    assert any(w.startswith("the VM boots with UEFI; Ganeti's kvm has no UEFI parameter") for w in plan.warnings)
 
 
 def test_info_notes_where_the_macs_come_from(tmp_path: Path) -> None:
