@@ -66,6 +66,7 @@ from ovfconverter.model.machine import (
     Product,
     Property,
     RemovableDrive,
+    VirtualBoxSettings,
     VMwareSettings,
     frozen_map,
 )
@@ -364,6 +365,13 @@ def _vmware(system: VirtualSystem) -> VMwareSettings | None:
     return VMwareSettings(virtual_system_types=types) if any(t.startswith("vmx") for t in types) else None
 
 
+def _virtualbox(system: VirtualSystem) -> VirtualBoxSettings | None:
+    machine = system.virtualbox
+    if machine is None:
+        return None
+    return VirtualBoxSettings(uuid=machine.uuid, boot_order=machine.boot_order)
+
+
 def machine_from_envelope(envelope: Envelope, system: VirtualSystem, hw: Hardware) -> tuple[Machine, list[str]]:
     """The machine ``system`` describes under the profile ``hw`` was
     worked out for (see :func:`~ovfconverter.model.hardware.describe_hardware`).
@@ -388,6 +396,7 @@ def machine_from_envelope(envelope: Envelope, system: VirtualSystem, hw: Hardwar
         eulas=tuple(system.eulas),
         ganeti=ganeti_settings(envelope.ganeti),
         vmware=_vmware(system),
+        virtualbox=_virtualbox(system),
     )
     return machine, warnings
 

@@ -135,3 +135,16 @@ def test_info_notes_where_the_macs_come_from(tmp_path: Path) -> None:
         "  VirtualBox (vbox:Machine): OS type Debian_64, firmware BIOS, boot order HardDisk, DVD, "
         "controllers SATA Controller (AHCI)\n"
     ) in text
+
+
+def test_the_machine_keeps_virtualbox_settings_and_macs() -> None:
+    from ovfconverter.hub.ovf import machine_from_envelope
+    from ovfconverter.model.machine import VirtualBoxSettings
+
+    env = sample()
+    system = env.virtual_systems[0]
+    machine, _ = machine_from_envelope(env, system, describe_hardware(env, system, None))
+    assert machine.virtualbox == VirtualBoxSettings(
+        uuid="8a4e2c10-6b7d-4e3f-9a21-0c5d7e8f9a10", boot_order=("HardDisk", "DVD")
+    )
+    assert [nic.mac for nic in machine.nics] == ["08:00:27:5f:3a:1c", "08:00:27:c0:ff:ee"]
