@@ -35,10 +35,6 @@ ProgressCallback = Callable[[ProgressEvent], None]
 """Called from the working thread, often; it must be quick and not raise."""
 
 
-def no_progress(event: ProgressEvent) -> None:
-    """A :data:`ProgressCallback` that ignores every event."""
-
-
 class Meter:
     """Counts bytes for one step and reports them through a callback, at most
     every ``every`` bytes and at the end.
@@ -66,10 +62,6 @@ class Meter:
         if self.callback and self.done - self._last >= self._every:
             self._last = self.done
             self.callback(ProgressEvent(self.step, self.subject, self.done, self.total))
-
-    def advance_by(self, block: bytes | memoryview) -> None:
-        """Record ``len(block)`` more bytes (a callback for data streams)."""
-        self.advance(len(block))
 
     def update_to(self, done: int) -> None:
         """Record that ``done`` bytes are processed in all."""

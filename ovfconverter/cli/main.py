@@ -101,10 +101,27 @@ def _print_traceback() -> None:
     sys.stderr.write(escape_text(traceback.format_exc().rstrip("\n")) + "\n")
 
 
+def _is_ganeti_export(path: str) -> bool:
+    from ovfconverter.sources import detect_source
+
+    try:
+        return detect_source(path)[0] == "ganeti"
+    except OVFConverterError:
+        return False  # read_package says what is wrong with it
+
+
 def _run_info(args: argparse.Namespace, progress: ProgressBars | None) -> int:
-    from ovfconverter.cli.report import format_info
+    from ovfconverter.cli.report import format_info, format_machine
     from ovfconverter.info import read_package, to_json
 
+    if _is_ganeti_export(args.package):
+        from ovfconverter.info.machine import machine_json, read_source
+
+        if args.deployment_option is not None:
+            raise OptionError("--deployment-option: a Ganeti export has no deployment options")
+        machine = read_source(args.package, args.allow_hardlinks)
+        print(json.dumps(machine_json(machine), indent=2) if args.json else format_machine(machine))
+        return 0
     info = read_package(args.package, args.deployment_option, progress, args.allow_hardlinks)
     print(json.dumps(to_json(info), indent=2) if args.json else format_info(info))
     return 0

@@ -453,14 +453,17 @@ def _add_convert(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _add_info(commands: argparse._SubParsersAction[_Parser]) -> None:
     info = commands.add_parser(
         "info",
-        help="show what is inside a package, without converting anything",
+        help="show what is inside a package or a Ganeti export, without converting anything",
         description="Show what an OVF package holds: OVF version, virtual systems, deployment profiles, "
         "hardware, disks (format, capacity, file size), NICs, files and their manifest status, the Ganeti "
-        "section and warnings. Reads only the descriptor, manifest and image headers.",
+        "section and warnings. Reads only the descriptor, manifest and image headers. For a Ganeti export "
+        "(config.ini or its folder), the machine it describes, as convert reads it.",
         epilog=INFO_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    info.add_argument("package", metavar="PACKAGE", help=PACKAGE_HELP)
+    info.add_argument(
+        "package", metavar="PACKAGE", help=PACKAGE_HELP + ", or a Ganeti export (config.ini or its folder)"
+    )
     info.add_argument("--json", action="store_true", help="print JSON (shape documented in doc/info-json.rst)")
     info.add_argument("--deployment-option", metavar="ID", help="show the hardware of this profile")
     _hardlinks(info, "files of a folder package")

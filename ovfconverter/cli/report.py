@@ -7,6 +7,7 @@ the values come from the package, raw.
 from __future__ import annotations
 
 from ovfconverter.cli.terminal import escape_lines
+from ovfconverter.info.machine import MachineInfo
 from ovfconverter.info.model import (
     DiskInfo,
     PackageInfo,
@@ -192,6 +193,47 @@ def format_info(info: PackageInfo) -> str:
         )
     if info.ignored_sections:
         lines.append("ignored sections: " + ", ".join(info.ignored_sections))
+    if info.warnings:
+        lines.append("warnings:")
+        lines.extend(f"  - {w}" for w in info.warnings)
+    return escape_lines(lines)
+
+
+def format_machine(info: MachineInfo) -> str:
+    """``ovfconverter info`` output for a source read through the machine
+    model (a Ganeti export)."""
+    m = info.machine
+    lines = [f"{info.path}: {info.kind} source, {info.name}"]
+    guest = m.os.description or "(no description)"
+    lines.append(f"machine {m.name!r}" if m.name else "machine (no name)")
+    lines.append(f"  OS: {guest}" + (f" (CIM {m.os.cim_id})" if m.os.cim_id is not None else ""))
+    cpus = f"{m.cpus.count} CPU(s)" if m.cpus else "CPUs not stated"
+    memory = f"{_size(m.memory.size)}" if m.memory else "memory not stated"
+    if m.memory and m.memory.minimum is not None:
+        memory += f" (at least {_size(m.memory.minimum)})"
+    lines.append(f"  hardware: {cpus}, {memory}")
+    for index, disk in enumerate(m.disks):
+        image = disk.image.name if disk.image else "no image: created empty"
+        lines.append(f"  disk {index}: {image}, capacity {_size(disk.capacity)}")
+    for index, nic in enumerate(m.nics):
+        where = nic.network or "(none)"
+        ganeti = nic.ganeti
+        if ganeti is not None:
+            where = (
+                ", ".join(
+                    f"{k} {v}"
+                    for k, v in (("mode", ganeti.mode), ("link", ganeti.link), ("network", ganeti.network))
+                    if v
+                )
+                or where
+            )
+        lines.append(f"  NIC {index}: {where}, MAC {nic.mac or 'none'}")
+    if m.ganeti is not None:
+        g = m.ganeti
+        lines.append(
+            f"Ganeti: OS {g.os_name or '?'}, hypervisor {g.hypervisor or '?'}, disk template {g.disk_template or '?'}"
+            + (f", tags {' '.join(g.tags)}" if g.tags else "")
+        )
     if info.warnings:
         lines.append("warnings:")
         lines.extend(f"  - {w}" for w in info.warnings)

@@ -24,7 +24,6 @@ hold is stopped as it happens, and qemu-img's output is capped by
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import uuid
 from collections.abc import Callable
@@ -79,14 +78,6 @@ class ConvertedDisk:
     source_format: str
     subformat: str | None = None
     warnings: list[str] = field(default_factory=list)
-
-
-def decompression_limit(capacity: int | None, workdir: str) -> int:
-    """How many bytes a compressed image may expand to: :func:`stored_limit`,
-    and never more than the free space of ``workdir`` less 64 MiB."""
-    free = max(shutil.disk_usage(workdir).free - (64 << 20), 0)
-    limit = stored_limit(capacity)
-    return free if limit is None else min(limit, free)
 
 
 def check_capacity(virtual_size: int, capacity: int | None, name: str) -> list[str]:

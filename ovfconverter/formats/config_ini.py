@@ -46,17 +46,11 @@ def _reader() -> configparser.RawConfigParser:
     return configparser.RawConfigParser(interpolation=None, strict=True, allow_no_value=False)
 
 
-def read_config(data: bytes, name: str = "config.ini") -> InstanceExport:
-    """Read a Ganeti ``config.ini``.
+def _parse(data: bytes, name: str) -> configparser.RawConfigParser:
+    """The ini file in ``data``, parsed.
 
-    :param data: the file's bytes.
-    :param name: its file name, for messages.
-    :returns: the export, every key in lower case as Ganeti reads it;
-        keys this model does not name are kept in
-        ``instance_extra`` / ``export_extra``.  Nothing is validated beyond
-        the syntax: the exporter checks what it needs.
-    :raises ConfigError: too large, not UTF-8, not an ini file, duplicate
-        sections or keys, or a bad ``diskN_size``.
+    :raises ConfigError: too large, not UTF-8, not an ini file, or neither
+        ``[export]`` nor ``[instance]``.
     """
     if len(data) > MAX_CONFIG_SIZE:
         raise ConfigError(f"is {len(data)} bytes, more than {MAX_CONFIG_SIZE} allowed", name)
@@ -72,6 +66,70 @@ def read_config(data: bytes, name: str = "config.ini") -> InstanceExport:
         raise ConfigError(f"is not a valid config.ini: {first}", name) from None
     if not parser.has_section("instance") and not parser.has_section("export"):
         raise ConfigError("is not a Ganeti export: it has neither [export] nor [instance]", name)
+    return parser
+
+
+def _split_instance(
+    instance: dict[str, str],
+) -> tuple[dict[int, dict[str, str]], dict[int, dict[str, str]], dict[str, str]]:
+    """``[instance]``'s ``diskN_*`` and ``nicN_*`` keys by index, and the
+    keys this model does not name."""
+    disks: dict[int, dict[str, str]] = {}
+    nics: dict[int, dict[str, str]] = {}
+    extra: dict[str, str] = {}
+    for key, value in instance.items():
+        disk_match = _DISK_KEY_RE.match(key)
+        nic_match = _NIC_KEY_RE.match(key)
+        if disk_match and int(disk_match.group(1)) < MAX_DISKS:
+            disks.setdefault(int(disk_match.group(1)), {})[disk_match.group(2)] = value
+        elif nic_match and int(nic_match.group(1)) < MAX_NICS and nic_match.group(2) in _NIC_KEYS:
+            nics.setdefault(int(nic_match.group(1)), {})[nic_match.group(2)] = value
+        elif key not in _INSTANCE_KNOWN:
+            extra[key] = value
+    return disks, nics, extra
+
+
+def _disks(disks: dict[int, dict[str, str]], count: int | None, name: str) -> list[GanetiDisk]:
+    """The disks, ``count`` of them (``disk_count``) or as many as described.
+
+    :raises ConfigError: a disk counted but not described, a bad size.
+    """
+    result = []
+    for index in range(count if count is not None else len(disks)):
+        values = disks.get(index)
+        if values is None:
+            raise ConfigError(f"disk_count says {count} but disk{index} is not described", name)
+        size_text = values.get("size", "0").strip() or "0"
+        try:
+            size = int(size_text)
+        except ValueError:
+            raise ConfigError(f"disk{index}_size {size_text!r} is not a whole number of MiB", name) from None
+        if size < 0:
+            raise ConfigError(f"disk{index}_size {size_text!r} is negative", name)
+        result.append(
+            GanetiDisk(
+                size=size,
+                dump=_none(values.get("dump")),
+                ivname=_none(values.get("ivname")),
+                name=_none(values.get("name")),
+            )
+        )
+    return result
+
+
+def read_config(data: bytes, name: str = "config.ini") -> InstanceExport:
+    """Read a Ganeti ``config.ini``.
+
+    :param data: the file's bytes.
+    :param name: its file name, for messages.
+    :returns: the export, every key in lower case as Ganeti reads it;
+        keys this model does not name are kept in
+        ``instance_extra`` / ``export_extra``.  Nothing is validated beyond
+        the syntax: the exporter checks what it needs.
+    :raises ConfigError: too large, not UTF-8, not an ini file, duplicate
+        sections or keys, or a bad ``diskN_size``.
+    """
+    parser = _parse(data, name)
 
     def section(title: str) -> dict[str, str]:
         return dict(parser.items(title)) if parser.has_section(title) else {}
@@ -91,42 +149,8 @@ def read_config(data: bytes, name: str = "config.ini") -> InstanceExport:
         export_version=export_section.pop("version", "").strip(),
         export_extra=export_section,
     )
-
-    disks: dict[int, dict[str, str]] = {}
-    nics: dict[int, dict[str, str]] = {}
-    extra: dict[str, str] = {}
-    for key, value in instance.items():
-        disk_match = _DISK_KEY_RE.match(key)
-        nic_match = _NIC_KEY_RE.match(key)
-        if disk_match and int(disk_match.group(1)) < MAX_DISKS:
-            disks.setdefault(int(disk_match.group(1)), {})[disk_match.group(2)] = value
-        elif nic_match and int(nic_match.group(1)) < MAX_NICS and nic_match.group(2) in _NIC_KEYS:
-            nics.setdefault(int(nic_match.group(1)), {})[nic_match.group(2)] = value
-        elif key not in _INSTANCE_KNOWN:
-            extra[key] = value
-    config.instance_extra = extra
-
-    disk_count = _count(instance.get("disk_count"), "disk_count", name, MAX_DISKS)
-    for index in range(disk_count if disk_count is not None else len(disks)):
-        values = disks.get(index)
-        if values is None:
-            raise ConfigError(f"disk_count says {disk_count} but disk{index} is not described", name)
-        size_text = values.get("size", "0").strip() or "0"
-        try:
-            size = int(size_text)
-        except ValueError:
-            raise ConfigError(f"disk{index}_size {size_text!r} is not a whole number of MiB", name) from None
-        if size < 0:
-            raise ConfigError(f"disk{index}_size {size_text!r} is negative", name)
-        config.disks.append(
-            GanetiDisk(
-                size=size,
-                dump=_none(values.get("dump")),
-                ivname=_none(values.get("ivname")),
-                name=_none(values.get("name")),
-            )
-        )
-
+    disks, nics, config.instance_extra = _split_instance(instance)
+    config.disks = _disks(disks, _count(instance.get("disk_count"), "disk_count", name, MAX_DISKS), name)
     nic_count = _count(instance.get("nic_count"), "nic_count", name, MAX_NICS)
     for index in range(nic_count if nic_count is not None else len(nics)):
         values = nics.get(index, {})

@@ -242,6 +242,99 @@ def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> li
     return systems
 
 
+def _file_infos(
+    package: Package, envelope: Envelope, listed: dict[str, str], warnings: list[str]
+) -> tuple[list[FileInfo], dict[str, list[ByteRange] | None]]:
+    """Each References/File: present or not, its size, its manifest status,
+    its role; and its byte ranges by id (``None``: unreadable)."""
+    disk_files = {d.file_ref for d in envelope.disks if d.file_ref}
+    removable_files = {
+        ref[1]
+        for system in envelope.virtual_systems
+        for item in system.items
+        for ref in map(parse_host_resource, item.host_resources)
+        if ref and ref[0] == "file"
+    }
+    files: list[FileInfo] = []
+    ranges_by_id: dict[str, list[ByteRange] | None] = {}
+    for ref in envelope.files:
+        ranges = _ranges(package, ref)
+        ranges_by_id[ref.id] = ranges
+        names = [part.name for part in ranges] if ranges else [ref.href]
+        status = (
+            "no manifest"
+            if package.manifest is None
+            else ("listed" if all(name in listed for name in names) else "unlisted")
+        )
+        if ranges is None:
+            warnings.append(_unreadable(package, ref))
+        role = "disk" if ref.id in disk_files else "removable" if ref.id in removable_files else "other"
+        files.append(
+            FileInfo(
+                href=ref.href,
+                id=ref.id,
+                present=ranges is not None,
+                size=sum(p.size for p in ranges) if ranges else None,
+                declared_size=ref.size,
+                manifest=status,
+                algorithm=listed.get(names[0]),
+                role=role,
+            )
+        )
+        if ranges and ref.size is not None and ref.chunk_size is None and ref.size != ranges[0].size:
+            warnings.append(f"file {ref.href!r} is {ranges[0].size} bytes, not the ovf:size of {ref.size}")
+    return files, ranges_by_id
+
+
+def _manifest_only_files(
+    package: Package, entries: list[ManifestEntry], files: list[FileInfo], warnings: list[str]
+) -> list[FileInfo]:
+    """The files the manifest lists that the descriptor does not name."""
+    known = {f.href for f in files} | {package.descriptor_name}
+    extra = []
+    for entry in entries:
+        if entry.filename not in known and not any(entry.filename.startswith(f.href + ".") for f in files):
+            extra.append(
+                FileInfo(entry.filename, None, package.exists(entry.filename), None, None, "listed", entry.algorithm)
+            )
+            if not package.exists(entry.filename):
+                warnings.append(f"the manifest lists {entry.filename!r}, which is not in the package")
+    return extra
+
+
+def _disk_infos(
+    envelope: Envelope, ranges_by_id: dict[str, list[ByteRange] | None], shown: set[str], warnings: list[str]
+) -> list[DiskInfo]:
+    """Each DiskSection Disk, its image inspected from its first bytes."""
+    disks: list[DiskInfo] = []
+    for disk in envelope.disks:
+        disk_file = envelope.file(disk.file_ref) if disk.file_ref else None
+        info = DiskInfo(
+            disk_id=disk.disk_id,
+            file=disk_file.href if disk_file else None,
+            format_uri=disk.format,
+            capacity=disk.capacity,
+            populated_size=disk.populated_size,
+            compression=disk_file.compression if disk_file else None,
+            blank=disk.file_ref is None,
+        )
+        if info.blank and disk.disk_id in shown:
+            warnings.append(f"Disk {disk.disk_id!r} has no file: an import creates it empty")
+        ranges = ranges_by_id.get(disk_file.id) if disk_file else None
+        if ranges:
+            info.file_size = sum(p.size for p in ranges)
+            try:
+                inspection = _inspect(ranges, info.compression, disk_file.href if disk_file else disk.disk_id)
+                info.image_format = inspection.format
+                info.image_subformat = inspection.subformat
+                info.image_virtual_size = inspection.virtual_size if inspection.format != "raw" else None
+                info.problems = list(inspection.problems)
+            except OVFConverterError as exc:
+                info.problems = [exc.message]
+        disks.append(info)
+    return disks
+
+
 @os_errors_as_ours
 def read_package(
     path: str,
@@ -275,84 +368,11 @@ def read_package(
         profile = deployment_option or (default.id if default else None)
         entries = _manifest_entries(package, warnings)
         listed = {entry.filename: entry.algorithm for entry in entries}
-
-        disk_files = {d.file_ref for d in envelope.disks if d.file_ref}
-        removable_files = {
-            ref[1]
-            for system in envelope.virtual_systems
-            for item in system.items
-            for ref in map(parse_host_resource, item.host_resources)
-            if ref and ref[0] == "file"
-        }
-        files: list[FileInfo] = []
-        ranges_by_id: dict[str, list[ByteRange] | None] = {}
-        for ref in envelope.files:
-            ranges = _ranges(package, ref)
-            ranges_by_id[ref.id] = ranges
-            names = [part.name for part in ranges] if ranges else [ref.href]
-            status = (
-                "no manifest"
-                if package.manifest is None
-                else ("listed" if all(name in listed for name in names) else "unlisted")
-            )
-            if ranges is None:
-                warnings.append(_unreadable(package, ref))
-            role = "disk" if ref.id in disk_files else "removable" if ref.id in removable_files else "other"
-            files.append(
-                FileInfo(
-                    href=ref.href,
-                    id=ref.id,
-                    present=ranges is not None,
-                    size=sum(p.size for p in ranges) if ranges else None,
-                    declared_size=ref.size,
-                    manifest=status,
-                    algorithm=listed.get(names[0]),
-                    role=role,
-                )
-            )
-            if ranges and ref.size is not None and ref.chunk_size is None and ref.size != ranges[0].size:
-                warnings.append(f"file {ref.href!r} is {ranges[0].size} bytes, not the ovf:size of {ref.size}")
-        known = {f.href for f in files} | {package.descriptor_name}
-        for entry in entries:
-            if entry.filename not in known and not any(entry.filename.startswith(f.href + ".") for f in files):
-                files.append(
-                    FileInfo(
-                        entry.filename, None, package.exists(entry.filename), None, None, "listed", entry.algorithm
-                    )
-                )
-                if not package.exists(entry.filename):
-                    warnings.append(f"the manifest lists {entry.filename!r}, which is not in the package")
-
+        files, ranges_by_id = _file_infos(package, envelope, listed, warnings)
+        files += _manifest_only_files(package, entries, files, warnings)
         systems = _systems(envelope, profile, warnings)
         warnings += unattached_disk_notes(envelope)
         shown = {disk_id for system in systems for disk_id in system.disks}
-        disks: list[DiskInfo] = []
-        for disk in envelope.disks:
-            disk_file = envelope.file(disk.file_ref) if disk.file_ref else None
-            info = DiskInfo(
-                disk_id=disk.disk_id,
-                file=disk_file.href if disk_file else None,
-                format_uri=disk.format,
-                capacity=disk.capacity,
-                populated_size=disk.populated_size,
-                compression=disk_file.compression if disk_file else None,
-                blank=disk.file_ref is None,
-            )
-            if info.blank and disk.disk_id in shown:
-                warnings.append(f"Disk {disk.disk_id!r} has no file: an import creates it empty")
-            ranges = ranges_by_id.get(disk_file.id) if disk_file else None
-            if ranges:
-                info.file_size = sum(p.size for p in ranges)
-                try:
-                    inspection = _inspect(ranges, info.compression, disk_file.href if disk_file else disk.disk_id)
-                    info.image_format = inspection.format
-                    info.image_subformat = inspection.subformat
-                    info.image_virtual_size = inspection.virtual_size if inspection.format != "raw" else None
-                    info.problems = list(inspection.problems)
-                except OVFConverterError as exc:
-                    info.problems = [exc.message]
-            disks.append(info)
-
         return PackageInfo(
             path=path,
             kind=package.kind,
@@ -364,7 +384,7 @@ def read_package(
             profiles=[ProfileInfo(o.id, o.label, o.description, o.default) for o in envelope.deployment_options],
             networks=[{"name": n.name, "description": n.description} for n in envelope.networks],
             systems=systems,
-            disks=disks,
+            disks=_disk_infos(envelope, ranges_by_id, shown, warnings),
             files=files,
             ganeti=envelope.ganeti,
             ignored_sections=list(envelope.ignored_sections),

@@ -69,17 +69,6 @@ def read_range(part: ByteRange, limit: int) -> bytes:
     return b"".join(iter_ranges([part]))
 
 
-def read_head(ranges: Sequence[ByteRange], size: int) -> bytes:
-    """Return the first ``size`` bytes of the concatenated ranges (fewer if
-    they are shorter)."""
-    out = bytearray()
-    for data in iter_ranges(ranges, block_size=max(size, 4096)):
-        out += data
-        if len(out) >= size:
-            break
-    return bytes(out[:size])
-
-
 ReadAt = Callable[[int, int], bytes]
 """``read_at(offset, size)``: bytes at ``offset`` (fewer at the end)."""
 

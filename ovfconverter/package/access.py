@@ -86,11 +86,6 @@ class Package:
             return False
         return True
 
-    def listing(self) -> list[str]:
-        """Names of every file in the package (folder: the regular files
-        beside the descriptor), for reporting unreferenced files."""
-        raise NotImplementedError
-
     def file_ranges(self, ref: FileReference) -> list[ByteRange]:
         """Return the byte ranges that make up ``ref``: one range, or for a
         chunked File (``ovf:chunkSize``) every ``href.000000000``,
@@ -176,13 +171,6 @@ class FolderPackage(Package):
         real = resolve_in_folder(self.folder, href, self.descriptor_name, self.allow_hardlinks)
         return ByteRange(real, 0, os.path.getsize(real), check_href(href, self.descriptor_name))
 
-    def listing(self) -> list[str]:
-        try:
-            entries = sorted(os.listdir(self.folder))
-        except OSError:
-            return []
-        return [name for name in entries if os.path.isfile(os.path.join(self.folder, name))]
-
 
 class OvaPackage(Package):
     """A tar archive holding the descriptor and its files."""
@@ -261,10 +249,6 @@ class OvaPackage(Package):
         if member is None:
             raise MissingFileError(f"file {href!r} named in References is not in the OVA", self.path)
         return ByteRange(self.archive, member.offset, member.size, name)
-
-    def listing(self) -> list[str]:
-        prefix = self.base + "/" if self.base else ""
-        return [m.name[len(prefix) :] for m in self.members if m.name.startswith(prefix)]
 
 
 def open_package(

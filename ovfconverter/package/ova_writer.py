@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from ovfconverter.errors import PackageError
@@ -71,9 +70,8 @@ def padding(size: int) -> bytes:
 class OvaWriter:
     """Writes a new OVA file in one pass.
 
-    Members are appended with :meth:`add_bytes`, or streamed with
-    :meth:`begin_member` / :meth:`end_member` (the header is written once
-    the size is known).  Members that must come first but are known last
+    Members are streamed with :meth:`begin_member` / :meth:`end_member`
+    (the header is written once the size is known).  Members that must come first but are known last
     (the descriptor and manifest, which name the disks' sizes and digests)
     go into space kept at the start with :meth:`reserve` and
     :meth:`fill_reserved`.
@@ -117,12 +115,6 @@ class OvaWriter:
         self.names = [name for name, _ in members] + self.names
         self._reserved = None
 
-    def add_bytes(self, name: str, data: bytes) -> None:
-        """Append a member holding ``data``."""
-        self._header(name, len(data))
-        self.stream.write(data)
-        self.stream.write(padding(len(data)))
-
     def begin_member(self, name: str) -> BinaryIO:
         """Start a member whose size is not known yet; returns the file,
         positioned where its data goes (write sequentially, then call
@@ -152,33 +144,9 @@ class OvaWriter:
         self._member = None
         return size
 
-    def add_stream(
-        self, name: str, size: int, blocks: Iterable[bytes], on_block: Callable[[bytes], None] | None = None
-    ) -> None:
-        """Append a member of ``size`` bytes whose data are ``blocks``.
-
-        :param on_block: called with each block (hashing).
-        :raises PackageError: the blocks do not add up to ``size``.
-        """
-        self._header(name, size)
-        written = 0
-        for block in blocks:
-            self.stream.write(block)
-            if on_block:
-                on_block(block)
-            written += len(block)
-        if written != size:
-            raise PackageError(f"member {name!r}: wrote {written} bytes, expected {size}", self.path)
-        self.stream.write(padding(size))
-
     def _check_name(self, name: str) -> None:
         if name in self.names:
             raise PackageError(f"member {name!r} is added twice", self.path)
-
-    def _header(self, name: str, size: int) -> None:
-        self._check_name(name)
-        self.names.append(name)
-        self.stream.write(tar_header(name, size, self.mtime))
 
     def close(self) -> None:
         """Write the end-of-archive blocks, flush to disk and close."""

@@ -132,6 +132,136 @@ def normalize_member_name(raw: str, where: str) -> str:
     return posixpath.join(*parts)
 
 
+class _Table:
+    """The state of a walk through an archive's headers: the members read,
+    their names, and what an extended header said of the next member."""
+
+    def __init__(self, stream: BinaryIO, archive_size: int, where: str) -> None:
+        self.stream, self.archive_size, self.where = stream, archive_size, where
+        self.members: list[TarMember] = []
+        self.names: set[str] = set()
+        self.pending_name: str | None = None
+        self.pending_size: int | None = None
+        self.headers = 0
+
+    def header(self, pos: int) -> bytes | None:
+        """The header block at ``pos``, checked; ``None`` at the end of the
+        archive (two zero blocks, or the end of the file once a member was
+        read).
+
+        :raises PackageError: truncated, a bad checksum, not ustar/GNU/PAX.
+        """
+        where = self.where
+        if pos + BLOCK > self.archive_size:
+            if pos == self.archive_size and self.members:
+                return None  # missing end-of-archive blocks: tolerated
+            raise PackageError("tar archive is truncated (a header runs past the end of the file)", where)
+        self.stream.seek(pos)
+        header = self.stream.read(BLOCK)
+        if not header and self.members:
+            return None  # missing end-of-archive blocks: tolerated (a stream of unknown length)
+        if len(header) != BLOCK:
+            raise PackageError("tar archive is truncated", where)
+        if header == b"\0" * BLOCK:
+            if self.pending_name is not None or self.pending_size is not None:
+                raise PackageError("tar archive ends after an extended header", where)
+            if not self.members and self.headers == 0:
+                raise PackageError("not a tar archive (it starts with an empty block)", where)
+            return None
+        self.headers += 1
+        if self.headers > 4 * MAX_MEMBERS:
+            raise UnsafeInputError(f"tar archive has more than {MAX_MEMBERS} members; refusing", where)
+        if not _checksum_ok(header):
+            if self.headers == 1:
+                raise PackageError("not a tar archive", where)
+            raise PackageError(f"tar header at offset {pos} has a bad checksum (corrupt archive)", where)
+        if header[257:263] not in (b"ustar\0", b"ustar "):
+            raise PackageError(f"tar header at offset {pos} is not ustar, GNU or PAX", where)
+        return header
+
+    def extended(self, typeflag: bytes, data: bytes) -> None:
+        """Take what a PAX (``x``) or GNU long-name (``L``) header says of
+        the next member; ``g`` and ``K`` headers say nothing used here.
+
+        :raises UnsafeInputError: a sparse member.
+        :raises PackageError: a malformed record.
+        """
+        where = self.where
+        if typeflag == b"x":
+            records = _parse_pax(data, where)
+            if any(key.startswith("GNU.sparse") for key in records):
+                raise UnsafeInputError("tar archive has a sparse member; refusing", where)
+            if "path" in records:
+                self.pending_name = records["path"]
+            if "size" in records:
+                size_text = records["size"]
+                if not (size_text.isascii() and size_text.isdigit() and len(size_text) <= 20):
+                    raise PackageError("PAX header has a malformed size", where)
+                self.pending_size = int(size_text)
+        elif typeflag == b"L":
+            try:
+                self.pending_name = data.split(b"\0", 1)[0].decode("utf-8")
+            except UnicodeDecodeError:
+                raise PackageError("GNU long name is not UTF-8", where) from None
+
+    def raw_name(self, header: bytes, pos: int) -> str:
+        """The member's name as written: an extended header's, else the
+        header's (with the ustar prefix).
+
+        :raises PackageError: not UTF-8.
+        """
+        if self.pending_name is not None:
+            return self.pending_name
+        name_bytes = header[0:100].split(b"\0", 1)[0]
+        if header[257:263] == b"ustar\0":
+            prefix = header[345:500].split(b"\0", 1)[0]
+            if prefix:
+                name_bytes = prefix + b"/" + name_bytes
+        try:
+            return name_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PackageError(f"tar member name at offset {pos} is not UTF-8", self.where) from None
+
+    def member(self, typeflag: bytes, raw_name: str, offset: int, size: int) -> TarMember | None:
+        """Accept a regular member (``None`` for a directory, skipped).
+
+        :raises UnsafeInputError: a forbidden or unknown type, an unsafe or
+            duplicate name, too many members.
+        """
+        where = self.where
+        if typeflag in _FORBIDDEN:
+            raise UnsafeInputError(
+                f"member {raw_name!r} is {_FORBIDDEN[typeflag]}; OVA members must be regular files; refusing", where
+            )
+        if typeflag == b"5":
+            return None
+        if typeflag not in _REGULAR:
+            raise UnsafeInputError(f"member {raw_name!r} has unknown tar type {typeflag!r}; refusing", where)
+        name = normalize_member_name(raw_name, where)
+        if name in self.names:
+            raise UnsafeInputError(f"member {name!r} appears twice in the archive; refusing", where)
+        self.names.add(name)
+        self.members.append(TarMember(name=name, offset=offset, size=size))
+        if len(self.members) > MAX_MEMBERS:
+            raise UnsafeInputError(f"tar archive has more than {MAX_MEMBERS} members; refusing", where)
+        return self.members[-1]
+
+
+def _data_end(size: int, data_start: int, archive_size: int, where: str) -> int:
+    """Where the data of ``size`` bytes starting at ``data_start`` end, padded
+    to a block: the next header.
+
+    :raises PackageError: they run past the end of the file.
+    """
+    if data_start + size > archive_size:
+        raise PackageError(
+            f"tar archive is truncated: a member of {size} bytes at offset {data_start} "
+            f"runs past the end of the {archive_size}-byte file",
+            where,
+        )
+    return data_start + -(-size // BLOCK) * BLOCK
+
+
 def read_member_table(
     stream: BinaryIO, archive_size: int, where: str, on_member: Callable[[TarMember], None] | None = None
 ) -> list[TarMember]:
@@ -152,111 +282,29 @@ def read_member_table(
     :raises UnsafeInputError: a forbidden member type or name, a duplicate
         name, or too many members.
     """
-    members: list[TarMember] = []
-    names: set[str] = set()
+    table = _Table(stream, archive_size, where)
     pos = 0
-    pending_name: str | None = None
-    pending_size: int | None = None
-    headers = 0
-    while True:
-        if pos + BLOCK > archive_size:
-            if pos == archive_size and members:
-                break  # missing end-of-archive blocks: tolerated
-            raise PackageError("tar archive is truncated (a header runs past the end of the file)", where)
-        stream.seek(pos)
-        header = stream.read(BLOCK)
-        if not header and members:
-            break  # missing end-of-archive blocks: tolerated (a stream of unknown length)
-        if len(header) != BLOCK:
-            raise PackageError("tar archive is truncated", where)
-        if header == b"\0" * BLOCK:
-            if pending_name is not None or pending_size is not None:
-                raise PackageError("tar archive ends after an extended header", where)
-            if not members and headers == 0:
-                raise PackageError("not a tar archive (it starts with an empty block)", where)
-            break
-        headers += 1
-        if headers > 4 * MAX_MEMBERS:
-            raise UnsafeInputError(f"tar archive has more than {MAX_MEMBERS} members; refusing", where)
-        if not _checksum_ok(header):
-            if headers == 1:
-                raise PackageError("not a tar archive", where)
-            raise PackageError(f"tar header at offset {pos} has a bad checksum (corrupt archive)", where)
-        magic = header[257:263]
-        if magic not in (b"ustar\0", b"ustar "):
-            raise PackageError(f"tar header at offset {pos} is not ustar, GNU or PAX", where)
+    while (header := table.header(pos)) is not None:
         typeflag = header[156:157]
         size = _octal(header[124:136], "size", where)
         data_start = pos + BLOCK
-        data_end = data_start + size
-        if data_end > archive_size:
-            raise PackageError(
-                f"tar archive is truncated: a member of {size} bytes at offset {data_start} "
-                f"runs past the end of the {archive_size}-byte file",
-                where,
-            )
-        next_pos = data_start + -(-size // BLOCK) * BLOCK
-
+        next_pos = _data_end(size, data_start, archive_size, where)
         if typeflag in (b"x", b"g", b"L", b"K"):
             if size > MAX_EXTENDED_HEADER:
                 raise UnsafeInputError(f"tar extended header of {size} bytes is too large; refusing", where)
             stream.seek(data_start)
-            data = stream.read(size)
-            if typeflag == b"x":
-                records = _parse_pax(data, where)
-                if any(key.startswith("GNU.sparse") for key in records):
-                    raise UnsafeInputError("tar archive has a sparse member; refusing", where)
-                if "path" in records:
-                    pending_name = records["path"]
-                if "size" in records:
-                    size_text = records["size"]
-                    if not (size_text.isascii() and size_text.isdigit() and len(size_text) <= 20):
-                        raise PackageError("PAX header has a malformed size", where)
-                    pending_size = int(size_text)
-            elif typeflag == b"L":
-                try:
-                    pending_name = data.split(b"\0", 1)[0].decode("utf-8")
-                except UnicodeDecodeError:
-                    raise PackageError("GNU long name is not UTF-8", where) from None
+            table.extended(typeflag, stream.read(size))
             pos = next_pos
             continue
-
-        raw_name = pending_name
-        if raw_name is None:
-            name_bytes = header[0:100].split(b"\0", 1)[0]
-            if magic == b"ustar\0":
-                prefix = header[345:500].split(b"\0", 1)[0]
-                if prefix:
-                    name_bytes = prefix + b"/" + name_bytes
-            try:
-                raw_name = name_bytes.decode("utf-8")
-            except UnicodeDecodeError:
-                raise PackageError(f"tar member name at offset {pos} is not UTF-8", where) from None
-        if pending_size is not None:
-            size = pending_size
-            data_end = data_start + size
-            if data_end > archive_size:
+        raw_name = table.raw_name(header, pos)
+        if table.pending_size is not None:
+            size = table.pending_size
+            if data_start + size > archive_size:
                 raise PackageError(f"tar member {raw_name!r} runs past the end of the file", where)
             next_pos = data_start + -(-size // BLOCK) * BLOCK
-        pending_name = pending_size = None
-
-        if typeflag in _FORBIDDEN:
-            raise UnsafeInputError(
-                f"member {raw_name!r} is {_FORBIDDEN[typeflag]}; OVA members must be regular files; refusing", where
-            )
-        if typeflag == b"5":
-            pos = next_pos
-            continue
-        if typeflag not in _REGULAR:
-            raise UnsafeInputError(f"member {raw_name!r} has unknown tar type {typeflag!r}; refusing", where)
-        name = normalize_member_name(raw_name, where)
-        if name in names:
-            raise UnsafeInputError(f"member {name!r} appears twice in the archive; refusing", where)
-        names.add(name)
-        members.append(TarMember(name=name, offset=data_start, size=size))
-        if len(members) > MAX_MEMBERS:
-            raise UnsafeInputError(f"tar archive has more than {MAX_MEMBERS} members; refusing", where)
-        if on_member is not None:
-            on_member(members[-1])
+        table.pending_name = table.pending_size = None
+        member = table.member(typeflag, raw_name, data_start, size)
+        if member is not None and on_member is not None:
+            on_member(member)
         pos = next_pos
-    return members
+    return table.members

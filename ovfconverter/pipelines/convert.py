@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ovfconverter.diagnostics import Code
 from ovfconverter.errors import os_errors_as_ours
 from ovfconverter.pipelines.run import Run
 from ovfconverter.pipelines.source import SourceOptions
@@ -47,6 +48,8 @@ def convert(
         opener = source_class(kind)
         with opener.open(resolved, source_options or SourceOptions(), target.needs(), run) as source:
             plan = target.plan(source.machine)
-            for warning in [*source.warnings, *plan.warnings]:
-                run.warn(warning, source.name)
+            for warning in source.warnings:
+                run.warn(warning, source.name, Code.SOURCE)
+            for warning in plan.warnings:
+                run.warn(warning, source.name, Code.PLAN)
             return target.write(plan, source, run)

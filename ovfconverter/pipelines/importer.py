@@ -6,7 +6,7 @@ target (:mod:`ovfconverter.targets.ganeti`) on the conversion seam:
 
 1. open the package (folder or OVA, read in place) and read its descriptor;
    the machine it describes, every broken reference refused at once;
-2. plan the export (:func:`~ovfconverter.hub.ganeti.plan_instance`): values
+2. plan the export (:func:`~ovfconverter.hub.ganeti_plan.plan_instance`): values
    validated, every problem reported before any disk is read;
 3. locate every disk image; verify the files the manifest lists, except
    disks stored as one file, whose digest is computed in the same pass as
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ovfconverter.errors import os_errors_as_ours
-from ovfconverter.hub.ganeti import DiskPlan, plan_instance
+from ovfconverter.hub.ganeti_plan import DiskPlan, plan_instance
 from ovfconverter.model.envelope import Envelope, VirtualSystem
 from ovfconverter.model.ganeti import InstanceExport
 from ovfconverter.model.hardware import Hardware
@@ -101,7 +101,7 @@ def build_plan(
         provide it; a disk that needs one is a problem, any other file a
         warning.
     :param cluster_networks: names of the target cluster's Ganeti networks,
-        ``None`` when unknown (see :func:`~ovfconverter.hub.ganeti.plan_instance`).
+        ``None`` when unknown (see :func:`~ovfconverter.hub.ganeti_plan.plan_instance`).
     :raises PackageError: no VirtualSystem, a collection without
         ``virtual_system``, or broken references (all of them listed).
     :raises OptionError: an invalid or missing value (no name, no OS, no disk

@@ -12,6 +12,7 @@ import logging
 import os
 from types import TracebackType
 
+from ovfconverter.diagnostics import Code, Diagnostic
 from ovfconverter.package.staging import Staging
 from ovfconverter.progress import ProgressCallback
 
@@ -26,8 +27,10 @@ class Run:
     :param progress: receives progress events, or ``None``.
     :param threads: how many disks (and compression threads per disk) at
         once; default: the number of CPUs.
-    :ivar warnings: every warning, in order, as ``"subject: message"``
-        text; each is logged to the ``ovfconverter`` logger as it comes.
+    :ivar warnings: every warning, in order, each a
+        :class:`~ovfconverter.diagnostics.Diagnostic` (its text is
+        ``"subject: message"``), logged to the ``ovfconverter`` logger as it
+        comes.
     """
 
     def __init__(
@@ -37,7 +40,7 @@ class Run:
         self.label = label
         self.progress = progress
         self.threads = threads or os.cpu_count() or 1
-        self.warnings: list[str] = []
+        self.warnings: list[str] = []  # of Diagnostic
         self._staging: Staging | None = None
 
     @property
@@ -56,12 +59,15 @@ class Run:
         """The scratch folder (removed at the end, whatever happens)."""
         return self.staging.work
 
-    def warn(self, message: str, subject: str | None = None) -> None:
-        """Record and log a warning (``subject``: the file or member it is
-        about)."""
-        text = f"{subject}: {message}" if subject else message
-        self.warnings.append(text)
-        log.warning("%s", text)
+    def warn(self, message: str, subject: str | None = None, code: Code = Code.SOURCE) -> None:
+        """Record and log a warning.
+
+        :param subject: the file or member it is about.
+        :param code: what it reports (:class:`~ovfconverter.diagnostics.Code`).
+        """
+        diagnostic = Diagnostic(message, subject, code)
+        self.warnings.append(diagnostic)
+        log.warning("%s", diagnostic)
 
     def close(self) -> None:
         """Remove the private folder (nothing of it stays once the result is

@@ -22,6 +22,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ovfconverter.diagnostics import Code
 from ovfconverter.disks.inspector import inspect_image
 from ovfconverter.disks.to_raw import SourceImage
 from ovfconverter.errors import ConfigError, DiskImageError, UnsafeInputError
@@ -173,7 +174,8 @@ class GanetiSource(Source):
         for dump, part in zip(dumps, parts, strict=True):
             if dump.size_mib and part.size > dump.size_mib * MIB:
                 run.warn(
-                    f"disk{dump.index} dump is {part.size} bytes, more than disk{dump.index}_size ({dump.size_mib} MiB)"
+                    f"disk{dump.index} dump is {part.size} bytes, more than disk{dump.index}_size ({dump.size_mib} MiB)",
+                    code=Code.DUMP_SIZE,
                 )
         return [
             ImageBytes(SourceImage(name=part.name, ranges=(part,), capacity=dump.size_mib * MIB or None), raw=part)

@@ -23,6 +23,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from ovfconverter.diagnostics import Code
 from ovfconverter.disks.to_raw import SourceImage
 from ovfconverter.errors import (
     DescriptorError,
@@ -304,7 +305,7 @@ class OvfSource(Source):
         package = open_package(path, run.work, run.progress, options.allow_hardlinks)
         try:
             for message in package.warnings:
-                run.warn(message, os.path.basename(path))
+                run.warn(message, os.path.basename(path), Code.PACKAGE)
             envelope = read_envelope(package.descriptor, package.descriptor_name)
             problems = {ref.id: _file_problem(package, ref) for ref in envelope.files}
             unreadable = {file_id: problem for file_id, problem in problems.items() if problem}
@@ -330,7 +331,9 @@ class OvfSource(Source):
         sources = [self.package.file_ranges(ref) for ref in files]
         for ref, ranges in zip(files, sources, strict=True):
             if ref.size is not None and ref.chunk_size is None and ranges[0].size != ref.size:
-                run.warn(f"the file is {ranges[0].size} bytes, not the ovf:size of {ref.size}", ref.href)
+                run.warn(
+                    f"the file is {ranges[0].size} bytes, not the ovf:size of {ref.size}", ref.href, Code.FILE_SIZE
+                )
         checks = self._check_manifest(sources, run) if self.options.verify_manifest else {}
         result = []
         for index, (disk, ref, ranges) in enumerate(zip(disks, files, sources, strict=True)):
@@ -372,9 +375,9 @@ class OvfSource(Source):
         _refuse_mismatches([check for check in checks if check.status is FileStatus.MISMATCH], package.manifest_name)
         for check in checks:
             if check.status is FileStatus.MISSING:
-                run.warn(f"lists {check.name!r}, which is not in the package", package.manifest_name)
+                run.warn(f"lists {check.name!r}, which is not in the package", package.manifest_name, Code.MANIFEST)
             elif check.status is FileStatus.UNLISTED:
-                run.warn(f"does not list {check.name!r}; it is not verified", package.manifest_name)
+                run.warn(f"does not list {check.name!r}; it is not verified", package.manifest_name, Code.MANIFEST)
         return in_pass
 
     def close(self) -> None:

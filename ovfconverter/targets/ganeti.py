@@ -1,7 +1,7 @@
 """The Ganeti target: an instance export folder (``config.ini`` and raw disk
 dumps) that ``gnt-backup import`` takes.
 
-Plan: :func:`~ovfconverter.hub.ganeti.plan_instance` (every value checked
+Plan: :func:`~ovfconverter.hub.ganeti_plan.plan_instance` (every value checked
 as Ganeti would).  Write: each image converted to a raw, sparse dump
 (several disks at once; :func:`~ovfconverter.disks.to_raw.convert_to_raw`,
 the source's in-pass checks fed the same bytes), empty disks created,
@@ -15,10 +15,11 @@ import os
 from dataclasses import dataclass, field
 
 from ovfconverter.concurrency import run_all
+from ovfconverter.diagnostics import Code
 from ovfconverter.disks.to_raw import convert_to_raw, create_blank
 from ovfconverter.errors import OVFConverterError
 from ovfconverter.formats.config_ini import write_config
-from ovfconverter.hub.ganeti import DiskPlan, InstancePlan, plan_instance
+from ovfconverter.hub.ganeti_plan import DiskPlan, InstancePlan, plan_instance
 from ovfconverter.model.ganeti import GanetiDisk, InstanceExport
 from ovfconverter.model.machine import Machine
 from ovfconverter.model.units import bytes_to_mib_ceil
@@ -198,7 +199,8 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
             run.warn(
                 f"{final} is not below {self.node.export_dir}, the only folder gnt-backup import reads disk dumps "
                 f"from: imported from here, the instance gets blank disks; move the folder there first "
-                f"(or import with --output-dir {self.node.export_dir})"
+                f"(or import with --output-dir {self.node.export_dir})",
+                code=Code.PLACE,
             )
         with_images = [disk for disk in plan.disks if disk.disk is not None and disk.disk.image is not None]
         fetched = source.images([disk.disk for disk in with_images if disk.disk is not None], run)
@@ -208,7 +210,7 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
         written = run_all(lambda disk: _write_disk(disk, images.get(disk.index), run, space), plan.disks, run.threads)
         for _, warnings in written:
             for message in warnings:
-                run.warn(message)
+                run.warn(message, code=Code.IMAGE)
         disks = [disk for disk, _ in written]
         config.disks = [
             GanetiDisk(size=bytes_to_mib_ceil(disk.size), dump=p.dump, ivname=p.ivname, name=p.name)

@@ -2,12 +2,12 @@
 ``NAME.ova``, for VMware, VirtualBox, Ganeti and other OVF consumers.
 
 Plan: the file names of the package (descriptor, manifest, disks) and how
-the machine is described (:class:`~ovfconverter.hub.ovf.EnvelopeLayout`).
+the machine is described (:class:`~ovfconverter.hub.ovf_envelope.EnvelopeLayout`).
 Write: each disk's raw image (the source's own, converted to raw first, or
 created empty) produced in the output format, hashed and, for an OVA,
 packed in one pass (:mod:`ovfconverter.disks.from_raw`), several disks at
 once; then the descriptor
-(:func:`~ovfconverter.hub.ovf.envelope_from_machine`) and the manifest,
+(:func:`~ovfconverter.hub.ovf_envelope.envelope_from_machine`) and the manifest,
 through one :class:`~ovfconverter.package.writer.PackageWriter` (a folder
 or an OVA); the result is moved into place when complete.
 """
@@ -21,13 +21,14 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
+from ovfconverter.diagnostics import Code
 from ovfconverter.disks.from_raw import check_written, checked_after_writing, produce_image, space_needed
 from ovfconverter.disks.output_formats import TargetFormat, target_format
 from ovfconverter.disks.to_raw import convert_to_raw, create_blank
 from ovfconverter.errors import OptionError, OVFConverterError
 from ovfconverter.formats.manifest import Digest, ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import OvfVersion, write_envelope
-from ovfconverter.hub.ovf import DiskFile, EnvelopeLayout, envelope_from_machine
+from ovfconverter.hub.ovf_envelope import DiskFile, EnvelopeLayout, envelope_from_machine
 from ovfconverter.io.deflate import DEFAULT_LEVEL
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.io.sink import Sink
@@ -256,12 +257,14 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
         if settings is not None and not settings.hypervisor and not options.external:
             run.warn(
                 "config.ini names no hypervisor ([instance] hypervisor): the Ganeti section names none, "
-                "so an import into Ganeti takes the target cluster's default hypervisor"
+                "so an import into Ganeti takes the target cluster's default hypervisor",
+                code=Code.PLAN,
             )
         if is_below(export_dir(), final):
             run.warn(
                 f"{final} is inside Ganeti's export folder {export_dir()}: gnt-backup remove, or the next "
-                "gnt-backup export of the instance, deletes it with the export (give --output-dir elsewhere)"
+                "gnt-backup export of the instance, deletes it with the export (give --output-dir elsewhere)",
+                code=Code.PLACE,
             )
         staging = run.staging
         staging.check_target(final, options.force)
@@ -387,5 +390,5 @@ def _to_raw(image: ImageBytes, index: int, run: Run) -> ByteRange:
     if check is not None:
         check.verify()
     for message in converted.warnings:
-        run.warn(message)
+        run.warn(message, code=Code.IMAGE)
     return ByteRange(path, 0, converted.virtual_size, image.image.name)

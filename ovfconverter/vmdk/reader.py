@@ -262,96 +262,130 @@ def _inflate_batch(batch: list[_Grain], out_fd: int, grain_bytes: int, name: str
             view, offset = view[written:], offset + written
 
 
-def _chain(layout: _Layout, stream: _Sequential, submit: Callable[[list[_Grain]], None]) -> None:
-    """Walk the markers from overHead to ``layout.data_end``, checking them
-    against the grain tables and passing grains to ``submit`` in batches.
+class _Chain:
+    """The walk along the markers of the stream, from overHead to
+    ``layout.data_end``: each grain checked against the grain tables and
+    passed on in batches, each metadata marker against the header.
 
-    :raises DiskImageError, UnsafeInputError: a rule is broken.
+    :ivar next_gt: how many of ``layout.data_gts`` were met behind a marker.
+    :ivar gd_seen: the grain directory was met (or lies before overHead).
+    :ivar matched: grains met that a grain table entry points at.
     """
-    h, name, end = layout.header, layout.name, layout.data_end
-    grain_bytes, capacity_bytes = h.grain_bytes, h.capacity * SECTOR
-    pos = h.overhead * SECTOR
-    stream.skip(pos)
-    next_gt, gd_seen, matched = 0, not layout.gd_in_chain, 0
-    batch: list[_Grain] = []
-    batch_bytes = 0
-    while pos < end:
+
+    def __init__(self, layout: _Layout, stream: _Sequential, submit: Callable[[list[_Grain]], None]) -> None:
+        self.layout, self.stream, self.submit = layout, stream, submit
+        self.next_gt, self.gd_seen, self.matched = 0, not layout.gd_in_chain, 0
+        self.batch: list[_Grain] = []
+        self.batch_bytes = 0
+
+    def walk(self) -> None:
+        """Walk every marker, then check that every table and grain was met.
+
+        :raises DiskImageError, UnsafeInputError: a rule is broken.
+        """
+        layout, name, end = self.layout, self.layout.name, self.layout.data_end
+        pos = layout.header.overhead * SECTOR
+        self.stream.skip(pos)
+        while pos < end:
+            sector = pos // SECTOR
+            if end - pos < GRAIN_MARKER_SIZE:
+                raise DiskImageError(f"marker at sector {sector} is cut off by the end of the data (truncated)", name)
+            value, size = struct.unpack("<QI", self.stream.take(GRAIN_MARKER_SIZE))
+            if size:
+                pos = self.grain(pos, value, size)
+                continue
+            after = self.metadata(pos, value)
+            if after is None:
+                break
+            pos = after
+        if self.batch:
+            self.submit(self.batch)
+        if self.next_gt != len(layout.data_gts) or not self.gd_seen:
+            raise UnsafeInputError(
+                "a grain table or the grain directory is not behind a marker of the stream; refusing", name
+            )
+        if self.matched != layout.grains:
+            raise UnsafeInputError(f"{layout.unmatched_entry()}, where the stream has no grain for it; refusing", name)
+        self.stream.drain()
+
+    def grain(self, pos: int, lba: int, size: int) -> int:
+        """The grain whose marker is at byte ``pos``: checked, queued.
+
+        :returns: the byte offset of the next marker.
+        """
+        h, name, end = self.layout.header, self.layout.name, self.layout.data_end
         sector = pos // SECTOR
-        if end - pos < GRAIN_MARKER_SIZE:
-            raise DiskImageError(f"marker at sector {sector} is cut off by the end of the data (truncated)", name)
-        value, size = struct.unpack("<QI", stream.take(GRAIN_MARKER_SIZE))
-        if size:
-            if size > grain_bytes + COMPRESSED_SLACK:
-                raise UnsafeInputError(
-                    f"grain at sector {sector} claims {size} compressed bytes, more than "
-                    f"{grain_bytes + COMPRESSED_SLACK}; refusing",
-                    name,
-                )
-            stop = pos + GRAIN_MARKER_SIZE + size
-            if stop > end:
-                raise DiskImageError(f"grain at sector {sector} runs past the end of the data (truncated)", name)
-            lba = value
-            if lba % h.grain_size or lba >= h.capacity:
-                raise UnsafeInputError(
-                    f"grain at sector {sector} has lba {lba}, not a grain start within the capacity; refusing", name
-                )
-            group, index = divmod(lba // h.grain_size, GTES_PER_GT)
-            entry = layout.table(group)[index] if layout.gd[group] else 0
-            if entry != sector:
-                raise UnsafeInputError(
-                    f"grain marker at sector {sector} says lba {lba}, but the grain table "
-                    f"places that grain at sector {entry}; refusing",
-                    name,
-                )
-            matched += 1
-            data = stream.take(size)
-            expected = min(grain_bytes, capacity_bytes - lba * SECTOR)
-            batch.append((lba * SECTOR, data, expected, pos))
-            batch_bytes += size
-            if batch_bytes >= BATCH_BYTES:
-                submit(batch)
-                batch, batch_bytes = [], 0
-            pad = min(-stop % SECTOR, end - stop)
-            stream.skip(pad)
-            pos = stop + pad
-            continue
-        kind = struct.unpack("<I", stream.take(4))[0]
+        if size > h.grain_bytes + COMPRESSED_SLACK:
+            raise UnsafeInputError(
+                f"grain at sector {sector} claims {size} compressed bytes, more than "
+                f"{h.grain_bytes + COMPRESSED_SLACK}; refusing",
+                name,
+            )
+        stop = pos + GRAIN_MARKER_SIZE + size
+        if stop > end:
+            raise DiskImageError(f"grain at sector {sector} runs past the end of the data (truncated)", name)
+        if lba % h.grain_size or lba >= h.capacity:
+            raise UnsafeInputError(
+                f"grain at sector {sector} has lba {lba}, not a grain start within the capacity; refusing", name
+            )
+        group, index = divmod(lba // h.grain_size, GTES_PER_GT)
+        entry = self.layout.table(group)[index] if self.layout.gd[group] else 0
+        if entry != sector:
+            raise UnsafeInputError(
+                f"grain marker at sector {sector} says lba {lba}, but the grain table "
+                f"places that grain at sector {entry}; refusing",
+                name,
+            )
+        self.matched += 1
+        data = self.stream.take(size)
+        expected = min(h.grain_bytes, h.capacity * SECTOR - lba * SECTOR)
+        self.batch.append((lba * SECTOR, data, expected, pos))
+        self.batch_bytes += size
+        if self.batch_bytes >= BATCH_BYTES:
+            self.submit(self.batch)
+            self.batch, self.batch_bytes = [], 0
+        pad = min(-stop % SECTOR, end - stop)
+        self.stream.skip(pad)
+        return stop + pad
+
+    def metadata(self, pos: int, sectors: int) -> int | None:
+        """The metadata marker at byte ``pos``, followed by ``sectors``
+        sectors: checked against the header and skipped.
+
+        :returns: the byte offset of the next marker; ``None`` after the
+            end-of-stream marker.
+        """
+        h, name, end = self.layout.header, self.layout.name, self.layout.data_end
+        sector = pos // SECTOR
+        kind = struct.unpack("<I", self.stream.take(4))[0]
         label = MARKER_NAMES.get(kind)
         if label is None:
             raise DiskImageError(f"marker at sector {sector} has unknown type {kind}", name)
-        if end - pos < SECTOR or value > (end - pos) // SECTOR - 1:
+        if end - pos < SECTOR or sectors > (end - pos) // SECTOR - 1:
             raise DiskImageError(f"{label} marker at sector {sector} runs past the end of the data (truncated)", name)
         if kind == MARKER_EOS:
             # qemu-img may leave zero sectors after the last grain
-            if value or not stream.skip(end - pos - 16, zeros=True):
+            if sectors or not self.stream.skip(end - pos - 16, zeros=True):
                 raise DiskImageError(f"end-of-stream marker at sector {sector} is followed by data", name)
-            break
+            return None
         if kind == MARKER_GT:
-            if value != GT_SECTORS:
-                raise UnsafeInputError(f"grain table marker at sector {sector} has {value} sectors, not 4", name)
-            if next_gt < len(layout.data_gts) and layout.data_gts[next_gt] == sector + 1:
-                next_gt += 1
+            if sectors != GT_SECTORS:
+                raise UnsafeInputError(f"grain table marker at sector {sector} has {sectors} sectors, not 4", name)
+            data_gts = self.layout.data_gts
+            if self.next_gt < len(data_gts) and data_gts[self.next_gt] == sector + 1:
+                self.next_gt += 1
             # else a table the directory does not name (VMware's tools write one
             # past the last group): it maps nothing and is skipped, as qemu does
         elif kind == MARKER_GD:
-            if gd_seen or value < h.gd_sectors or h.gd_offset != sector + 1:
+            if self.gd_seen or sectors < h.gd_sectors or h.gd_offset != sector + 1:
                 raise UnsafeInputError(
                     f"grain directory marker at sector {sector} does not match the header; refusing", name
                 )
-            gd_seen = True
-        elif kind == MARKER_FOOTER and value != 1:
+            self.gd_seen = True
+        elif kind == MARKER_FOOTER and sectors != 1:
             raise DiskImageError(f"footer marker at sector {sector} is not followed by one sector", name)
-        stream.skip(SECTOR - 16 + value * SECTOR)
-        pos += (1 + value) * SECTOR
-    if batch:
-        submit(batch)
-    if next_gt != len(layout.data_gts) or not gd_seen:
-        raise UnsafeInputError(
-            "a grain table or the grain directory is not behind a marker of the stream; refusing", name
-        )
-    if matched != layout.grains:
-        raise UnsafeInputError(f"{layout.unmatched_entry()}, where the stream has no grain for it; refusing", name)
-    stream.drain()
+        self.stream.skip(SECTOR - 16 + sectors * SECTOR)
+        return pos + (1 + sectors) * SECTOR
 
 
 def read_stream_optimized(
@@ -434,7 +468,7 @@ def _run(layout: _Layout, stream: _Sequential, out_fd: int, threads: int) -> Non
                 pending.popleft().result()
 
         try:
-            _chain(layout, stream, submit)
+            _Chain(layout, stream, submit).walk()
             while pending:
                 pending.popleft().result()
         finally:

@@ -17,7 +17,8 @@ from builders import GANETI_30_CONFIG
 
 from ovfconverter.errors import OptionError
 from ovfconverter.formats.config_ini import read_config
-from ovfconverter.hub.ganeti import export_problems, machine_from_export, plan_instance
+from ovfconverter.hub.ganeti import export_problems, machine_from_export
+from ovfconverter.hub.ganeti_plan import plan_instance
 from ovfconverter.model.machine import (
     Cpus,
     Disk,

@@ -15,7 +15,8 @@ import pytest
 from ovfconverter.errors import OptionError
 from ovfconverter.formats.ovf_reader import read_envelope
 from ovfconverter.formats.ovf_writer import write_envelope
-from ovfconverter.hub.ovf import DiskFile, EnvelopeLayout, envelope_from_machine, guest_os, machine_from_envelope
+from ovfconverter.hub.ovf import guest_os, machine_from_envelope
+from ovfconverter.hub.ovf_envelope import DiskFile, EnvelopeLayout, envelope_from_machine
 from ovfconverter.model.envelope import (
     Envelope,
     FileReference,

@@ -154,3 +154,56 @@ def _only_disk(ova: Path) -> Path:
         (member,) = [m for m in tar.getmembers() if m.name.endswith(".vmdk")]
         tar.extract(member, ova.parent, filter="data")
     return ova.parent / member.name
+
+
+def test_warnings_are_typed_diagnostics(tmp_path: Path) -> None:
+    import copy
+    import json
+
+    from ovfconverter.diagnostics import Code, Diagnostic
+
+    raw = make_raw_disk(tmp_path / "src.raw", MIB)
+    vm = VmSpec(
+        name="typed",
+        disks=[DiskSpec("disk.raw", capacity=MIB, format_uri=FORMAT_URIS["raw"])],
+        nics=[("VM Network", None)],
+        networks=["VM Network"],
+    )
+    ova = ova_package(tmp_path / "typed.ova", vm, {"disk.raw": raw})
+    result = import_package(str(ova), ImportOptions(os_type="debian", output_dir=str(tmp_path / "out")))
+    (warning,) = result.warnings
+    assert isinstance(warning, Diagnostic)
+    assert (warning.code, warning.subject) == (Code.PLAN, "package.ovf")
+    assert warning == f"package.ovf: {warning.message}" and "not taken as a Ganeti network" in warning.message
+    # still a plain string wherever a string goes
+    assert json.loads(json.dumps(result.warnings)) == [str(warning)]
+    again = copy.deepcopy(warning)
+    assert (again, again.code, again.subject, again.message) == (
+        warning,
+        warning.code,
+        warning.subject,
+        warning.message,
+    )
+
+
+def test_info_of_a_ganeti_export_through_the_machine(tmp_path: Path) -> None:
+    import json
+
+    config = write_ganeti_export(tmp_path / "gnt", "vm3", 3 * MIB)
+    proc = run_cli("info", str(config.parent))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[:5] == [
+        f"{config.parent}: ganeti source, config.ini",
+        "machine 'vm3'",
+        "  OS: Debian 64-bit (Ganeti OS debootstrap+default) (CIM 96)",
+        "  hardware: 1 CPU(s), 512.0 MiB",
+        "  disk 0: disk0.dump, capacity 3.0 MiB",
+    ]
+    proc = run_cli("info", str(config), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert (data["kind"], data["format_version"], data["machine"]["name"]) == ("ganeti", 1, "vm3")
+    assert data["machine"]["memory"] == {"size": 512 * MIB, "minimum": None}
+    assert data["machine"]["os"]["family"] == "linux"
+    assert [n["ganeti"]["link"] for n in data["machine"]["nics"]] == ["br0"]
+    assert run_cli("info", str(config), "--deployment-option", "x").returncode == 1

@@ -1,0 +1,317 @@
+"""Machine -> OVF envelope: the pure mapping that writes a
+:class:`~ovfconverter.model.machine.Machine` as one VirtualSystem: CPU and
+memory Items in ``byte * 2^20``, the disks on the machine's controllers (an
+LSI Logic SCSI controller per 15 disks when the machine names none), NICs
+with their model and MAC, one Network per connection, the ProductSections,
+and, when asked, the Ganeti section.  The ResourceSubType spellings are
+:mod:`ovfconverter.hub.ovf`'s tables.  Source: DSP0243 (sections 7-9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ovfconverter.errors import OptionError
+from ovfconverter.hub.ovf import CONTROLLER_SPELLING, NIC_SPELLING
+from ovfconverter.model.envelope import (
+    Envelope,
+    FileReference,
+    Network,
+    OperatingSystem,
+    ProductProperty,
+    ProductSection,
+    ResourceItem,
+    ResourceType,
+    VirtualDisk,
+    VirtualHardware,
+    VirtualSystem,
+)
+from ovfconverter.model.ganeti import GanetiDisk, GanetiNic, GanetiSection
+from ovfconverter.model.machine import (
+    Bus,
+    Controller,
+    ControllerModel,
+    GanetiNicSettings,
+    Machine,
+    Nic,
+    NicModel,
+    Product,
+)
+from ovfconverter.model.units import bytes_to_mib_ceil
+
+SCSI_TARGETS = 15
+"""Disks per parallel SCSI controller: IDs 0-15 less the controller's own 7."""
+
+
+@dataclass(frozen=True)
+class DiskFile:
+    """A disk image written for the package, as the envelope describes it.
+
+    :ivar href: its name in the package.
+    :ivar size: its stored size in bytes (compressed when compressed).
+    :ivar capacity: the disk's virtual size in bytes.
+    :ivar populated: bytes of data it holds, or ``None``.
+    """
+
+    href: str
+    size: int
+    capacity: int
+    populated: int | None = None
+
+
+@dataclass(frozen=True)
+class EnvelopeLayout:
+    """How :func:`envelope_from_machine` writes a machine.
+
+    :ivar version: the OVF version (``1.0``, ``2.0``).
+    :ivar system_types: ``vssd:VirtualSystemType`` words.
+    :ivar format_uri: the disk files' ``ovf:format``.
+    :ivar compressed: the disk files are gzip-compressed.
+    :ivar ganeti_section: write the machine's Ganeti settings as a Ganeti
+        section (when it has them).
+    :ivar name: the VirtualSystem's id and Name, instead of the machine's.
+    """
+
+    version: str
+    system_types: tuple[str, ...]
+    format_uri: str
+    compressed: bool = False
+    ganeti_section: bool = True
+    name: str | None = None
+
+
+def network_name(nic: Nic) -> str:
+    """The OVF Network a NIC connects to: its Ganeti network, link or mode
+    when it has a Ganeti attachment, else its network; ``default`` when
+    nothing says."""
+    if nic.ganeti is not None:
+        g = nic.ganeti
+        return g.network or g.link or g.mode or "default"
+    return nic.network or "default"
+
+
+def _network_description(nic: Nic) -> str:
+    g = nic.ganeti
+    if g is None:
+        return f"Logical network {network_name(nic)}"
+    if g.network:
+        return f"Ganeti network {g.network}"
+    if g.link:
+        return f"{(g.mode or 'bridged').capitalize()} link {g.link}"
+    return f"{(g.mode or 'Default').capitalize()} network of the Ganeti cluster"
+
+
+def ganeti_section(machine: Machine) -> GanetiSection | None:
+    """The Ganeti section that carries what plain OVF cannot say of a
+    Ganeti instance (``None`` without Ganeti settings)."""
+    settings = machine.ganeti
+    if settings is None:
+        return None
+    return GanetiSection(
+        version=settings.version or "0",
+        tags=tuple(settings.tags),
+        disk_template=settings.disk_template,
+        os_name=settings.os_name,
+        os_parameters=dict(settings.os_parameters),
+        hypervisor_name=settings.hypervisor,
+        hypervisor_parameters=dict(settings.hypervisor_parameters),
+        backend_parameters=dict(settings.backend_parameters),
+        nics=tuple(
+            GanetiNic(mac=g.mac, ip=g.ip, mode=g.mode, link=g.link, network=g.network, name=g.name, vlan=g.vlan)
+            for g in (nic.ganeti or GanetiNicSettings() for nic in machine.nics)
+        ),
+        disks=tuple(GanetiDisk(ivname=disk.ivname, name=disk.name) for disk in settings.disks),
+    )
+
+
+class _Items:
+    """Numbers the Items of a VirtualHardwareSection (InstanceID 1, 2...)."""
+
+    def __init__(self, element: str | None) -> None:
+        self.items: list[ResourceItem] = []
+        self.element = element
+
+    def add(self, item: ResourceItem, element: str = "Item") -> str:
+        instance = str(len(self.items) + 1)
+        self.items.append(replace(item, instance_id=instance, element=self.element or element))
+        return instance
+
+
+def _controller_item(found: Controller, count: int) -> ResourceItem:
+    rtype = {
+        Bus.IDE: ResourceType.IDE_CONTROLLER,
+        Bus.SCSI: ResourceType.PARALLEL_SCSI_HBA,
+        Bus.USB: ResourceType.USB_CONTROLLER,
+    }.get(found.bus, ResourceType.OTHER_STORAGE_DEVICE)
+    subtype = CONTROLLER_SPELLING.get(found.model) if found.model else None
+    if subtype is None and found.bus is Bus.SATA:
+        subtype = "AHCI"
+    elif subtype is None and found.bus is Bus.NVME:
+        subtype = "vmware.nvme.controller"
+    name = {Bus.IDE: "IDE", Bus.SCSI: "SCSI", Bus.SATA: "SATA", Bus.NVME: "NVMe", Bus.USB: "USB"}.get(found.bus, "")
+    return ResourceItem(
+        resource_type=rtype,
+        element_name=f"{name} controller {count}",
+        description=f"{name} controller",
+        resource_subtype=subtype,
+        address=str(found.index),
+    )
+
+
+def _disk_items(machine: Machine, items: _Items, element: str) -> None:
+    """Controllers and the disks on them; disks the machine places on no
+    controller go on LSI Logic SCSI controllers, 15 to each (VMware's and
+    VirtualBox's importers expect one)."""
+    placed: dict[int, str] = {}
+    for index, found in enumerate(machine.controllers):
+        if any(disk.controller == index for disk in machine.disks):
+            placed[index] = items.add(_controller_item(found, found.index))
+    extra: list[str] = []
+    loose = 0
+    for index, disk in enumerate(machine.disks):
+        if disk.controller in placed:
+            parent, unit = placed[disk.controller], disk.unit if disk.unit is not None else 0
+        else:
+            slot = loose % SCSI_TARGETS
+            if slot == 0:
+                lsi = Controller(Bus.SCSI, ControllerModel.LSILOGIC, len(extra))
+                extra.append(items.add(_controller_item(lsi, len(extra))))
+            parent, unit = extra[-1], slot if slot < 7 else slot + 1
+            loose += 1
+        items.add(
+            ResourceItem(
+                resource_type=ResourceType.DISK_DRIVE,
+                element_name=f"disk{index}",
+                description=f"Ganeti disk {index}" if machine.ganeti is not None else f"Disk {index}",
+                host_resources=(f"ovf:/disk/disk{index}",),
+                parent=parent,
+                address_on_parent=str(unit),
+            ),
+            element,
+        )
+
+
+def _nic_items(machine: Machine, items: _Items, element: str) -> None:
+    for index, nic in enumerate(machine.nics):
+        network = network_name(nic)
+        spelling = NIC_SPELLING[nic.model or NicModel.E1000]
+        items.add(
+            ResourceItem(
+                resource_type=ResourceType.ETHERNET_ADAPTER,
+                element_name=f"ethernet{index}",
+                description=f"{spelling} ethernet adapter on {network}",
+                resource_subtype=spelling,
+                automatic_allocation=True,
+                connections=(network,),
+                address=nic.mac,
+            ),
+            element,
+        )
+
+
+def _bare_key(key: str, product: Product) -> str:
+    """A property's ``ovf:key``: its full name without the ProductSection's
+    class prefix and instance suffix."""
+    if product.class_id and key.startswith(product.class_id + "."):
+        key = key[len(product.class_id) + 1 :]
+    if product.instance_id and key.endswith("." + product.instance_id):
+        key = key[: -len(product.instance_id) - 1]
+    return key
+
+
+def _product_section(product: Product) -> ProductSection:
+    return ProductSection(
+        class_id=product.class_id,
+        instance_id=product.instance_id,
+        product=product.product,
+        vendor=product.vendor,
+        version=product.version,
+        full_version=product.full_version,
+        product_url=product.product_url,
+        vendor_url=product.vendor_url,
+        properties=tuple(
+            ProductProperty(
+                key=prop.key,
+                bare_key=_bare_key(prop.key, product),
+                value=prop.value,
+                type=prop.type,
+                label=prop.label,
+                qualifiers=prop.qualifiers,
+                user_configurable=prop.user_configurable,
+                password=prop.password,
+                description=prop.description,
+            )
+            for prop in product.properties
+        ),
+    )
+
+
+def envelope_from_machine(machine: Machine, layout: EnvelopeLayout, files: Sequence[DiskFile]) -> Envelope:
+    """Describe ``machine`` as an OVF envelope of one VirtualSystem.
+
+    :param files: the disk images written, one per disk, in disk order.
+    :raises OptionError: the machine has no name, no CPU count or no
+        memory size (an OVF VirtualSystem states all three).
+    """
+    name = layout.name or machine.name
+    if not name or machine.cpus is None or machine.memory is None:
+        raise OptionError("an OVF virtual system needs a name, a CPU count and a memory size")
+    v2 = layout.version.startswith("2")
+    mib = bytes_to_mib_ceil(machine.memory.size)
+    items = _Items("Item" if not v2 else None)
+    items.add(
+        ResourceItem(
+            resource_type=ResourceType.PROCESSOR,
+            element_name=f"{machine.cpus.count} virtual CPU(s)",
+            description="Number of virtual CPUs",
+            allocation_units="hertz * 10^6",
+            virtual_quantity=machine.cpus.count,
+        )
+    )
+    items.add(
+        ResourceItem(
+            resource_type=ResourceType.MEMORY,
+            element_name=f"{mib} MB of memory",
+            description="Memory size",
+            allocation_units="byte * 2^20",
+            virtual_quantity=mib,
+        )
+    )
+    _disk_items(machine, items, "StorageItem")
+    _nic_items(machine, items, "EthernetPortItem")
+    networks: dict[str, Network] = {}
+    for nic in machine.nics:
+        networks.setdefault(network_name(nic), Network(network_name(nic), _network_description(nic)))
+    guest = machine.os
+    system = VirtualSystem(
+        id=name,
+        name=name,
+        info="A virtual machine exported from Ganeti" if machine.ganeti is not None else "A virtual machine",
+        operating_system=OperatingSystem(
+            id=guest.cim_id, description=guest.description, version=guest.version, vmware_os_type=guest.vmware_os_type
+        ),
+        hardware=(VirtualHardware(system_types=layout.system_types, items=tuple(items.items)),),
+        products=tuple(_product_section(product) for product in machine.products),
+        eulas=machine.eulas,
+    )
+    return Envelope(
+        version=layout.version,
+        files=tuple(
+            FileReference(id=f"file{i}", href=f.href, size=f.size, compression="gzip" if layout.compressed else None)
+            for i, f in enumerate(files)
+        ),
+        disks=tuple(
+            VirtualDisk(
+                disk_id=f"disk{i}",
+                file_ref=f"file{i}",
+                capacity=f.capacity,
+                format=layout.format_uri,
+                populated_size=f.populated,
+            )
+            for i, f in enumerate(files)
+        ),
+        networks=tuple(networks.values()),
+        virtual_systems=(system,),
+        ganeti=ganeti_section(machine) if layout.ganeti_section else None,
+    )
