@@ -805,3 +805,84 @@ def boot_ova(path: Path, raw: Path, style: str, name: str) -> Path:
     make_ova(path, [(f"{name}.ovf", ovf.encode()), ("disk0.vmdk", vmdk)])
     vmdk.unlink()
     return path
+
+
+@dataclass
+class Pki:
+    """A small public key infrastructure built with cryptography, as PEM
+    files in one folder: a root CA, an intermediate CA it issued, a
+    code-signing certificate the intermediate issued (``signer``), and a
+    self-signed certificate (``self_signed``) unrelated to them.  Each
+    ``*_key`` / ``*_cert`` attribute is a path."""
+
+    folder: Path
+    root_cert: Path
+    intermediate_cert: Path
+    signer_key: Path
+    signer_cert: Path
+    self_signed_key: Path
+    self_signed_cert: Path
+
+
+def make_pki(folder: Path, days: int = 30) -> Pki:
+    """Build a :class:`Pki` in ``folder`` (certificates valid from a day
+    ago for ``days`` days; negative ``days`` make them expired)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=days))
+    if days < 0:
+        start, end = now - datetime.timedelta(days=-days * 2), now + datetime.timedelta(days=days)
+
+    def cert(cn: str, key: Any, issuer: str, signer: Any, ca: bool) -> Any:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, ca, ca, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    def write(name: str, obj: Any) -> Path:
+        path = folder / name
+        if hasattr(obj, "private_bytes"):
+            data = obj.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        else:
+            data = obj.public_bytes(serialization.Encoding.PEM)
+        path.write_bytes(data)
+        return path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    inter_key = ec.generate_private_key(ec.SECP256R1())
+    signer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    self_key = ec.generate_private_key(ec.SECP256R1())
+    root = cert("Test Root CA", root_key, "Test Root CA", root_key, True)
+    inter = cert("Test Intermediate CA", inter_key, "Test Root CA", root_key, True)
+    signer = cert("Appliance Signing", signer_key, "Test Intermediate CA", inter_key, False)
+    self_signed = cert("Self Signed Publisher", self_key, "Self Signed Publisher", self_key, False)
+    return Pki(
+        folder=folder,
+        root_cert=write("root.pem", root),
+        intermediate_cert=write("intermediate.pem", inter),
+        signer_key=write("signer.key", signer_key),
+        signer_cert=write("signer.pem", signer),
+        self_signed_key=write("self.key", self_key),
+        self_signed_cert=write("self.pem", self_signed),
+    )

@@ -131,7 +131,7 @@ def _run_verify(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter.cli.report import format_verify
     from ovfconverter.info import to_json, verify_package
 
-    report = verify_package(args.package, progress, args.schema, args.allow_hardlinks)
+    report = verify_package(args.package, progress, args.schema, args.allow_hardlinks, args.ca)
     print(json.dumps(to_json(report), indent=2) if args.json else format_verify(report))
     return 0 if report.ok else 1
 

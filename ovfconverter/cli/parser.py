@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ovfconverter.cli.convert import EXAMPLES as INTERIM_EXAMPLES
 from ovfconverter.cli.convert import TARGETS as INTERIM_TARGETS
@@ -71,6 +71,7 @@ examples:
   ovfconverter verify appliance.ova
   ovfconverter verify vm.ovf --json
   ovfconverter verify --schema ~/dmtf/ovf-1.1 appliance.ova
+  ovfconverter verify --ca /etc/ssl/certs/ca-certificates.crt appliance.ova
 """
 
 
@@ -117,6 +118,14 @@ EXPORT_ONLY = (
 
 
 class _Parser(argparse.ArgumentParser):
+    """Every parser of the command: errors escaped for the terminal, and
+    options spelled in full (no prefix matching: ``--for`` must never be
+    read as ``--format`` or ``--force``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {escape_line(message)}\n")
@@ -486,6 +495,12 @@ def _add_verify(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="DIR",
         help="also validate the descriptor against the DMTF OVF schema (dsp8023*.xsd and the CIM schemas it "
         "imports) found in DIR, plus ovfconverter's Ganeti section schema; offline",
+    )
+    verify.add_argument(
+        "--ca",
+        metavar="FILE",
+        help="a PEM bundle of trusted certificates: the package must be signed by a certificate that chains to "
+        "one of them (through the certificates of its .cert file)",
     )
     _hardlinks(verify, "files of a folder package")
     _common(verify, suppress=True)

@@ -260,7 +260,12 @@ def format_verify(report: VerifyReport) -> str:
     cert = report.certificate
     if cert is not None:
         if cert.signature_valid:
-            trust = "self-signed" if cert.self_signed else f"issued by {cert.issuer} (chain not checked)"
+            if cert.trusted:
+                trust = f"trusted through {cert.chain[-1]}" if len(cert.chain) > 1 else "trusted (in the trust store)"
+            elif cert.trusted is False:
+                trust = "NOT TRUSTED"
+            else:
+                trust = "self-signed" if cert.self_signed else f"issued by {cert.issuer} (chain not checked)"
             expiry = "" if cert.current else ", EXPIRED or not yet valid"
             lines.append(f"SIGNED    {report.manifest} by {cert.subject}, {trust}{expiry}")
         else:

@@ -2,9 +2,14 @@
 X.509 certificate of the key that made it (DSP0243 section 5.2).
 
 Layout: one line ``ALG(manifest name)= hex signature`` followed by the
-certificate(s) in PEM.  The signature is RSA (PKCS #1 v1.5) or ECDSA over
-the manifest's bytes with the named digest, as ``openssl dgst -sign``
-makes it.  Parsing and verification use the ``cryptography`` package.
+certificate(s) in PEM, signer first (what VMware's ovftool writes for
+``--privateKey``).  The signature is RSA (PKCS #1 v1.5) or ECDSA over the
+manifest's bytes with the named digest, as ``openssl dgst -sign`` makes it.
+
+Reading (:func:`parse_certificate`, :func:`signature_valid`), signing
+(:func:`load_signing_key`, :func:`signature_file`) and checking a signer's
+chain against a trust store (:func:`load_trust_store`,
+:func:`verify_chain`) all use the ``cryptography`` package.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from ovfconverter.errors import ManifestError
+from ovfconverter.errors import ManifestError, OptionError
 from ovfconverter.formats.manifest import ALGORITHMS, split_digest_line
 
 # What cryptography raises on certificates it cannot read: ValueError for
@@ -141,24 +146,164 @@ def certificate_current(cert: Certificate, now: datetime | None = None) -> bool:
     return cert.not_before <= moment <= cert.not_after
 
 
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key and the certificates that go with its signatures.
+
+    :ivar key: the RSA or EC private key.
+    :ivar certificates: the signer certificate (whose public key is the
+        key's) first, then any other certificates given (intermediates), in
+        the order given.
+    """
+
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    certificates: tuple[x509.Certificate, ...]
+
+    @property
+    def subject(self) -> str:
+        """The signer's distinguished name (RFC 4514)."""
+        return self.certificates[0].subject.rfc4514_string()
+
+    def current(self, now: datetime | None = None) -> bool:
+        """True when the signer certificate is within its validity period."""
+        signer = self.certificates[0]
+        moment = now or datetime.now(timezone.utc)
+        return signer.not_valid_before_utc <= moment <= signer.not_valid_after_utc
+
+
+def _public_der(key: object) -> bytes:
+    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        return b""
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_signing_key(
+    key_pem: bytes, key_name: str = "key", cert_pem: bytes | None = None, cert_name: str | None = None
+) -> SigningKey:
+    """Read a PEM private key and its certificate(s): from ``cert_pem`` when
+    given, else from the key file itself (ovftool's ``--privateKey`` file
+    holds both).  The certificate whose public key is the key's becomes the
+    signer; the others follow it in the ``.cert`` file.
+
+    :raises OptionError: the key cannot be read, is encrypted, is neither
+        RSA nor EC, there is no PEM certificate, or no certificate carries
+        the key's public key.
+    """
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except TypeError:
+        raise OptionError(
+            "the private key is encrypted: decrypt it first (openssl pkey -in KEY -out PLAIN)", key_name
+        ) from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise OptionError(f"not a PEM private key ({exc})", key_name) from None
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise OptionError("the private key is neither RSA nor EC", key_name)
+    source, source_name = (cert_pem, cert_name or "certificate") if cert_pem is not None else (key_pem, key_name)
+    try:
+        certificates = list(x509.load_pem_x509_certificates(source)) if b"-----BEGIN CERTIFICATE" in source else []
+    except _CERTIFICATE_ERRORS as exc:
+        raise OptionError(f"no readable PEM certificate ({exc})", source_name) from None
+    if not certificates:
+        raise OptionError("holds no PEM certificate: give the signer's certificate with --certificate", source_name)
+    mine = _public_der(key.public_key())
+    signers = [c for c in certificates if _public_der(c.public_key()) == mine]
+    if not signers:
+        raise OptionError("no certificate in it carries the private key's public key", source_name)
+    signer = signers[0]
+    return SigningKey(key, (signer, *(c for c in certificates if c is not signer)))
+
+
+def signature_file(manifest_name: str, manifest: bytes, signing: SigningKey, algorithm: str = "sha256") -> bytes:
+    """The ``.cert`` file ovftool writes: ``ALG(manifest name)= hex`` of the
+    signature of the manifest's bytes (RSA PKCS #1 v1.5 or ECDSA, as
+    ``openssl dgst -ALG -sign`` makes it), a newline, then the certificates
+    in PEM, signer first."""
+    digest = _hash(algorithm)
+    if isinstance(signing.key, rsa.RSAPrivateKey):
+        signature = signing.key.sign(manifest, padding.PKCS1v15(), digest)
+    else:
+        signature = signing.key.sign(manifest, ec.ECDSA(digest))
+    label = {"sha1": "SHA1", "sha256": "SHA256", "sha512": "SHA512"}[algorithm]
+    pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in signing.certificates)
+    return f"{label}({manifest_name})= {signature.hex()}\n".encode("ascii") + pem
+
+
 def sign_manifest(
     manifest_name: str, manifest: bytes, key_pem: bytes, cert_pem: bytes, algorithm: str = "sha256"
 ) -> bytes:
     """Make a ``.cert`` file: sign ``manifest`` with the PEM private key and
-    append the PEM certificate.
+    append the PEM certificate (:func:`load_signing_key`,
+    :func:`signature_file`).
 
-    :raises ManifestError: the key cannot be read or is neither RSA nor EC.
+    :raises ManifestError: the key or certificate cannot be used.
     """
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError) as exc:
-        raise ManifestError(f"cannot read the private key: {exc}") from None
-    digest = _hash(algorithm)
-    if isinstance(key, rsa.RSAPrivateKey):
-        signature = key.sign(manifest, padding.PKCS1v15(), digest)
-    elif isinstance(key, ec.EllipticCurvePrivateKey):
-        signature = key.sign(manifest, ec.ECDSA(digest))
-    else:
-        raise ManifestError("the private key is neither RSA nor EC")
-    label = {"sha1": "SHA1", "sha256": "SHA256", "sha512": "SHA512"}[algorithm]
-    return f"{label}({manifest_name})= {signature.hex()}\n".encode("ascii") + cert_pem
+        signing = load_signing_key(key_pem, "key", cert_pem, "certificate")
+    except OptionError as exc:
+        raise ManifestError(exc.message, exc.subject) from None
+    return signature_file(manifest_name, manifest, signing, algorithm)
+
+
+def load_trust_store(data: bytes, name: str) -> tuple[x509.Certificate, ...]:
+    """The certificates of a PEM bundle (``verify --ca FILE``).
+
+    :raises OptionError: no readable PEM certificate in it.
+    """
+    try:
+        found = tuple(x509.load_pem_x509_certificates(data)) if b"-----BEGIN CERTIFICATE" in data else ()
+    except _CERTIFICATE_ERRORS as exc:
+        raise OptionError(f"not a bundle of PEM certificates ({exc})", name) from None
+    if not found:
+        raise OptionError("holds no PEM certificate", name)
+    return found
+
+
+@dataclass(frozen=True)
+class ChainVerdict:
+    """Whether a ``.cert``'s signer chains to a trusted certificate.
+
+    :ivar trusted: True when a chain was built and validated.
+    :ivar chain: the chain's subjects (RFC 4514), signer first, trust
+        anchor last; empty when none was found.
+    :ivar problem: why not, one line, ``None`` when trusted.
+    """
+
+    trusted: bool
+    chain: tuple[str, ...] = ()
+    problem: str | None = None
+
+
+def verify_chain(cert: Certificate, trusted: tuple[x509.Certificate, ...], now: datetime | None = None) -> ChainVerdict:
+    """Check that ``cert``'s signer certificate chains, through the other
+    certificates of the ``.cert`` file, to one of ``trusted`` (RFC 5280 path
+    validation by cryptography's verifier, with the Web PKI rules for
+    issuing certificates: basic constraints, key usage ``keyCertSign``,
+    validity periods, signature algorithms).  The signer certificate's own
+    extensions are not held to TLS rules: a code-signing certificate is
+    fine.  A self-signed signer is trusted only when it is in ``trusted``.
+    """
+    from cryptography.x509 import verification
+
+    if not hasattr(verification.PolicyBuilder, "extension_policies"):  # cryptography < 45
+        return ChainVerdict(False, problem="checking a chain needs cryptography 45 or later")
+    moment = now or datetime.now(timezone.utc)
+    builder = (
+        verification.PolicyBuilder()
+        .store(verification.Store(list(trusted)))
+        .time(moment)
+        .extension_policies(
+            ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
+            ee_policy=verification.ExtensionPolicy.permit_all(),
+        )
+    )
+    try:
+        verified = builder.build_client_verifier().verify(cert.certificates[0], list(cert.certificates[1:]))
+    except verification.VerificationError as exc:
+        detail = str(exc).replace("validation failed: ", "")
+        if "candidates exhausted" in detail:
+            detail = "no chain leads to a trusted certificate"
+        return ChainVerdict(False, problem=f"the signer {cert.subject} is not trusted: {detail}")
+    except _CERTIFICATE_ERRORS as exc:
+        return ChainVerdict(False, problem=f"the certificate chain cannot be checked ({exc})")
+    return ChainVerdict(True, chain=tuple(c.subject.rfc4514_string() for c in verified.chain))

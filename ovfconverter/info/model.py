@@ -212,8 +212,14 @@ class ProfileInfo:
 
 @dataclass
 class CertificateInfo:
-    """The ``.cert`` file: signer, and whether its signature of the
-    manifest verifies (``None``: not checked, as by ``info``)."""
+    """The ``.cert`` file: signer, whether its signature of the manifest
+    verifies (``None``: not checked, as by ``info``) and, with a trust store
+    (``verify --ca``), whether its chain leads to a trusted certificate.
+
+    :ivar trusted: ``None`` when no trust store was given.
+    :ivar chain: the validated chain's subjects, signer first, trust anchor
+        last; empty unless ``trusted``.
+    """
 
     file: str
     subject: str | None = None
@@ -222,6 +228,8 @@ class CertificateInfo:
     signature_valid: bool | None = None
     current: bool | None = None
     problem: str | None = None
+    trusted: bool | None = None
+    chain: list[str] = field(default_factory=list)
 
 
 @dataclass

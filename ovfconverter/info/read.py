@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from ovfconverter.disks.inspector import HEAD_SIZE, Inspection, inspect_image
-from ovfconverter.errors import ManifestError, OVFConverterError, PackageError, UnsafeInputError, os_errors_as_ours
+from ovfconverter.errors import (
+    ManifestError,
+    OptionError,
+    OVFConverterError,
+    PackageError,
+    UnsafeInputError,
+    os_errors_as_ours,
+)
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
 from ovfconverter.formats.names import OVF_NS_0_9, OVF_NS_2
 from ovfconverter.formats.ovf_reader import read_envelope
@@ -51,7 +59,13 @@ from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.verify import FileStatus, verify_manifest
 from ovfconverter.progress import ProgressCallback
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
 log = logging.getLogger("ovfconverter")
+
+MAX_TRUST_STORE = 16 * 1024 * 1024
+"""Largest trust store (PEM bundle) ``verify --ca`` reads, in bytes."""
 
 
 def _ranges(package: Package, ref: FileReference) -> list[ByteRange] | None:
@@ -106,17 +120,25 @@ def _manifest_entries(package: Package, warnings: list[str]) -> list[ManifestEnt
         return []
 
 
-def _certificate(package: Package, check: bool) -> CertificateInfo | None:
+def _certificate(
+    package: Package, check: bool, trusted: tuple[x509.Certificate, ...] | None = None
+) -> CertificateInfo | None:
     if package.certificate is None or package.certificate_name is None:
         return None
     # cryptography takes a while to import: only when there is a certificate
-    from ovfconverter.formats.certificate import certificate_current, parse_certificate, signature_valid
+    from ovfconverter.formats.certificate import (
+        certificate_current,
+        parse_certificate,
+        signature_valid,
+        verify_chain,
+    )
 
     info = CertificateInfo(file=package.certificate_name)
     try:
         cert = parse_certificate(package.certificate, package.certificate_name)
     except ManifestError as exc:
         info.problem = exc.message
+        info.trusted = False if trusted is not None else None
         return info
     info.subject, info.issuer, info.self_signed = cert.subject, cert.issuer, cert.self_signed
     info.current = certificate_current(cert)
@@ -126,7 +148,30 @@ def _certificate(package: Package, check: bool) -> CertificateInfo | None:
             info.signature_valid = False
         else:
             info.signature_valid = signature_valid(cert, package.manifest)
+    if trusted is not None:
+        verdict = verify_chain(cert, trusted)
+        info.trusted, info.chain = verdict.trusted, list(verdict.chain)
+        if verdict.problem and not info.problem:
+            info.problem = verdict.problem
     return info
+
+
+def read_trust_store(path: str) -> tuple[x509.Certificate, ...]:
+    """The certificates of the PEM bundle at ``path`` (``verify --ca``), at
+    most :data:`MAX_TRUST_STORE` bytes.
+
+    :raises OptionError: unreadable, too large, or no PEM certificate in it.
+    """
+    from ovfconverter.formats.certificate import load_trust_store
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_TRUST_STORE + 1)
+    except OSError as exc:
+        raise OptionError(f"cannot read the trust store: {exc.strerror or exc}", path) from None
+    if len(data) > MAX_TRUST_STORE:
+        raise OptionError(f"the trust store is larger than {MAX_TRUST_STORE} bytes", path)
+    return load_trust_store(data, path)
 
 
 def _attachment_id(attachment: DiskAttachment) -> str:
@@ -408,7 +453,11 @@ def _schema_check(package: Package, schema_dir: str) -> tuple[str, list[str]]:
 
 @os_errors_as_ours
 def verify_package(
-    path: str, progress: ProgressCallback | None = None, schema_dir: str | None = None, allow_hardlinks: bool = False
+    path: str,
+    progress: ProgressCallback | None = None,
+    schema_dir: str | None = None,
+    allow_hardlinks: bool = False,
+    trust_store: str | None = None,
 ) -> VerifyReport:
     """Verify the package at ``path`` against its manifest and certificate,
     and, when ``schema_dir`` is given, its descriptor against the DMTF
@@ -417,10 +466,15 @@ def verify_package(
     missing) unless ``allow_hardlinks``: a digest of a file elsewhere is an
     oracle on its content.
 
+    :param trust_store: a PEM bundle of trusted certificates: the package
+        must then be signed, and its signer chain to one of them
+        (:func:`~ovfconverter.formats.certificate.verify_chain`).
     :returns: a verdict per file; ``ok`` as :class:`VerifyReport` says.
     :raises PackageError: the package cannot be opened or read.
-    :raises OptionError: ``schema_dir`` holds no usable schema.
+    :raises OptionError: ``schema_dir`` holds no usable schema, or
+        ``trust_store`` no certificate.
     """
+    trusted = read_trust_store(trust_store) if trust_store is not None else None
     with open_package(path, progress=progress, allow_hardlinks=allow_hardlinks) as package:
         problems: list[str] = []
         warnings = [f"{os.path.basename(path)}: {w}" for w in package.warnings]
@@ -438,7 +492,9 @@ def verify_package(
                 referenced.extend(part.name for part in ranges) if ranges else referenced.append(ref.href)
         except OVFConverterError as exc:
             problems.append(f"the descriptor cannot be read: {exc}")
-        certificate = _certificate(package, check=True)
+        certificate = _certificate(package, check=True, trusted=trusted)
+        if trusted is not None and certificate is None:
+            problems.append("the package is not signed (no .cert file), so it cannot be trusted")
         if package.manifest is None or package.manifest_name is None:
             problems.insert(0, "the package has no manifest")
             return VerifyReport(path, None, [], certificate, False, problems, schema, schema_violations, warnings)
@@ -449,6 +505,8 @@ def verify_package(
             problems.append(
                 f"{certificate.file}: " + (certificate.problem or "the signature of the manifest does not verify")
             )
+        elif certificate is not None and certificate.trusted is False:
+            problems.append(f"{certificate.file}: {certificate.problem or 'the signer is not trusted'}")
         ok = not problems and not schema_violations and all(v.status == FileStatus.OK for v in verdicts)
         return VerifyReport(
             path, package.manifest_name, verdicts, certificate, ok, problems, schema, schema_violations, warnings

@@ -182,3 +182,22 @@ def test_missing_qemu_img_names_the_debian_package(qcow2_ova: Path, out_dir: Pat
 def test_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "ovfconverter"
     assert script.exists() or shutil.which("ovfconverter")
+
+
+@pytest.mark.parametrize(
+    ("args", "unknown"),
+    [
+        (["export", "config.ini", "--forc"], "--forc"),  # once read as --force
+        (["export", "config.ini", "--form", "raw"], "--form raw"),  # once read as --format
+        (["export", "config.ini", "--ov"], "--ov"),
+        (["info", "x.ova", "--js"], "--js"),
+        (["verify", "x.ova", "--sch", "d"], "--sch d"),
+        (["--verb", "info", "x.ova"], "--verb"),
+    ],
+)
+def test_options_are_never_abbreviated(args: list[str], unknown: str) -> None:
+    """No prefix matching on any parser: a shortened or new option (such as
+    ``--for``) is never silently taken for a longer one."""
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1] == f"ovfconverter: error: unrecognized arguments: {unknown}"
