@@ -482,10 +482,16 @@ def ganeti_30_config(disk0_size_mib: int = 10240) -> str:
     return GANETI_30_CONFIG.replace("disk0_size = 10240", f"disk0_size = {disk0_size_mib}")
 
 
-def write_ganeti_export(folder: Path, name: str, size: int, random_mib: int = 0) -> Path:
+def write_ganeti_export(folder: Path, name: str, size: int, random_mib: int = 0, blank_mib: int = 0) -> Path:
     """A ``gnt-backup export`` folder (Ganeti 2.6+ layout) with one disk of
-    ``size`` bytes; ``random_mib`` MiB of it (spread out) incompressible."""
+    ``size`` bytes; ``random_mib`` MiB of it (spread out) incompressible;
+    with ``blank_mib``, a second disk of that many MiB, all zeros (a hole)."""
     folder.mkdir(parents=True, exist_ok=True)
+    blank = ""
+    if blank_mib:
+        with open(folder / "disk1.dump", "wb") as stream:
+            stream.truncate(blank_mib << 20)
+        blank = f"disk1_ivname = disk/1\ndisk1_dump = disk1.dump\ndisk1_size = {blank_mib}\n"
     dump = make_raw_disk(folder / "disk0.dump", size)
     if random_mib:
         rng = random.Random(7)
@@ -515,11 +521,11 @@ nic0_mac = aa:00:00:11:22:33
 nic0_ip = None
 nic0_mode = bridged
 nic0_link = br0
-disk_count = 1
+disk_count = {2 if blank_mib else 1}
 disk0_ivname = disk/0
 disk0_dump = disk0.dump
 disk0_size = {-(-size // (1 << 20))}
-
+{blank}
 [hypervisor]
 boot_order = disk
 

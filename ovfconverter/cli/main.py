@@ -31,6 +31,7 @@ from ovfconverter.cli.parser import EXPORT_ONLY, IMPORT_ONLY, PROG, build_parser
 from ovfconverter.cli.progress import ProgressBars
 from ovfconverter.cli.terminal import escape_line, escape_text
 from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
+from ovfconverter.hub.ovf_envelope import ISO_FORMAT_URI
 
 if TYPE_CHECKING:
     from ovfconverter import ExportOptions, ExportResult, ImportOptions, ImportResult
@@ -154,12 +155,29 @@ def _export_options(args: argparse.Namespace, ova: bool) -> ExportOptions:
         allow_hardlinks=args.allow_hardlinks,
         digest=args.digest or defaults.digest,
         ovf_version=args.ovf_version or defaults.ovf_version,
-        virtual_system_type=args.virtual_system_type or defaults.virtual_system_type,
+        virtual_system_type=_system_type(args) or defaults.virtual_system_type,
+        product=args.product,
+        cloud_init=args.cloud_init,
+        sign_key=args.sign_key,
+        certificate=args.certificate,
     )
 
 
+def _system_type(args: argparse.Namespace) -> str | None:
+    """``--vmx NN`` as VirtualSystemType words, or ``--virtual-system-type``.
+
+    :raises OptionError: both given, or NN out of VMware's range."""
+    if args.vmx is None:
+        return str(args.virtual_system_type) if args.virtual_system_type else None
+    if args.virtual_system_type:
+        raise OptionError("give --vmx or --virtual-system-type, not both")
+    if not 4 <= args.vmx <= 99:
+        raise OptionError(f"--vmx {args.vmx}: VMware's virtual hardware versions run from 4 up")
+    return f"vmx-{args.vmx:02d}"
+
+
 def _say_package(result: ExportResult, ova: bool, options: ExportOptions) -> None:
-    disks = len(result.files) - 2
+    disks = sum(1 for disk in result.envelope.disks if disk.format != ISO_FORMAT_URI)
     kind = "OVA" if ova else "OVF package"
     name = result.envelope.virtual_systems[0].name
     _say(f"{result.path}: {kind} of {name!r}, {disks} disk(s), OVF {options.ovf_version}")

@@ -20,6 +20,7 @@ from ovfconverter.disks.output_formats import DiskFormat, VmdkSubformat
 from ovfconverter.errors import OptionError
 from ovfconverter.formats.manifest import Digest
 from ovfconverter.formats.ovf_writer import OvfVersion
+from ovfconverter.hub.publishing import Product
 from ovfconverter.model.ganeti import MAX_DISKS, MAX_NICS
 from ovfconverter.model.keyval import parse_ident_keyval, parse_index, parse_keyval
 from ovfconverter.model.units import parse_size
@@ -53,6 +54,10 @@ examples:
 
   # for an older VMware product that wants SHA1, without Ganeti's section
   ovfconverter export config.ini --ova --digest sha1 --external
+
+  # for VirtualBox users, configured by cloud-init at first boot, signed
+  ovfconverter export config.ini --ova --for virtualbox --cloud-init user-data.yaml \
+      --sign signing-key.pem --certificate signing-chain.pem
 
   # for another Ganeti cluster or OpenStack: qcow2 disks in a folder package
   ovfconverter export config.ini --format qcow2 --output-dir /srv/ovf
@@ -113,6 +118,11 @@ EXPORT_ONLY = (
     "digest",
     "ovf_version",
     "virtual_system_type",
+    "product",
+    "vmx",
+    "sign_key",
+    "certificate",
+    "cloud_init",
 )
 """``convert`` options that only the OVF and OVA targets take."""
 
@@ -373,10 +383,40 @@ def _package_arguments(parser: argparse.ArgumentParser, ova: bool = True, defaul
         help="OVF version (default: 1.0)",
     )
     pkg.add_argument(
+        "--for",
+        dest="product",
+        choices=Product.values(),
+        help="publish for this product: its import rules (doc/publishing.rst) choose devices and refuse what it "
+        "cannot import (default: the generic rules, both products; then objections are warnings only)",
+    )
+    pkg.add_argument(
+        "--vmx",
+        type=int,
+        metavar="NN",
+        help="VMware virtual hardware version: VirtualSystemType vmx-NN (default 14: ESXi 6.7+, Workstation 14+)",
+    )
+    pkg.add_argument(
         "--virtual-system-type",
-        default="vmx-07" if defaults else None,
         metavar="TYPE",
-        help="vssd:VirtualSystemType, e.g. vmx-07 (default) or 'vmx-07 vmx-10'",
+        help="vssd:VirtualSystemType words instead, e.g. 'vmx-07 vmx-10'",
+    )
+    pkg.add_argument(
+        "--cloud-init",
+        metavar="USER_DATA[,META_DATA[,NETWORK_CONFIG]]",
+        help="attach a cloud-init NoCloud seed (an ISO 9660 volume labelled cidata) made of these files; "
+        "meta-data by default: instance-id and hostname from the VM's name",
+    )
+    pkg.add_argument(
+        "--sign",
+        dest="sign_key",
+        metavar="KEY.pem",
+        help="sign the manifest: write NAME.cert (as ovftool does) with this PEM private key; its certificate "
+        "from the same file or --certificate",
+    )
+    pkg.add_argument(
+        "--certificate",
+        metavar="CERT.pem",
+        help="the signer's PEM certificate, followed by any intermediate certificates",
     )
 
 

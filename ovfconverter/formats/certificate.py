@@ -229,6 +229,21 @@ def signature_file(manifest_name: str, manifest: bytes, signing: SigningKey, alg
     return f"{label}({manifest_name})= {signature.hex()}\n".encode("ascii") + pem
 
 
+def signature_file_room(manifest_name: str, signing: SigningKey, algorithm: str = "sha256") -> int:
+    """The largest :func:`signature_file` ``signing`` can make for
+    ``manifest_name``, in bytes: an RSA signature is as long as the
+    modulus; an ECDSA one is DER whose two integers may each need one more
+    byte."""
+    if isinstance(signing.key, rsa.RSAPrivateKey):
+        length = (signing.key.key_size + 7) // 8
+    else:
+        content = 2 * (2 + (signing.key.curve.key_size + 7) // 8 + 1)
+        length = content + (2 if content < 128 else 3)
+    label = {"sha1": "SHA1", "sha256": "SHA256", "sha512": "SHA512"}[algorithm]
+    pem = sum(len(c.public_bytes(serialization.Encoding.PEM)) for c in signing.certificates)
+    return len(f"{label}({manifest_name})= \n".encode()) + 2 * length + pem
+
+
 def sign_manifest(
     manifest_name: str, manifest: bytes, key_pem: bytes, cert_pem: bytes, algorithm: str = "sha256"
 ) -> bytes:

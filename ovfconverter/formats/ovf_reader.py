@@ -413,9 +413,14 @@ class _Reader:
     def hardware(self, element: etree._Element) -> VirtualHardware:
         system_types: list[str] = []
         items: list[ResourceItem] = []
+        config: dict[str, list[tuple[str, str]]] = {"Config": [], "ExtraConfig": []}
         for node in children(element):
             name = localname(node)
-            if name == "System":
+            if name in config and etree.QName(node).namespace == VMW_NS:
+                key, value = node.get(f"{{{VMW_NS}}}key"), node.get(f"{{{VMW_NS}}}value")
+                if key is not None and value is not None and len(config[name]) < MAX_ITEMS:
+                    config[name].append((key, value))
+            elif name == "System":
                 for sub in children(node):
                     if localname(sub) == "VirtualSystemType" and text_of(sub):
                         system_types.extend((text_of(sub) or "").split())
@@ -428,6 +433,8 @@ class _Reader:
             system_types=tuple(system_types),
             items=tuple(items),
             transport=tuple((self.attr(element, "transport") or "").split()),
+            vmware_config=tuple(config["Config"]),
+            vmware_extra_config=tuple(config["ExtraConfig"]),
         )
 
     def item(self, element: etree._Element) -> ResourceItem:

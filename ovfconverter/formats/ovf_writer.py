@@ -114,7 +114,9 @@ class _Writer:
             nsmap.update({"sasd": SASD_NS, "epasd": EPASD_NS})
         if env.ganeti is not None:
             nsmap["gnt"] = GANETI_NS
-        if any(s.operating_system and s.operating_system.vmware_os_type for s in env.virtual_systems):
+        if any(s.operating_system and s.operating_system.vmware_os_type for s in env.virtual_systems) or any(
+            h.vmware_config or h.vmware_extra_config for s in env.virtual_systems for h in s.hardware
+        ):
             nsmap["vmw"] = VMW_NS
         root = etree.Element(self.q("Envelope"), nsmap=nsmap)  # type: ignore[arg-type]
         root.set(self.q("version"), env.version)
@@ -288,6 +290,12 @@ class _Writer:
                 etree.SubElement(sys_node, f"{{{VSSD_NS}}}{name}").text = text
         for item in hardware.items:
             self.item(node, item)
+        for element, pairs in (("Config", hardware.vmware_config), ("ExtraConfig", hardware.vmware_extra_config)):
+            for key, value in pairs:
+                extra = etree.SubElement(node, f"{{{VMW_NS}}}{element}")
+                extra.set(self.q("required"), "false")
+                extra.set(f"{{{VMW_NS}}}key", key)
+                extra.set(f"{{{VMW_NS}}}value", value)
 
     def item(self, parent: etree._Element, item: ResourceItem) -> None:
         element = item.element if self.v2 else "Item"

@@ -60,6 +60,9 @@ class TargetKind(enum.Enum):
     GANETI_KVM = "ganeti-kvm"  # Ganeti 3.0 kvm hypervisor
     GANETI_XEN_HVM = "ganeti-xen-hvm"  # Ganeti 3.0 xen-hvm hypervisor
     XEN_HVM = "xen-hvm"  # xl.cfg type="hvm" (qemu-xen device model)
+    VIRTUALBOX = "virtualbox"  # an OVF/OVA for VirtualBox 6.1 and later
+    VMWARE = "vmware"  # an OVF/OVA for ESXi 6.7+, Workstation 14+, Fusion 10+
+    OVF = "ovf"  # an OVF/OVA both of them import (--for generic)
 
 
 class DevicePolicy(enum.Enum):
@@ -90,6 +93,7 @@ NVME = Storage(Bus.NVME)
 LSI = Storage(Bus.SCSI, ControllerModel.LSILOGIC)
 MEGASAS = Storage(Bus.SCSI, ControllerModel.MEGASAS)
 PVSCSI = Storage(Bus.SCSI, ControllerModel.PVSCSI)
+LSISAS = Storage(Bus.SCSI, ControllerModel.LSISAS1068)
 VIRTIO_SCSI = Storage(Bus.SCSI, ControllerModel.VIRTIO_SCSI)
 
 
@@ -146,6 +150,8 @@ _QEMU = TargetCapabilities(
 )
 _GANETI_KVM_STORAGE = frozenset({IDE, VIRTIO_BLK, LSI, MEGASAS, VIRTIO_SCSI})
 _XEN_STORAGE = frozenset({IDE})
+_VBOX_STORAGE = frozenset({IDE, SATA, LSI})  # PIIX4 IDE, AHCI SATA, LsiLogic SCSI
+_VMWARE_STORAGE = frozenset({IDE, SATA, LSI, LSISAS, PVSCSI})
 
 #: Per target: what it emulates and boots from (facts, see doc/mapping.rst).
 CAPABILITIES: Mapping[TargetKind, TargetCapabilities] = MappingProxyType(
@@ -175,6 +181,25 @@ CAPABILITIES: Mapping[TargetKind, TargetCapabilities] = MappingProxyType(
             bootable=MappingProxyType({Firmware.BIOS: frozenset({IDE, SATA}), Firmware.EFI: frozenset({IDE, SATA})}),
             nics=frozenset({NicModel.E1000, NicModel.RTL8139, NicModel.NE2K_PCI, NicModel.PCNET32}),
         ),
+        # What VirtualBox's OVF import maps to its own controllers and NICs
+        # (ovfreader.cpp, ApplianceImplImport.cpp; doc/publishing.rst).
+        TargetKind.VIRTUALBOX: TargetCapabilities(
+            storage=_VBOX_STORAGE,
+            bootable=MappingProxyType({Firmware.BIOS: _VBOX_STORAGE, Firmware.EFI: frozenset({IDE, SATA})}),
+            nics=frozenset({NicModel.E1000, NicModel.PCNET32, NicModel.VIRTIO}),
+        ),
+        # ovftool's ResourceSubTypes (doc/publishing.rst); never virtio.
+        TargetKind.VMWARE: TargetCapabilities(
+            storage=_VMWARE_STORAGE,
+            bootable=MappingProxyType({Firmware.BIOS: _VMWARE_STORAGE, Firmware.EFI: _VMWARE_STORAGE}),
+            nics=frozenset({NicModel.E1000, NicModel.E1000E, NicModel.VMXNET3}),
+        ),
+        # What both import and boot from.
+        TargetKind.OVF: TargetCapabilities(
+            storage=_VBOX_STORAGE,
+            bootable=MappingProxyType({Firmware.BIOS: _VBOX_STORAGE, Firmware.EFI: frozenset({IDE, SATA})}),
+            nics=frozenset({NicModel.E1000}),
+        ),
     }
 )
 
@@ -190,6 +215,7 @@ SAME_DRIVER: Mapping[Storage, Storage] = MappingProxyType(
         NVME: NVME,
         MEGASAS: MEGASAS,
         PVSCSI: PVSCSI,
+        LSISAS: LSISAS,
         VIRTIO_SCSI: VIRTIO_SCSI,
     }
 )

@@ -18,8 +18,10 @@ Sources: Ganeti 2.16/3.0 ``lib/backend.py`` (``FinalizeExport``) and
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ovfconverter.errors import OptionError
+from ovfconverter.hub.devices import ganeti_kvm_devices
 from ovfconverter.model.ganeti import (
     HYPERVISORS,
     NIC_MODES,
@@ -34,6 +36,7 @@ from ovfconverter.model.ganeti import (
     validate_value,
 )
 from ovfconverter.model.machine import (
+    Controller,
     Cpus,
     Disk,
     GanetiDiskSettings,
@@ -131,12 +134,17 @@ def machine_from_export(config: InstanceExport, name: str | None = None) -> Mach
     """The machine a Ganeti export describes.
 
     :param name: the name to give it instead of ``[instance] name``.
-    :returns: the machine; each disk's image is
+    :returns: the machine (for the kvm hypervisor, its disk bus, NIC model
+        and firmware from the kvm parameters: :func:`~ovfconverter.hub.devices.ganeti_kvm_devices`);
+        each disk's image is
         :class:`~ovfconverter.model.machine.ImageRef` keyed by its
         position (``"0"``, ``"1"``...) and named by ``diskN_dump``.  Values
         that :func:`export_problems` refuses are left out (``None``).
     """
     maxmem, minmem = config.maxmem, config.minmem
+    kvm = ganeti_kvm_devices(config.hypervisor_params) if (config.hypervisor or "").lower() == "kvm" else None
+    storage = kvm.storage if kvm is not None else None
+    controllers = (Controller(storage.bus, storage.model),) if storage is not None and storage.model else ()
     memory = None
     if maxmem is not None and maxmem >= 1:
         memory = Memory(maxmem * MIB, minmem * MIB if minmem is not None and minmem != maxmem else None)
@@ -152,10 +160,14 @@ def machine_from_export(config: InstanceExport, name: str | None = None) -> Mach
                 image=ImageRef(key=str(index), name=disk.dump, format="raw") if disk.dump else None,
                 name=disk.name,
                 label=f"disk{index}",
+                bus=storage.bus if storage is not None else None,
+                controller=0 if controllers else None,
             )
             for index, disk in enumerate(config.disks)
         ),
-        nics=tuple(_nic(nic) for nic in config.nics),
+        controllers=controllers,
+        firmware=kvm.firmware if kvm is not None else None,
+        nics=tuple(replace(_nic(nic), model=kvm.nic_model if kvm is not None else None) for nic in config.nics),
         ganeti=GanetiSettings(
             os_name=config.os,
             os_parameters=frozen_map(config.os_params),

@@ -83,7 +83,10 @@ CONTROLLER_SUBTYPES: dict[str, ControllerModel] = {
 CONTROLLER_SPELLING: dict[ControllerModel, str] = {
     ControllerModel.PIIX3: "PIIX3",
     ControllerModel.PIIX4: "PIIX4",
-    ControllerModel.AHCI: "AHCI",
+    # VMware supports ResourceType 20 only as "vmware.sata.ahci" ("No support
+    # for the virtual hardware device type '20'" otherwise); VirtualBox
+    # reads it too (ovfreader.cpp).  doc/publishing.rst.
+    ControllerModel.AHCI: "vmware.sata.ahci",
     ControllerModel.LSILOGIC: "lsilogic",
     ControllerModel.LSISAS1068: "lsilogicsas",
     ControllerModel.BUSLOGIC: "buslogic",
@@ -121,7 +124,9 @@ NIC_SPELLING: dict[NicModel, str] = {
     NicModel.PCNET32: "PCNet32",
     NicModel.RTL8139: "rtl8139",
     NicModel.NE2K_PCI: "ne2k_pci",
-    NicModel.VIRTIO: "virtio",
+    # VirtualBox reads "VirtioNet", "virtio-net" or "3" as virtio and gives
+    # any other spelling the guest type's default NIC (ApplianceImplImport.cpp).
+    NicModel.VIRTIO: "virtio-net",
 }
 """Model -> the ``rasd:ResourceSubType`` written."""
 
@@ -352,7 +357,12 @@ def _product(section: ProductSection, profile: str | None) -> Product:
 
 def _vmware(system: VirtualSystem) -> VMwareSettings | None:
     types = tuple(word for hardware in system.hardware for word in hardware.system_types)
-    return VMwareSettings(virtual_system_types=types) if any(t.startswith("vmx") for t in types) else None
+    config = tuple(
+        pair for hardware in system.hardware for pair in (*hardware.vmware_config, *hardware.vmware_extra_config)
+    )
+    if not config and not any(t.startswith("vmx") for t in types):
+        return None
+    return VMwareSettings(virtual_system_types=types, extra_config=config)
 
 
 def _virtualbox(system: VirtualSystem) -> VirtualBoxSettings | None:

@@ -32,6 +32,7 @@ from ovfconverter.model.machine import (
     Bus,
     Controller,
     ControllerModel,
+    DriveKind,
     GanetiNicSettings,
     Machine,
     Nic,
@@ -71,6 +72,10 @@ class EnvelopeLayout:
     :ivar ganeti_section: write the machine's Ganeti settings as a Ganeti
         section (when it has them).
     :ivar name: the VirtualSystem's id and Name, instead of the machine's.
+    :ivar iso_as_disk: a CD-ROM's image is a DiskSection Disk (ECMA-119
+        format) referenced as ``ovf:/disk/ID``, as VirtualBox reads it;
+        otherwise a File referenced as ``ovf:/file/ID``, as VMware writes it.
+    :ivar vmware_config: ``vmw:Config`` key/value pairs (``firmware``).
     """
 
     version: str
@@ -79,6 +84,12 @@ class EnvelopeLayout:
     compressed: bool = False
     ganeti_section: bool = True
     name: str | None = None
+    iso_as_disk: bool = True
+    vmware_config: tuple[tuple[str, str], ...] = ()
+
+
+ISO_FORMAT_URI = "http://www.ecma-international.org/publications/standards/Ecma-119.htm"
+"""``ovf:format`` of an ISO 9660 image (what VirtualBox writes and reads)."""
 
 
 def network_name(nic: Nic) -> str:
@@ -146,7 +157,7 @@ def _controller_item(found: Controller, count: int) -> ResourceItem:
     }.get(found.bus, ResourceType.OTHER_STORAGE_DEVICE)
     subtype = CONTROLLER_SPELLING.get(found.model) if found.model else None
     if subtype is None and found.bus is Bus.SATA:
-        subtype = "AHCI"
+        subtype = CONTROLLER_SPELLING[ControllerModel.AHCI]
     elif subtype is None and found.bus is Bus.NVME:
         subtype = "vmware.nvme.controller"
     name = {Bus.IDE: "IDE", Bus.SCSI: "SCSI", Bus.SATA: "SATA", Bus.NVME: "NVMe", Bus.USB: "USB"}.get(found.bus, "")
@@ -159,13 +170,17 @@ def _controller_item(found: Controller, count: int) -> ResourceItem:
     )
 
 
-def _disk_items(machine: Machine, items: _Items, element: str) -> None:
+def _disk_items(machine: Machine, items: _Items, element: str, drives: Sequence[str | None] = ()) -> dict[int, str]:
     """Controllers and the disks on them; disks the machine places on no
     controller go on LSI Logic SCSI controllers, 15 to each (VMware's and
-    VirtualBox's importers expect one)."""
+    VirtualBox's importers expect one).  ``drives``: per removable drive,
+    whether it is written (its HostResource) or not (``None``).
+
+    :returns: InstanceID of each controller written, by its index."""
+    written = [d for d, res in zip(machine.removable, drives, strict=False) if res is not None]
     placed: dict[int, str] = {}
     for index, found in enumerate(machine.controllers):
-        if any(disk.controller == index for disk in machine.disks):
+        if any(disk.controller == index for disk in machine.disks) or any(d.controller == index for d in written):
             placed[index] = items.add(_controller_item(found, found.index))
     extra: list[str] = []
     loose = 0
@@ -189,6 +204,26 @@ def _disk_items(machine: Machine, items: _Items, element: str) -> None:
                 address_on_parent=str(unit),
             ),
             element,
+        )
+    return placed
+
+
+def _drive_items(machine: Machine, items: _Items, placed: dict[int, str], drives: Sequence[str | None]) -> None:
+    """A CD-ROM (or floppy) Item for each drive written, on its controller."""
+    for index, (drive, resource) in enumerate(zip(machine.removable, drives, strict=True)):
+        if resource is None:
+            continue
+        cdrom = drive.kind is DriveKind.CDROM
+        items.add(
+            ResourceItem(
+                resource_type=ResourceType.CD_DRIVE if cdrom else ResourceType.FLOPPY_DRIVE,
+                element_name=f"{'cdrom' if cdrom else 'floppy'}{index}",
+                description=drive.label or ("CD-ROM drive" if cdrom else "Floppy drive"),
+                host_resources=(resource,),
+                parent=placed.get(drive.controller) if drive.controller is not None else None,
+                address_on_parent=str(drive.unit) if drive.unit is not None else None,
+                automatic_allocation=True,
+            )
         )
 
 
@@ -247,10 +282,15 @@ def _product_section(product: Product) -> ProductSection:
     )
 
 
-def envelope_from_machine(machine: Machine, layout: EnvelopeLayout, files: Sequence[DiskFile]) -> Envelope:
+def envelope_from_machine(
+    machine: Machine, layout: EnvelopeLayout, files: Sequence[DiskFile], drive_files: Sequence[DiskFile | None] = ()
+) -> Envelope:
     """Describe ``machine`` as an OVF envelope of one VirtualSystem.
 
     :param files: the disk images written, one per disk, in disk order.
+    :param drive_files: per removable drive, the image written for it
+        (``None``, or missing at the end: the drive is left out); its File
+        follows the disks' (see :attr:`EnvelopeLayout.iso_as_disk`).
     :raises OptionError: the machine has no name, no CPU count or no
         memory size (an OVF VirtualSystem states all three).
     """
@@ -278,7 +318,13 @@ def envelope_from_machine(machine: Machine, layout: EnvelopeLayout, files: Seque
             virtual_quantity=mib,
         )
     )
-    _disk_items(machine, items, "StorageItem")
+    images = [(i, f) for i, f in enumerate(drive_files) if f is not None and i < len(machine.removable)]
+    refs: list[str | None] = [None] * len(machine.removable)
+    for number, (index, _) in enumerate(images):
+        ident = f"cdrom{number}" if layout.iso_as_disk else f"file{len(files) + number}"
+        refs[index] = f"ovf:/{'disk' if layout.iso_as_disk else 'file'}/{ident}"
+    placed = _disk_items(machine, items, "StorageItem", refs)
+    _drive_items(machine, items, placed, refs)
     _nic_items(machine, items, "EthernetPortItem")
     networks: dict[str, Network] = {}
     for nic in machine.nics:
@@ -291,25 +337,43 @@ def envelope_from_machine(machine: Machine, layout: EnvelopeLayout, files: Seque
         operating_system=OperatingSystem(
             id=guest.cim_id, description=guest.description, version=guest.version, vmware_os_type=guest.vmware_os_type
         ),
-        hardware=(VirtualHardware(system_types=layout.system_types, items=tuple(items.items)),),
+        hardware=(
+            VirtualHardware(
+                system_types=layout.system_types, items=tuple(items.items), vmware_config=layout.vmware_config
+            ),
+        ),
         products=tuple(_product_section(product) for product in machine.products),
         eulas=machine.eulas,
     )
     return Envelope(
         version=layout.version,
-        files=tuple(
-            FileReference(id=f"file{i}", href=f.href, size=f.size, compression="gzip" if layout.compressed else None)
-            for i, f in enumerate(files)
+        files=(
+            *(
+                FileReference(
+                    id=f"file{i}", href=f.href, size=f.size, compression="gzip" if layout.compressed else None
+                )
+                for i, f in enumerate(files)
+            ),
+            *(FileReference(id=f"file{len(files) + n}", href=f.href, size=f.size) for n, (_, f) in enumerate(images)),
         ),
-        disks=tuple(
-            VirtualDisk(
-                disk_id=f"disk{i}",
-                file_ref=f"file{i}",
-                capacity=f.capacity,
-                format=layout.format_uri,
-                populated_size=f.populated,
-            )
-            for i, f in enumerate(files)
+        disks=(
+            *(
+                VirtualDisk(
+                    disk_id=f"disk{i}",
+                    file_ref=f"file{i}",
+                    capacity=f.capacity,
+                    format=layout.format_uri,
+                    populated_size=f.populated,
+                )
+                for i, f in enumerate(files)
+            ),
+            *(
+                VirtualDisk(
+                    disk_id=f"cdrom{n}", file_ref=f"file{len(files) + n}", capacity=f.capacity, format=ISO_FORMAT_URI
+                )
+                for n, (_, f) in enumerate(images)
+                if layout.iso_as_disk
+            ),
         ),
         networks=tuple(networks.values()),
         virtual_systems=(system,),

@@ -258,12 +258,19 @@ class VirtualHardware:
         ``virtualbox-2.2``...).
     :ivar items: every Item in document order, before profile filtering.
     :ivar transport: ``ovf:transport`` words (``iso``, ``com.vmware.guestInfo``).
+    :ivar vmware_config: VMware's ``vmw:Config`` key/value pairs in order
+        (``firmware``/``efi``...), virtual machine settings of VMware's OVF
+        extension; written with ``ovf:required="false"``.
+    :ivar vmware_extra_config: ``vmw:ExtraConfig`` key/value pairs (raw
+        ``.vmx`` keys), likewise.
     """
 
     id: str | None = None
     system_types: tuple[str, ...] = ()
     items: tuple[ResourceItem, ...] = ()
     transport: tuple[str, ...] = ()
+    vmware_config: tuple[tuple[str, str], ...] = ()
+    vmware_extra_config: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

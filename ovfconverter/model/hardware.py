@@ -323,12 +323,12 @@ def attaches_disks(system: VirtualSystem) -> bool:
     )
 
 
-def disks_named(system: VirtualSystem) -> set[str]:
+def disks_named(system: VirtualSystem, types: frozenset[int] | None = None) -> set[str]:
     """The ids of the Disks any disk Item of ``system`` names, in any
-    profile."""
+    profile (``types``: Items of these ResourceTypes instead)."""
     named: set[str] = set()
     for item in system.items:
-        if item.resource_type in DISK_TYPES:
+        if item.resource_type in (DISK_TYPES if types is None else types):
             for text in item.host_resources[:1]:
                 parsed = parse_host_resource(text)
                 if parsed and parsed[0] == "disk":
@@ -342,7 +342,10 @@ def unattached_disks(envelope: Envelope) -> list[str]:
     :func:`describe_hardware` imports every Disk)."""
     if not any(attaches_disks(system) for system in envelope.virtual_systems):
         return []
-    named = set().union(*(disks_named(system) for system in envelope.virtual_systems))
+    # an ISO image a CD-ROM Item names as a Disk (VirtualBox's form) is attached too
+    named = set().union(
+        *(disks_named(system) | disks_named(system, REMOVABLE_TYPES) for system in envelope.virtual_systems)
+    )
     return [disk.disk_id for disk in envelope.disks if disk.disk_id not in named]
 
 
@@ -383,7 +386,12 @@ OVIRT_UEFI_BIOS_TYPES = {"3": "Q35 with OVMF", "4": "Q35 with OVMF and secure bo
 
 def uefi_source(system: VirtualSystem) -> str | None:
     """Why ``system`` boots with UEFI, in the producer's words (``vbox:Machine
-    firmware EFI``, ``oVirt BiosType 3``), ``None`` when it does not say so."""
+    firmware EFI``, ``oVirt BiosType 3``, VMware's ``vmw:Config firmware
+    efi``), ``None`` when it does not say so."""
+    for hardware in system.hardware:
+        for key, value in (*hardware.vmware_config, *hardware.vmware_extra_config):
+            if key.strip().lower() == "firmware" and value.strip().lower() == "efi":
+                return "vmw:Config firmware efi"
     firmware = system.virtualbox.firmware if system.virtualbox else None
     if firmware and firmware.upper().startswith("EFI"):
         return f"vbox:Machine firmware {firmware}"

@@ -368,8 +368,8 @@ class VMwareSettings:
 
     :ivar virtual_system_types: ``vssd:VirtualSystemType`` words
         (``vmx-07``).
-    :ivar extra_config: ``vmw:ExtraConfig`` key/value pairs in order
-        (``firmware``, ``uefi.secureBoot.enabled``...).
+    :ivar extra_config: ``vmw:Config`` then ``vmw:ExtraConfig`` key/value
+        pairs in order (``firmware``, ``uefi.secureBoot.enabled``...).
     """
 
     virtual_system_types: tuple[str, ...] = ()

@@ -59,9 +59,10 @@ class PackageWriter(abc.ABC):
         self.work = work
         self.workers = workers
 
-    def reserve(self, descriptor_room: int, manifest_room: int) -> None:
-        """Keep room for the descriptor and the manifest, in bytes, before
-        any disk (an OVA; a folder needs none)."""
+    def reserve(self, descriptor_room: int, manifest_room: int, certificate_room: int = 0) -> None:
+        """Keep room for the descriptor, the manifest and (when not 0) the
+        certificate, in bytes, before any disk (an OVA; a folder needs
+        none)."""
         return None  # nothing to do unless a subclass says otherwise
 
     @abc.abstractmethod
@@ -79,11 +80,27 @@ class PackageWriter(abc.ABC):
         """
         return descriptor
 
+    def fit_certificate(self, certificate: bytes) -> bytes:
+        """The ``.cert`` file as it will be stored: padded with newlines to
+        the room kept for it in an OVA (an ECDSA signature's length varies
+        by a few bytes).
+
+        :raises DiskImageError: it outgrew the room kept.
+        """
+        return certificate
+
     @abc.abstractmethod
-    def finish(self, descriptor: tuple[str, bytes], manifest: tuple[str, bytes]) -> None:
-        """Write the descriptor and the manifest (``(name, bytes)``, the
-        descriptor as :meth:`fit_descriptor` gave it) and complete the
-        package on stable storage."""
+    def finish(
+        self,
+        descriptor: tuple[str, bytes],
+        manifest: tuple[str, bytes],
+        certificate: tuple[str, bytes] | None = None,
+    ) -> None:
+        """Write the descriptor, the manifest and the certificate if any
+        (``(name, bytes)``, as :meth:`fit_descriptor` and
+        :meth:`fit_certificate` gave them) and complete the package on
+        stable storage; in an OVA they are its first members, in that
+        order (ovftool's order)."""
 
     def abort(self) -> None:
         """Stop after a failure (the caller removes :attr:`result`)."""
@@ -116,8 +133,13 @@ class FolderWriter(PackageWriter):
 
         return run_all(one, range(len(names)), self.workers)
 
-    def finish(self, descriptor: tuple[str, bytes], manifest: tuple[str, bytes]) -> None:
-        for name, data in (descriptor, manifest):
+    def finish(
+        self,
+        descriptor: tuple[str, bytes],
+        manifest: tuple[str, bytes],
+        certificate: tuple[str, bytes] | None = None,
+    ) -> None:
+        for name, data in (descriptor, manifest, *([certificate] if certificate else [])):
             path = os.path.join(self.result, name)
             with open(path, "xb") as stream:
                 stream.write(data)
@@ -134,10 +156,12 @@ class OvaPackageWriter(PackageWriter):
         super().__init__(result, work, workers)
         self.ova = OvaWriter(result)
         self.room = 0
+        self.certificate_room = 0
 
-    def reserve(self, descriptor_room: int, manifest_room: int) -> None:
+    def reserve(self, descriptor_room: int, manifest_room: int, certificate_room: int = 0) -> None:
         self.room = descriptor_room
-        self.ova.reserve([descriptor_room, manifest_room])
+        self.certificate_room = certificate_room
+        self.ova.reserve([descriptor_room, manifest_room, *([certificate_room] if certificate_room else [])])
 
     def write_files(self, names: Sequence[str], produce: Producer[P]) -> list[P]:
         if len(names) == 1:  # straight into the member: no copy of it anywhere
@@ -187,8 +211,20 @@ class OvaPackageWriter(PackageWriter):
         extra = self.room - len(descriptor)
         return descriptor + (b" " * (extra - 1) + b"\n" if extra else b"")
 
-    def finish(self, descriptor: tuple[str, bytes], manifest: tuple[str, bytes]) -> None:
-        self.ova.fill_reserved([descriptor, manifest])
+    def fit_certificate(self, certificate: bytes) -> bytes:
+        if len(certificate) > self.certificate_room:
+            raise DiskImageError(
+                f"the certificate ({len(certificate)} bytes) outgrew the {self.certificate_room} bytes kept for it"
+            )
+        return certificate + b"\n" * (self.certificate_room - len(certificate))
+
+    def finish(
+        self,
+        descriptor: tuple[str, bytes],
+        manifest: tuple[str, bytes],
+        certificate: tuple[str, bytes] | None = None,
+    ) -> None:
+        self.ova.fill_reserved([descriptor, manifest, *([certificate] if certificate else [])])
         self.ova.close()
 
     def abort(self) -> None:

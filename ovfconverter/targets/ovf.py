@@ -26,9 +26,11 @@ from ovfconverter.disks.from_raw import check_written, checked_after_writing, pr
 from ovfconverter.disks.output_formats import TargetFormat, target_format
 from ovfconverter.disks.to_raw import convert_to_raw, create_blank
 from ovfconverter.errors import OptionError, OVFConverterError
+from ovfconverter.formats.certificate import SigningKey, load_signing_key, signature_file, signature_file_room
 from ovfconverter.formats.manifest import Digest, ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import OvfVersion, write_envelope
 from ovfconverter.hub.ovf_envelope import DiskFile, EnvelopeLayout, envelope_from_machine
+from ovfconverter.hub.publishing import SEED_KEY
 from ovfconverter.io.deflate import DEFAULT_LEVEL
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.io.sink import Sink
@@ -38,10 +40,12 @@ from ovfconverter.model.machine import Disk, Machine, Needs
 from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.writer import FolderWriter, OvaPackageWriter
 from ovfconverter.pipelines.run import Run
+from ovfconverter.pipelines.seed import SeedFiles, read_seed_files
 from ovfconverter.pipelines.source import ImageBytes, Source
 from ovfconverter.pipelines.target import Target
 from ovfconverter.progress import Meter
 from ovfconverter.targets.ganeti_node import export_dir, is_below
+from ovfconverter.targets.ovf_profile import option_problems, publish
 
 log = logging.getLogger("ovfconverter")
 
@@ -80,11 +84,24 @@ class ExportOptions:
         VMware products), ``sha512``.
     :ivar ovf_version: ``1.0`` (default; VMware's desktop products refuse
         2.0) or ``2.0``.
-    :ivar virtual_system_type: ``vssd:VirtualSystemType`` (default
-        ``vmx-07``, which every VMware importer since ESX 4 accepts).
+    :ivar virtual_system_type: ``vssd:VirtualSystemType`` words (default
+        ``None``: the profile's, ``vmx-14`` for VMware and ``generic``,
+        ``virtualbox-2.2`` for VirtualBox).
     :ivar allow_hardlinks: ``--allow-hardlinks``: accept a ``config.ini``
         or disk dump with several hard links (refused by default: such a
         file may be a link to a secret elsewhere on the same file system).
+    :ivar product: ``--for``: ``virtualbox``, ``vmware`` or ``generic``
+        (both), whose rules (``doc/publishing.rst``) then refuse options
+        the product does not import; ``None``: the ``generic`` rules, whose
+        objections are warnings only.
+    :ivar cloud_init: ``--cloud-init USER_DATA[,META_DATA[,NETWORK_CONFIG]]``:
+        file paths of a cloud-init NoCloud seed to attach
+        (:mod:`ovfconverter.pipelines.seed`).
+    :ivar sign_key: ``--sign``: a PEM private key (with its certificate in
+        the same file, or in ``certificate``): the package gets a ``.cert``
+        signing its manifest, right after the manifest.
+    :ivar certificate: ``--certificate``: the signer's PEM certificate and
+        any intermediates.
     """
 
     format: str = "vmdk"
@@ -99,8 +116,12 @@ class ExportOptions:
     force: bool = False
     digest: str = "sha256"
     ovf_version: str = "1.0"
-    virtual_system_type: str = "vmx-07"
+    virtual_system_type: str | None = None
     allow_hardlinks: bool = False
+    product: str | None = None
+    cloud_init: str | None = None
+    sign_key: str | None = None
+    certificate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +175,7 @@ def check_options(options: ExportOptions) -> None:
         raise OptionError(f"digest {options.digest!r} is not one of {', '.join(DIGESTS)}")
     if options.ovf_version not in OVF_VERSIONS:
         raise OptionError(f"OVF version {options.ovf_version!r} is not one of {', '.join(OVF_VERSIONS)}")
-    if not _SAFE_SYSTEM_TYPE.match(options.virtual_system_type):
+    if options.virtual_system_type is not None and not _SAFE_SYSTEM_TYPE.match(options.virtual_system_type):
         raise OptionError(f"VirtualSystemType {options.virtual_system_type!r} is not a list of words (vmx-07)")
     if options.compression_level is not None and not 1 <= options.compression_level <= 9:
         raise OptionError(f"compression level {options.compression_level} is not between 1 and 9")
@@ -171,8 +192,8 @@ def member_names(name: str, count: int, extension: str, compressed: bool) -> tup
     suffix = ".gz" if compressed else ""
     stem = (
         name
-        if len(name.encode()) <= MAX_MEMBER_NAME - 4
-        else name.encode()[: MAX_MEMBER_NAME - 4].decode(errors="ignore")
+        if len(name.encode()) <= MAX_MEMBER_NAME - 5  # NAME.cert
+        else name.encode()[: MAX_MEMBER_NAME - 5].decode(errors="ignore")
     )
     disks = [f"{name}-disk{i}.{extension}{suffix}" for i in range(count)]
     if any(len(d.encode()) > MAX_MEMBER_NAME for d in disks):
@@ -186,6 +207,9 @@ class PackagePlan:
     digests.
 
     :ivar hrefs: the disk files' names, in disk order.
+    :ivar seed: the cloud-init seed volume and its file name, when it is a
+        CD-ROM's image (a seed on a hard disk is one of the disks).
+    :ivar certificate_name: the ``.cert`` file's name when signing.
     """
 
     machine: Machine
@@ -196,6 +220,14 @@ class PackagePlan:
     format: TargetFormat
     layout: EnvelopeLayout
     warnings: list[str] = field(default_factory=list)
+    seed: tuple[str, bytes] | None = None
+    seed_disk: bytes | None = None
+    certificate_name: str | None = None
+
+    @property
+    def files(self) -> list[str]:
+        """Every file written before the descriptor: disks, then the seed."""
+        return [*self.hrefs, *([self.seed[0]] if self.seed else [])]
 
 
 _PLACEHOLDER = 10**19 + 1  # a 20-digit size, not a multiple of a MiB: the longest attribute values
@@ -216,9 +248,40 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
     def threads(self) -> int | None:
         return self.options.threads
 
+    def __init__(self, options: ExportOptions) -> None:
+        super().__init__(options)
+        self._seed_files: SeedFiles | None = None
+        self._signing: SigningKey | None = None
+        self._notes: list[str] = []
+        self._signer_note: str | None = None
+
     def check(self) -> None:
-        check_options(self.options)
-        target_format(self.options.format, self.options.vmdk_subformat)
+        """Refuse bad options, those the ``--for`` product does not import,
+        an unreadable or invalid seed, an unusable signing key.
+
+        :raises OptionError: every profile problem in one message, or the
+            first other problem.
+        """
+        options = self.options
+        check_options(options)
+        target_format(options.format, options.vmdk_subformat)
+        choices = {
+            "format": "qcow2" if options.format == "cow" else options.format,
+            "vmdk_subformat": options.vmdk_subformat,
+            "ovf_version": options.ovf_version,
+            "digest": options.digest,
+        }
+        refused, self._notes = option_problems(options.product, choices)
+        if refused:
+            raise OptionError(f"--for {options.product}: " + "; ".join(refused))
+        if options.cloud_init is not None:
+            self._seed_files = read_seed_files(options.cloud_init)
+        if options.certificate is not None and options.sign_key is None:
+            raise OptionError("--certificate goes with --sign KEY.pem")
+        if options.sign_key is not None:
+            self._signing = _signing_key(options.sign_key, options.certificate)
+            if not self._signing.current():
+                self._signer_note = f"the signer certificate {self._signing.subject} is expired or not yet valid"
 
     def needs(self) -> Needs:
         return Needs(name=self.options.name is None, cpus=True, memory=True, ganeti_identity=not self.options.external)
@@ -232,19 +295,48 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
         if not name:
             raise OptionError("the virtual system has no name: give one with --name")
         output = target_format(options.format, options.vmdk_subformat)
+        warnings = [f"{drive.label} (removable drive) is not written" for drive in machine.removable]
+        published = publish(
+            replace(machine, removable=()), options.product, name, options.virtual_system_type, self._seed_files
+        )
+        machine = published.machine
         descriptor_name, manifest_name, hrefs = member_names(
             name, len(machine.disks), output.extension, options.compress
         )
         layout = EnvelopeLayout(
             version=options.ovf_version,
-            system_types=tuple(options.virtual_system_type.split()),
+            system_types=published.system_types,
             format_uri=output.uri,
             compressed=options.compress,
             ganeti_section=not options.external,
             name=options.name,
+            iso_as_disk=published.iso_as_disk,
+            vmware_config=published.vmware_config,
         )
-        warnings = [f"{drive.label} (removable drive) is not written" for drive in machine.removable]
-        return PackagePlan(machine, name, descriptor_name, manifest_name, hrefs, output, layout, warnings)
+        seed = None
+        if published.seed is not None and published.seed_href is not None:
+            href = published.seed_href if len(published.seed_href.encode()) <= MAX_MEMBER_NAME else "cidata.iso"
+            seed = (href, published.seed) if published.seed_on_cdrom else None
+        if options.product is not None or options.cloud_init is not None:
+            warnings += [*self._notes, *published.warnings]
+        else:  # the default (generic) rules: what they changed is told with --verbose
+            for note in [*self._notes, *published.warnings]:
+                log.info("%s", note)
+        if self._signer_note:
+            warnings.append(self._signer_note)
+        return PackagePlan(
+            machine,
+            name,
+            descriptor_name,
+            manifest_name,
+            hrefs,
+            output,
+            layout,
+            warnings,
+            seed=seed,
+            seed_disk=None if published.seed_on_cdrom else published.seed,
+            certificate_name=descriptor_name[: -len(".ovf")] + ".cert" if self._signing else None,
+        )
 
     def write(self, plan: PackagePlan, source: Source, run: Run) -> ExportResult:
         """Write the package (see the module docstring).
@@ -268,26 +360,43 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
             )
         staging = run.staging
         staging.check_target(final, options.force)
-        dumps = _raw_images(plan.machine, source, run)
+        dumps = _raw_images(plan.machine, source, run, plan.seed_disk)
         populated = [min(os.stat(d.path).st_blocks * 512, d.size) if d.offset == 0 else None for d in dumps]
         space = SpaceBudget(staging.work)
         for dump, allocated in zip(dumps, populated, strict=True):
             need = space_needed(plan.format, options.compress, dump.size if allocated is None else allocated)
             space.claim(need, f"writing it as {plan.format.name}", dump.name)
         layout = (OvaPackageWriter if options.ova else FolderWriter)(staging.result, staging.work, run.threads)
+        signing, cert_name = self._signing, plan.certificate_name
         with layout as writer:
-            writer.reserve(self._descriptor_room(plan), len(self._manifest(plan, b"", _placeholders(plan, options))))
+            cert_room = signature_file_room(plan.manifest_name, signing, options.digest) if signing else 0
+            manifest_room = len(self._manifest(plan, b"", _placeholders(plan, options)))
+            writer.reserve(self._descriptor_room(plan), manifest_room, cert_room)
             produced = writer.write_files(
-                plan.hrefs, lambda stream, path, i: self._produce(stream, path, dumps[i], plan.hrefs[i], plan, run)
+                plan.files, lambda stream, path, i: self._one(stream, path, i, dumps, plan, run)
             )
-            files = [DiskFile(p.href, p.size, p.virtual_size, pop) for p, pop in zip(produced, populated, strict=True)]
-            envelope = envelope_from_machine(plan.machine, plan.layout, files)
+            disks, drives = produced[: len(plan.hrefs)], produced[len(plan.hrefs) :]
+            files = [DiskFile(p.href, p.size, p.virtual_size, pop) for p, pop in zip(disks, populated, strict=True)]
+            envelope = envelope_from_machine(plan.machine, plan.layout, files, _drive_files(plan, drives))
             descriptor = writer.fit_descriptor(write_envelope(envelope))
             manifest = self._manifest(plan, descriptor, produced)
-            writer.finish((plan.descriptor_name, descriptor), (plan.manifest_name, manifest))
+            certificate = None
+            if signing is not None and cert_name is not None:
+                cert = writer.fit_certificate(signature_file(plan.manifest_name, manifest, signing, options.digest))
+                certificate = (cert_name, cert)
+            writer.finish((plan.descriptor_name, descriptor), (plan.manifest_name, manifest), certificate)
         exported = [
             ExportedFile(plan.descriptor_name, len(descriptor), hashlib.new(options.digest, descriptor).hexdigest()),
             ExportedFile(plan.manifest_name, len(manifest), hashlib.new(options.digest, manifest).hexdigest()),
+            *(
+                [
+                    ExportedFile(
+                        certificate[0], len(certificate[1]), hashlib.new(options.digest, certificate[1]).hexdigest()
+                    )
+                ]
+                if certificate
+                else []
+            ),
             *(ExportedFile(p.href, p.size, p.digest) for p in produced),
         ]
         staging.commit(final, options.force)
@@ -301,14 +410,33 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
         known: its length with the longest possible numbers, plus room for
         capacity units."""
         placeholders = [DiskFile(href, _PLACEHOLDER, _PLACEHOLDER, _PLACEHOLDER) for href in plan.hrefs]
-        envelope = envelope_from_machine(plan.machine, plan.layout, placeholders)
-        return len(write_envelope(envelope)) + 64 * len(plan.hrefs) + 64
+        drives = [ProducedDisk(plan.seed[0], _PLACEHOLDER, "", _PLACEHOLDER)] if plan.seed else []
+        envelope = envelope_from_machine(plan.machine, plan.layout, placeholders, _drive_files(plan, drives))
+        return len(write_envelope(envelope)) + 64 * len(plan.files) + 64
 
     def _manifest(self, plan: PackagePlan, descriptor: bytes, produced: list[ProducedDisk]) -> bytes:
         digest = self.options.digest
         entries = [ManifestEntry(digest, plan.descriptor_name, hashlib.new(digest, descriptor).hexdigest())]
         entries += [ManifestEntry(digest, p.href, p.digest) for p in produced]
         return format_manifest(entries)
+
+    def _one(
+        self, stream: BinaryIO, location: str, index: int, dumps: list[ByteRange], plan: PackagePlan, run: Run
+    ) -> ProducedDisk:
+        """File ``index`` of :attr:`PackagePlan.files`: a disk image, or the
+        seed volume copied as it is."""
+        if index < len(plan.hrefs):
+            return self._produce(stream, location, dumps[index], plan.hrefs[index], plan, run)
+        assert plan.seed is not None
+        href, data = plan.seed
+        sink = Sink(stream, self.options.digest, None, None)
+        try:
+            sink.write(data)
+            size, digest = sink.finish()
+        except BaseException:
+            sink.close()
+            raise
+        return ProducedDisk(href, size, digest, len(data))
 
     def _produce(
         self, stream: BinaryIO, location: str, dump: ByteRange, href: str, plan: PackagePlan, run: Run
@@ -347,17 +475,50 @@ class OvaTarget(OvfTarget):
 
 def _placeholders(plan: PackagePlan, options: ExportOptions) -> list[ProducedDisk]:
     digest_length = len(hashlib.new(options.digest).hexdigest())
-    return [ProducedDisk(href, 0, "0" * digest_length, 0) for href in plan.hrefs]
+    return [ProducedDisk(href, 0, "0" * digest_length, 0) for href in plan.files]
 
 
-def _raw_images(machine: Machine, source: Source, run: Run) -> list[ByteRange]:
+def _drive_files(plan: PackagePlan, drives: list[ProducedDisk]) -> list[DiskFile | None]:
+    """The image written for each removable drive (the seed's CD-ROM, the
+    last one), ``None`` for the others."""
+    result: list[DiskFile | None] = [None] * len(plan.machine.removable)
+    if drives and result:
+        result[-1] = DiskFile(drives[0].href, drives[0].size, drives[0].virtual_size)
+    return result
+
+
+def _signing_key(key_path: str, cert_path: str | None) -> SigningKey:
+    """The ``--sign`` key and its certificate(s), read (at most 1 MiB each).
+
+    :raises OptionError: unreadable, or as
+        :func:`~ovfconverter.formats.certificate.load_signing_key`.
+    """
+    data = {}
+    for path in (key_path, cert_path):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                data[path] = handle.read(1 << 20)
+        except OSError as exc:
+            raise OptionError(f"cannot read it: {exc.strerror or exc}", path) from None
+    return load_signing_key(data[key_path], key_path, data[cert_path] if cert_path else None, cert_path)
+
+
+def _raw_images(machine: Machine, source: Source, run: Run, seed: bytes | None = None) -> list[ByteRange]:
     """Each disk as a raw image: the source's own when it has one (a
     Ganeti dump), else its image converted to raw, or an empty one, in the
-    work folder."""
-    with_images = [disk for disk in machine.disks if disk.image is not None]
+    work folder; the cloud-init seed's disk is its volume."""
+    with_images = [disk for disk in machine.disks if disk.image is not None and disk.image.key != SEED_KEY]
     fetched = iter(source.images(with_images, run))
     result = []
     for index, disk in enumerate(machine.disks):
+        if disk.image is not None and disk.image.key == SEED_KEY and seed is not None:
+            path = os.path.join(run.work, "seed.iso")
+            with open(path, "xb") as out:
+                out.write(seed)
+            result.append(ByteRange(path, 0, len(seed), disk.image.name))
+            continue
         if disk.image is None:
             result.append(_blank(disk, index, run))
             continue
