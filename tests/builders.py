@@ -830,9 +830,14 @@ class Pki:
     self_signed_cert: Path
 
 
-def make_pki(folder: Path, days: int = 30) -> Pki:
+def make_pki(
+    folder: Path,
+    days: int = 30,
+    names: tuple[str, str, str] = ("Test Root CA", "Test Intermediate CA", "Appliance Signing"),
+) -> Pki:
     """Build a :class:`Pki` in ``folder`` (certificates valid from a day
-    ago for ``days`` days; negative ``days`` make them expired)."""
+    ago for ``days`` days; negative ``days`` make them expired; ``names``:
+    the root's, the intermediate's and the signer's common names)."""
     import datetime
 
     from cryptography import x509
@@ -879,9 +884,10 @@ def make_pki(folder: Path, days: int = 30) -> Pki:
     inter_key = ec.generate_private_key(ec.SECP256R1())
     signer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     self_key = ec.generate_private_key(ec.SECP256R1())
-    root = cert("Test Root CA", root_key, "Test Root CA", root_key, True)
-    inter = cert("Test Intermediate CA", inter_key, "Test Root CA", root_key, True)
-    signer = cert("Appliance Signing", signer_key, "Test Intermediate CA", inter_key, False)
+    root_cn, inter_cn, signer_cn = names
+    root = cert(root_cn, root_key, root_cn, root_key, True)
+    inter = cert(inter_cn, inter_key, root_cn, root_key, True)
+    signer = cert(signer_cn, signer_key, inter_cn, inter_key, False)
     self_signed = cert("Self Signed Publisher", self_key, "Self Signed Publisher", self_key, False)
     return Pki(
         folder=folder,
@@ -892,3 +898,20 @@ def make_pki(folder: Path, days: int = 30) -> Pki:
         self_signed_key=write("self.key", self_key),
         self_signed_cert=write("self.pem", self_signed),
     )
+
+
+# COT, the Common OVF Tool: an independent OVF reader (pip ``cot``, in a
+# scratch venv; the ``cot`` fixture of conftest.py installs it).
+
+COT_VERSION = "2.2.1"
+COT_VENV = Path(os.environ.get("OVFCONVERTER_COT_VENV", Path.home() / ".cache" / f"ovfconverter-cot-{COT_VERSION}"))
+COT_INSTALL_SECONDS = 120
+
+
+def run_cot(cot: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    qemu = shutil.which("qemu-img")
+    assert qemu
+    env["PATH"] = f"{os.path.dirname(qemu)}:{env.get('PATH', '')}"
+    env["NO_COLOR"] = "1"
+    return subprocess.run([str(cot), *args], capture_output=True, text=True, env=env, timeout=300)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import GLANCE_LOCK, GLANCE_TOOL, PEER, SHARED, LocalGlance
+from builders import COT_INSTALL_SECONDS, COT_VENV, COT_VERSION, GLANCE_LOCK, GLANCE_TOOL, PEER, SHARED, LocalGlance
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,3 +97,40 @@ def glance() -> Iterator[LocalGlance]:
             yield LocalGlance(values)
         finally:
             subprocess.run([str(GLANCE_TOOL), "down"], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def cot() -> Path:
+    """``cot`` from a scratch venv (installed on first use); skips when it
+    cannot be installed within two minutes."""
+    exe = COT_VENV / "bin" / "cot"
+
+    def version() -> str:
+        proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
+        return proc.stdout + proc.stderr
+
+    if exe.exists() and f"version {COT_VERSION}" in version():
+        return exe
+    shutil.rmtree(COT_VENV, ignore_errors=True)
+    deadline = time.monotonic() + COT_INSTALL_SECONDS
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "venv", str(COT_VENV)], check=True, capture_output=True, text=True, timeout=60
+        )
+        subprocess.run(
+            [str(COT_VENV / "bin" / "pip"), "install", "-q", f"cot=={COT_VERSION}"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=max(deadline - time.monotonic(), 1),
+        )
+    except subprocess.TimeoutExpired:
+        shutil.rmtree(COT_VENV, ignore_errors=True)
+        pytest.skip(f"installing cot=={COT_VERSION} took more than {COT_INSTALL_SECONDS} s")
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(COT_VENV, ignore_errors=True)
+        tail = " ".join((exc.stderr or "").strip().splitlines()[-2:])
+        pytest.skip(f"cannot install cot=={COT_VERSION} into a scratch venv: {tail}")
+    if f"version {COT_VERSION}" not in version():
+        pytest.skip(f"cot=={COT_VERSION} installed but does not run: {version()!r}")
+    return exe

@@ -24,9 +24,7 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +35,7 @@ from builders import (
     make_raw_disk,
     read_ini,
     run_cli,
+    run_cot,
     run_peer,
     tar_bytes,
 )
@@ -584,57 +583,6 @@ def test_errors_peer_exits_0_ours_exits_1(
 
 
 # --- an independent reader: COT 2.2.1 --------------------------------------------------
-
-COT_VERSION = "2.2.1"
-COT_VENV = Path(os.environ.get("OVFCONVERTER_COT_VENV", Path.home() / ".cache" / f"ovfconverter-cot-{COT_VERSION}"))
-COT_INSTALL_SECONDS = 120
-
-
-@pytest.fixture(scope="session")
-def cot() -> Path:
-    """``cot`` from a scratch venv (installed on first use); skips when it
-    cannot be installed within two minutes."""
-    exe = COT_VENV / "bin" / "cot"
-
-    def version() -> str:
-        proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
-        return proc.stdout + proc.stderr
-
-    if exe.exists() and f"version {COT_VERSION}" in version():
-        return exe
-    shutil.rmtree(COT_VENV, ignore_errors=True)
-    deadline = time.monotonic() + COT_INSTALL_SECONDS
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "venv", str(COT_VENV)], check=True, capture_output=True, text=True, timeout=60
-        )
-        subprocess.run(
-            [str(COT_VENV / "bin" / "pip"), "install", "-q", f"cot=={COT_VERSION}"],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=max(deadline - time.monotonic(), 1),
-        )
-    except subprocess.TimeoutExpired:
-        shutil.rmtree(COT_VENV, ignore_errors=True)
-        pytest.skip(f"installing cot=={COT_VERSION} took more than {COT_INSTALL_SECONDS} s")
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(COT_VENV, ignore_errors=True)
-        tail = " ".join((exc.stderr or "").strip().splitlines()[-2:])
-        pytest.skip(f"cannot install cot=={COT_VERSION} into a scratch venv: {tail}")
-    if f"version {COT_VERSION}" not in version():
-        pytest.skip(f"cot=={COT_VERSION} installed but does not run: {version()!r}")
-    return exe
-
-
-def run_cot(cot: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    qemu = shutil.which("qemu-img")
-    assert qemu
-    env["PATH"] = f"{os.path.dirname(qemu)}:{env.get('PATH', '')}"
-    env["NO_COLOR"] = "1"
-    return subprocess.run([str(cot), *args], capture_output=True, text=True, env=env, timeout=300)
-
 
 COT_NAME_SCRIPT = """
 import json, sys

@@ -6,6 +6,8 @@ the seed read back from the package, the signature judged by openssl."""
 from __future__ import annotations
 
 import io
+import itertools
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pycdlib
 import pytest
-from builders import MIB, Pki, image_info, make_pki, qemu_img, run_cli, write_ganeti_export
+from builders import MIB, ROOT, Pki, image_info, make_pki, qemu_img, run_cli, write_ganeti_export
 from lxml import etree
 
 OVF = "{http://schemas.dmtf.org/ovf/envelope/1}"
@@ -323,3 +325,50 @@ def test_convert_an_ova_for_vmware(work: Path, tmp_path: Path) -> None:
     assert [n.findtext(f"{RASD}ResourceSubType") for n in items(root, 10)] == ["E1000"]
     assert len(items(root, 15)) == 1 and len(items(root, 17)) == 2
     assert "cdrom0 (removable drive) is not written" in proc.stderr
+
+
+# --------------------------------------------------------------------------
+# the user guide's walkthrough, command for command
+
+GUIDE_TITLE = "Publish a VM for VirtualBox and VMware users"
+
+
+def walkthrough() -> tuple[str, list[tuple[list[str], list[str]]]]:
+    """The section's ``#cloud-config`` block, and each ``$ ovfconverter``
+    command with the lines the guide shows it printing."""
+    lines = (ROOT / "doc" / "user-guide.rst").read_text().splitlines()
+    start = lines.index(GUIDE_TITLE)
+    end = next(i for i in range(start + 2, len(lines)) if set(lines[i]) == {"-"} and len(lines[i]) > 3) - 1
+    section = lines[start:end]
+    first = section.index("    #cloud-config")
+    config = "\n".join(line[4:] for line in itertools.takewhile(lambda line: line.strip(), section[first:])) + "\n"
+    commands = []
+    for index, line in enumerate(section):
+        if line.startswith("    $ ovfconverter "):
+            shown = list(itertools.takewhile(lambda text: text.strip(), section[index + 1 :]))
+            commands.append((shlex.split(line)[2:], [text[4:] for text in shown]))
+    return config, commands
+
+
+def test_user_guide_walkthrough(tmp_path: Path) -> None:
+    config, commands = walkthrough()
+    assert len(commands) == 5
+    write_ganeti_export(tmp_path, "training.example.com", 6 * MIB, blank_mib=32)
+    (tmp_path / "user-data.yaml").write_text(config)
+    (tmp_path / "network-config.yaml").write_text(
+        "version: 2\nethernets:\n  nic0:\n    match: {name: 'e*'}\n    dhcp4: true\n"
+    )
+    pki = make_pki(tmp_path / "pki", names=("Course CA", "Course Intermediate CA", "Course Signing"))
+    shutil.copyfile(pki.signer_key, tmp_path / "signing-key.pem")
+    (tmp_path / "signing-chain.pem").write_bytes(pki.signer_cert.read_bytes() + pki.intermediate_cert.read_bytes())
+    shutil.copyfile(pki.root_cert, tmp_path / "course-ca.pem")
+    publish = str(tmp_path / "publish")
+    for args, shown in commands:
+        proc = run_cli(*[arg.replace("/srv/publish", publish) for arg in args], cwd=tmp_path)
+        expected = [text.replace("/srv/publish", publish) for text in shown]
+        if proc.returncode == 0:
+            assert proc.stdout.splitlines() == expected, proc.stderr
+        else:
+            assert proc.returncode == 1 and proc.stderr.splitlines() == expected
+    vbox = members(tmp_path / "publish" / "virtualbox" / "training.example.com.ova")
+    assert read_iso(vbox["training.example.com-cidata.iso"])["user-data"] == config.encode()
