@@ -76,6 +76,7 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
         allow_hardlinks=args.allow_hardlinks,
         properties=property_values(args.property),
         accept_eula=args.accept_eula,
+        cloud_init=args.cloud_init,
     )
     if args.hypervisor_parameters:
         options.hypervisor, options.hypervisor_parameters = args.hypervisor_parameters
@@ -212,7 +213,7 @@ def _run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int
     from ovfconverter.pipelines.source import SourceOptions
 
     if args.to in INTERIM_TARGETS:  # their own command line (ovfconverter.cli.convert)
-        foreign = _given(args, tuple(dest for dest in IMPORT_ONLY if dest != "net") + EXPORT_ONLY)
+        foreign = _given(args, tuple(dest for dest in IMPORT_ONLY if dest != "net") + EXPORT_ONLY + ("cloud_init",))
         if foreign:
             raise OptionError(f"{', '.join(foreign)}: not an option of --to {args.to}")
         return run_interim(args, progress)

@@ -122,7 +122,6 @@ EXPORT_ONLY = (
     "vmx",
     "sign_key",
     "certificate",
-    "cloud_init",
 )
 """``convert`` options that only the OVF and OVA targets take."""
 
@@ -438,6 +437,11 @@ def _add_import(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     imp.add_argument("package", metavar="PACKAGE", help=PACKAGE_HELP)
     _instance_arguments(imp)
+    imp.add_argument(
+        "--cloud-init",
+        metavar="USER_DATA[,META_DATA[,NETWORK_CONFIG]]",
+        help="add a cloud-init NoCloud seed (an ISO 9660 volume labelled cidata) made of these files, as one more disk",
+    )
     _source_arguments(imp)
     _result_arguments(
         imp,

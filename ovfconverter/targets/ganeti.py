@@ -20,12 +20,14 @@ from ovfconverter.disks.to_raw import convert_to_raw, create_blank
 from ovfconverter.errors import OVFConverterError
 from ovfconverter.formats.config_ini import write_config
 from ovfconverter.hub.ganeti_plan import DiskPlan, InstancePlan, plan_instance
+from ovfconverter.hub.publishing import SEED_KEY, SeedAttachment, attach_seed
 from ovfconverter.model.ganeti import GanetiDisk, InstanceExport
 from ovfconverter.model.machine import Machine
-from ovfconverter.model.units import bytes_to_mib_ceil
+from ovfconverter.model.units import MIB, bytes_to_mib_ceil
 from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.staging import fsync_path
 from ovfconverter.pipelines.run import Run
+from ovfconverter.pipelines.seed import SeedFiles, read_seed_files, seed_volume
 from ovfconverter.pipelines.source import ImageBytes, Source
 from ovfconverter.pipelines.target import Target
 from ovfconverter.targets.backup_command import BackupImportCommand, backup_import_command
@@ -82,6 +84,9 @@ class ImportOptions:
         against the property's type and qualifiers; every property's
         effective value goes to the OS parameters ``ovf_properties`` and
         ``ovf_private_properties``.
+    :ivar cloud_init: ``--cloud-init USER_DATA[,META_DATA[,NETWORK_CONFIG]]``:
+        a cloud-init NoCloud seed written as one more disk (its volume
+        padded to whole MiB; Ganeti exports have no CD-ROM).
     :ivar accept_eula: ``--accept-eula``: accept the package's license
         agreements (EulaSection); without it such a package is refused.
     """
@@ -105,6 +110,7 @@ class ImportOptions:
     allow_hardlinks: bool = False
     properties: dict[str, str] = field(default_factory=dict)
     accept_eula: bool = False
+    cloud_init: str | None = None
 
 
 def default_output_dir() -> str:
@@ -164,9 +170,19 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
     def default_options(cls) -> ImportOptions:
         return ImportOptions()
 
+    seed_files: SeedFiles | None = None
+    """The ``--cloud-init`` files, read and checked by :meth:`check`."""
+    seed: bytes | None = None
+    """The seed volume :meth:`plan` made, written by :meth:`write`."""
+
     def check(self) -> None:
-        """Learn whether this runs on a Ganeti node, and its cluster's
-        networks and instance policy (its files, read-only)."""
+        """Read and check the ``--cloud-init`` files; learn whether this runs
+        on a Ganeti node, and its cluster's networks and instance policy
+        (its files, read-only).
+
+        :raises OptionError: a seed file fails its check."""
+        if self.options.cloud_init is not None:
+            self.seed_files = read_seed_files(self.options.cloud_init)
         self.node = node = read_node()
         if node is None:
             log.debug("not run on a Ganeti node (no %s)", os.path.join(data_dir(), "ssconf_cluster_name"))
@@ -183,7 +199,15 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
         return os.path.abspath(self.options.output_dir or default_output_dir())
 
     def plan(self, machine: Machine) -> InstancePlan:
-        return plan_instance(machine, self.options, self.node.networks if self.node is not None else None)
+        notes: list[str] = []
+        if self.seed_files is not None:
+            _, seed = seed_volume(self.seed_files, self.options.name or machine.name or "instance")
+            self.seed = seed + bytes(-len(seed) % MIB)
+            machine = attach_seed(machine, "cidata.iso", len(self.seed), SeedAttachment.HARD_DISK)
+            notes = list(self.seed_files.notes)
+        plan = plan_instance(machine, self.options, self.node.networks if self.node is not None else None)
+        plan.warnings.extend(notes)
+        return plan
 
     def write(self, plan: InstancePlan, source: Source, run: Run) -> ImportResult:
         """Write the export folder (see the module docstring).
@@ -202,12 +226,20 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
                 f"(or import with --output-dir {self.node.export_dir})",
                 code=Code.PLACE,
             )
-        with_images = [disk for disk in plan.disks if disk.disk is not None and disk.disk.image is not None]
+        with_images = [disk for disk in plan.disks if disk.image is not None and disk.image.key != SEED_KEY]
         fetched = source.images([disk.disk for disk in with_images if disk.disk is not None], run)
         images = {disk.index: image for disk, image in zip(with_images, fetched, strict=True)}
         os.mkdir(staging.result, 0o700)
         space = SpaceBudget(staging.result)  # every disk claims what it may write from one budget
-        written = run_all(lambda disk: _write_disk(disk, images.get(disk.index), run, space), plan.disks, run.threads)
+        written = run_all(
+            lambda disk: (
+                _write_seed(disk, self.seed, run)
+                if disk.image is not None and disk.image.key == SEED_KEY and self.seed is not None
+                else _write_disk(disk, images.get(disk.index), run, space)
+            ),
+            plan.disks,
+            run.threads,
+        )
         for _, warnings in written:
             for message in warnings:
                 run.warn(message, code=Code.IMAGE)
@@ -229,6 +261,15 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
         log.info("wrote %s", final)
         command = backup_import_command(config, final, self.node, resolves(config.name))
         return ImportResult(path=final, config=config, disks=result_disks, warnings=run.warnings, next_step=command)
+
+
+def _write_seed(plan: DiskPlan, seed: bytes, run: Run) -> tuple[ImportedDisk, list[str]]:
+    """Write the cloud-init seed volume as a disk dump."""
+    dest = os.path.join(run.staging.result, plan.dump)
+    log.info("disk %d: writing the cloud-init seed (%d bytes)", plan.index, len(seed))
+    with open(dest, "xb") as out:
+        out.write(seed)
+    return ImportedDisk(dest, len(seed), "cloud-init seed", "iso"), []
 
 
 def _write_disk(

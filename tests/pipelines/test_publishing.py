@@ -372,3 +372,56 @@ def test_user_guide_walkthrough(tmp_path: Path) -> None:
             assert proc.returncode == 1 and proc.stderr.splitlines() == expected
     vbox = members(tmp_path / "publish" / "virtualbox" / "training.example.com.ova")
     assert read_iso(vbox["training.example.com-cidata.iso"])["user-data"] == config.encode()
+
+
+# --------------------------------------------------------------------------
+# the seed on the other targets
+
+
+def test_import_adds_the_seed_as_one_more_disk(work: Path, tmp_path: Path) -> None:
+    """A Ganeti export has no CD-ROM: the seed is the instance's last disk
+    (its volume padded to whole MiB), which cloud-init finds by its label."""
+    ova = export(work, "to-import", "--ova")
+    proc = run_cli(
+        "import",
+        str(ova),
+        "-o",
+        "raw-image+default",
+        "--cloud-init",
+        str(work / "user.yaml"),
+        "--output-dir",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    ini = (tmp_path / NAME / "config.ini").read_text()
+    assert "disk_count = 3" in ini and "disk2_size = 1\n" in ini
+    seed = (tmp_path / NAME / "disk2.raw").read_bytes()
+    assert len(seed) == MIB and read_iso(seed)["user-data"] == USER_DATA
+    # Ganeti to Ganeti through convert, the same way
+    proc = run_cli(
+        "convert",
+        str(work / "gnt" / "config.ini"),
+        "--to",
+        "ganeti",
+        "--cloud-init",
+        str(work / "user.yaml"),
+        "--output-dir",
+        str(tmp_path / "again"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "disk_count = 3" in (tmp_path / "again" / NAME / "config.ini").read_text()
+
+
+def test_cloud_init_is_refused_where_it_is_not_written(work: Path, tmp_path: Path) -> None:
+    proc = run_cli(
+        "convert",
+        str(work / "gnt" / "config.ini"),
+        "--to",
+        "libvirt",
+        "--cloud-init",
+        str(work / "user.yaml"),
+        "--output-dir",
+        str(tmp_path),
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "ovfconverter: error: --cloud-init: not an option of --to libvirt"
