@@ -136,8 +136,10 @@ def _attachments(specs: list[str]) -> dict[int, Any]:
 def _run_domain(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter.domains.convert import convert_to_domain
     from ovfconverter.domains.write import DomainOptions, DomainTarget
+    from ovfconverter.errors import OptionError
     from ovfconverter.hub.devices import DevicePolicy
     from ovfconverter.model.libvirt import DomainType
+    from ovfconverter.pipelines.seed import read_seed_files
     from ovfconverter.targets.ganeti import ImportOptions
 
     policy = DevicePolicy.VIRTIO if args.virtio else DevicePolicy.KEEP if args.keep_devices else DevicePolicy.AUTO
@@ -151,6 +153,10 @@ def _run_domain(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         attachments=_attachments(args.net),
         force=args.force,
     )
+    if args.cloud_init is not None:
+        if args.to != "libvirt":
+            raise OptionError(f"--cloud-init: not an option of --to {args.to}")
+        options.seed = read_seed_files(args.cloud_init)
     source_options = ImportOptions(
         deployment_option=args.deployment_option,
         virtual_system=args.virtual_system,

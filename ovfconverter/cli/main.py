@@ -213,7 +213,8 @@ def _run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int
     from ovfconverter.pipelines.source import SourceOptions
 
     if args.to in INTERIM_TARGETS:  # their own command line (ovfconverter.cli.convert)
-        foreign = _given(args, tuple(dest for dest in IMPORT_ONLY if dest != "net") + EXPORT_ONLY + ("cloud_init",))
+        seed = ("cloud_init",) if args.to != "libvirt" else ()
+        foreign = _given(args, tuple(dest for dest in IMPORT_ONLY if dest != "net") + EXPORT_ONLY + seed)
         if foreign:
             raise OptionError(f"{', '.join(foreign)}: not an option of --to {args.to}")
         return run_interim(args, progress)

@@ -25,12 +25,15 @@ from ovfconverter.formats.libvirt_xml import write_domain
 from ovfconverter.formats.xl_cfg import write_xl_cfg
 from ovfconverter.hub.devices import DevicePolicy
 from ovfconverter.hub.libvirt import Attachment, LibvirtSettings, machine_to_domain
+from ovfconverter.hub.publishing import SeedAttachment, attach_seed
 from ovfconverter.hub.values import vm_name
 from ovfconverter.hub.xen import XenSettings, machine_to_xl
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.libvirt import DomainType
 from ovfconverter.model.machine import Machine
+from ovfconverter.model.nocloud import SEED_EXTENSION
 from ovfconverter.package.staging import Staging, fsync_path
+from ovfconverter.pipelines.seed import SeedFiles, seed_volume
 from ovfconverter.progress import ProgressCallback
 
 
@@ -53,6 +56,9 @@ class DomainOptions:
         (``--net N:bridge=br0``, ``--net N:network=NAME``); for Xen only
         bridges.  Other NICs: a Ganeti bridged NIC keeps its bridge, else
         libvirt's network ``default`` / Xen's bridge ``xenbr0``.
+    :ivar seed: a cloud-init seed (``--cloud-init``, read and checked
+        before the source): libvirt gets it as a CD-ROM, ``NAME-cidata.iso``
+        in the folder; Xen refuses it.
     """
 
     output_dir: str = "."
@@ -63,6 +69,7 @@ class DomainOptions:
     policy: DevicePolicy = DevicePolicy.AUTO
     attachments: Mapping[int, Attachment] = field(default_factory=lambda: MappingProxyType({}))
     force: bool = False
+    seed: SeedFiles | None = None
 
 
 @dataclass
@@ -87,7 +94,12 @@ def disk_format(target: DomainTarget, options: DomainOptions) -> str:
 
 
 def _describe(
-    target: DomainTarget, machine: Machine, paths: tuple[str, ...], fmt: str, options: DomainOptions
+    target: DomainTarget,
+    machine: Machine,
+    paths: tuple[str, ...],
+    fmt: str,
+    options: DomainOptions,
+    removable: tuple[str | None, ...] = (),
 ) -> tuple[bytes, list[str]]:
     if target is DomainTarget.LIBVIRT:
         result = machine_to_domain(
@@ -95,6 +107,7 @@ def _describe(
             LibvirtSettings(
                 disk_paths=paths,
                 disk_format=fmt,
+                removable_paths=removable,
                 domain_type=options.domain_type,
                 policy=options.policy,
                 attachments=options.attachments,
@@ -142,7 +155,11 @@ def write_domain_folder(
     _refuse_overlap(final, [*protect, *(dump.path for dump in dumps)])
     names = [f"{name}-disk{n}.{fmt}" for n in range(len(dumps))]
     paths = tuple(n if options.relative_paths else os.path.join(final, n) for n in names)
-    text, notes = _describe(target, machine, paths, fmt, options)
+    seed_name, seed, removable = _seed(target, machine, name, options)
+    if seed is not None:
+        machine = attach_seed(machine, seed_name, len(seed), SeedAttachment.CDROM_FILE)
+        removable += (seed_name if options.relative_paths else os.path.join(final, seed_name),)
+    text, notes = _describe(target, machine, paths, fmt, options, removable)
     suffix = "xml" if target is DomainTarget.LIBVIRT else "cfg"
     result = DomainResult(path=final, description=os.path.join(final, f"{name}.{suffix}"), disks=[], warnings=notes)
     with Staging(options.output_dir, f"ovfconverter-{target.value}") as staging:
@@ -152,6 +169,9 @@ def write_domain_folder(
             dest = os.path.join(staging.result, file_name)
             convert_from_raw(dump, dest, target_format(fmt), progress)
             result.disks.append(os.path.join(final, file_name))
+        if seed is not None:
+            with open(os.path.join(staging.result, seed_name), "xb") as stream:
+                stream.write(seed)
         with open(os.path.join(staging.result, f"{name}.{suffix}"), "xb") as stream:
             stream.write(text)
         os.chmod(staging.result, 0o755)  # libvirt's qemu user must reach the disks
@@ -159,6 +179,21 @@ def write_domain_folder(
             fsync_path(os.path.join(staging.result, entry))
         staging.commit(final, options.force)
     return result
+
+
+def _seed(
+    target: DomainTarget, machine: Machine, name: str, options: DomainOptions
+) -> tuple[str, bytes | None, tuple[str | None, ...]]:
+    """The seed's file name and volume (``None`` without one), and the
+    images of the machine's own drives (none are carried: empty drives).
+
+    :raises OptionError: a seed for Xen (no CD-ROM written there yet)."""
+    if options.seed is None:
+        return "", None, ()
+    if target is not DomainTarget.LIBVIRT:
+        raise OptionError(f"--cloud-init: not an option of --to {target.value}")
+    _, volume = seed_volume(options.seed, options.name or machine.name or name)
+    return f"{name}-cidata.{SEED_EXTENSION}", volume, tuple(None for _ in machine.removable)
 
 
 def _refuse_overlap(final: str, sources: Sequence[str]) -> None:

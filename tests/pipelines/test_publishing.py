@@ -412,7 +412,7 @@ def test_import_adds_the_seed_as_one_more_disk(work: Path, tmp_path: Path) -> No
     assert "disk_count = 3" in (tmp_path / "again" / NAME / "config.ini").read_text()
 
 
-def test_cloud_init_is_refused_where_it_is_not_written(work: Path, tmp_path: Path) -> None:
+def test_libvirt_gets_the_seed_in_a_cdrom(work: Path, tmp_path: Path) -> None:
     proc = run_cli(
         "convert",
         str(work / "gnt" / "config.ini"),
@@ -423,5 +423,27 @@ def test_cloud_init_is_refused_where_it_is_not_written(work: Path, tmp_path: Pat
         "--output-dir",
         str(tmp_path),
     )
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == "ovfconverter: error: --cloud-init: not an option of --to libvirt"
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / NAME
+    domain = etree.parse(str(folder / f"{NAME}.xml")).getroot()
+    (cdrom,) = domain.findall("devices/disk[@device='cdrom']")
+    assert cdrom.find("source").get("file") == str(folder / f"{NAME}-cidata.iso")
+    assert cdrom.find("readonly") is not None
+    assert read_iso((folder / f"{NAME}-cidata.iso").read_bytes())["user-data"] == USER_DATA
+
+
+def test_cloud_init_is_refused_where_it_is_not_written(work: Path, tmp_path: Path) -> None:
+    for target in ("xen", "openstack"):
+        proc = run_cli(
+            "convert",
+            str(work / "gnt" / "config.ini"),
+            "--to",
+            target,
+            "--cloud-init",
+            str(work / "user.yaml"),
+            "--output-dir",
+            str(tmp_path),
+        )
+        assert proc.returncode == 1
+        assert proc.stderr.strip() == f"ovfconverter: error: --cloud-init: not an option of --to {target}"
+    assert list(tmp_path.iterdir()) == []
