@@ -36,7 +36,9 @@ def disk_env(path: Path, index: int = 0, size_mib: int | None = None) -> dict[st
 def test_definition_files() -> None:
     assert (OS_DIR / "ganeti_api_version").read_text() == "20\n"
     assert (OS_DIR / "variants.list").read_text() == "default\n"
-    assert (OS_DIR / "parameters.list").read_text() == ""
+    # the OS parameters import writes an appliance's OVF properties into
+    declared = [line.split()[0] for line in (OS_DIR / "parameters.list").read_text().splitlines()]
+    assert declared == ["ovf_properties", "ovf_private_properties"]
     for script in SCRIPTS:
         assert os.access(OS_DIR / script, os.X_OK), f"{script} is not executable"
 
