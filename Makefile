@@ -27,7 +27,7 @@ lint: setup
 
 man: setup
 	$(VENV)/bin/pip install -q docutils
-	$(PY) -m docutils --writer=manpage doc/ovfconverter.rst doc/ovfconverter.1
+	$(PY) tools/make-man
 
 clean:
 	rm -rf examples/build demo-output .pytest_cache .hypothesis .mypy_cache .ruff_cache
