@@ -9,8 +9,18 @@
 * building inputs independently of ovfconverter's own writers: raw disks
   (:func:`make_raw_disk`), descriptors from plain string templates
   (:func:`descriptor`), tar archives and OVAs with Python's tarfile
-  (:func:`make_ova`, :func:`tar_header`), manifests, Ganeti exports;
+  (:func:`make_ova`, :func:`tar_header`), manifests, Ganeti exports, the
+  machines and OVAs the boot tests convert (:func:`boot_machines`,
+  :func:`boot_ova`);
 * reading results: :func:`read_ini`, :func:`allocated`.
+
+The one other shared module, ``consumer_tools.py``, is not a builder: it
+drives the third-party consumers of the libvirt and xen targets (virsh,
+a libvirtd it may start and stop, Xen's libxlutil through ctypes, the boot
+harness) and skips the calling test when they cannot run.  Kept apart
+because only the hub and consumer tests of those targets use it, it holds
+process and ctypes state no input builder needs, and together the two would
+be one module of some 1,300 lines.
 """
 
 from __future__ import annotations
@@ -755,6 +765,75 @@ def run_cli_bounded(
 
 
 # --- OVAs shaped like VMware's and VirtualBox's, for the boot tests ----------
+
+BOOT_MAC = "52:54:00:0f:c0:01"
+"""The MAC address the boot machines' NIC has (the boot report names it)."""
+
+
+def boot_machines() -> dict[str, tuple[object, str]]:
+    """Machines shaped as the issue's packages describe them, with the
+    make-boot-disk firmware (``bios``/``efi``) their disk needs: a VMware OVA
+    (LSI Logic + E1000, other 64-bit Linux), a VirtualBox OVA (AHCI +
+    virtio-net, Debian_64) and a VMware EFI appliance (pvscsi + VmxNet3)."""
+    from ovfconverter.model.machine import (
+        Bus,
+        Controller,
+        ControllerModel,
+        Cpus,
+        Disk,
+        GuestOS,
+        Machine,
+        Memory,
+        Nic,
+        NicModel,
+        OsFamily,
+        VMwareSettings,
+    )
+
+    linux = GuestOS(
+        family=OsFamily.LINUX, description="Other 3.x or later Linux (64-bit)", vmware_os_type="otherLinux64Guest"
+    )
+    debian = GuestOS(family=OsFamily.LINUX, distribution="debian", virtualbox_os_type="Debian_64")
+    return {
+        "vmware": (
+            Machine(
+                name="ovfconv-boot-vmware",
+                os=linux,
+                cpus=Cpus(1),
+                memory=Memory(256 << 20),
+                controllers=(Controller(Bus.SCSI, ControllerModel.LSILOGIC, source_subtype="lsilogic"),),
+                disks=(Disk(controller=0),),
+                nics=(Nic(mac=BOOT_MAC, model=NicModel.E1000),),
+            ),
+            "bios",
+        ),
+        "virtualbox": (
+            Machine(
+                name="ovfconv-boot-vbox",
+                os=debian,
+                cpus=Cpus(1),
+                memory=Memory(256 << 20),
+                controllers=(Controller(Bus.SATA, ControllerModel.AHCI, source_subtype="AHCI"),),
+                disks=(Disk(controller=0),),
+                nics=(Nic(mac=BOOT_MAC, model=NicModel.VIRTIO),),
+            ),
+            "bios",
+        ),
+        "efi": (
+            Machine(
+                name="ovfconv-boot-efi",
+                os=linux,
+                cpus=Cpus(1),
+                memory=Memory(384 << 20),
+                controllers=(Controller(Bus.SCSI, ControllerModel.PVSCSI, source_subtype="VirtualSCSI"),),
+                disks=(Disk(controller=0),),
+                nics=(Nic(mac=BOOT_MAC, model=NicModel.VMXNET3),),
+                vmware=VMwareSettings(extra_config=(("firmware", "efi"),)),
+            ),
+            "efi",
+        ),
+    }
+
 
 BOOT_OVA_STYLES = {
     # controller Item, NIC ResourceSubType, OperatingSystemSection

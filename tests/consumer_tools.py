@@ -3,6 +3,9 @@
 its qemu driver, and Xen's own ``xl.cfg`` parser (libxlutil through ctypes).
 Each helper skips the calling test, with the reason, when its tool cannot run
 here; tools/setup-env installs them all on Debian.
+
+Inputs are built with ``builders.py`` (the one place for shared builders);
+this module only runs and reads what consumes the results.
 """
 
 from __future__ import annotations
@@ -379,74 +382,3 @@ def bridge(name: str) -> Iterator[str]:
         yield name
     finally:
         run("ip", "link", "del", name)
-
-
-# --- the machines the boot tests convert -------------------------------------
-
-
-def boot_machines() -> dict[str, tuple[object, str]]:
-    """Machines shaped as the issue's packages describe them, with the
-    make-boot-disk firmware (``bios``/``efi``) their disk needs: a VMware OVA
-    (LSI Logic + E1000, other 64-bit Linux), a VirtualBox OVA (AHCI +
-    virtio-net, Debian_64) and a VMware EFI appliance (pvscsi + VmxNet3)."""
-    from ovfconverter.model.machine import (
-        Bus,
-        Controller,
-        ControllerModel,
-        Cpus,
-        Disk,
-        GuestOS,
-        Machine,
-        Memory,
-        Nic,
-        NicModel,
-        OsFamily,
-        VMwareSettings,
-    )
-
-    linux = GuestOS(
-        family=OsFamily.LINUX, description="Other 3.x or later Linux (64-bit)", vmware_os_type="otherLinux64Guest"
-    )
-    debian = GuestOS(family=OsFamily.LINUX, distribution="debian", virtualbox_os_type="Debian_64")
-    return {
-        "vmware": (
-            Machine(
-                name="ovfconv-boot-vmware",
-                os=linux,
-                cpus=Cpus(1),
-                memory=Memory(256 << 20),
-                controllers=(Controller(Bus.SCSI, ControllerModel.LSILOGIC, source_subtype="lsilogic"),),
-                disks=(Disk(controller=0),),
-                nics=(Nic(mac=BOOT_MAC, model=NicModel.E1000),),
-            ),
-            "bios",
-        ),
-        "virtualbox": (
-            Machine(
-                name="ovfconv-boot-vbox",
-                os=debian,
-                cpus=Cpus(1),
-                memory=Memory(256 << 20),
-                controllers=(Controller(Bus.SATA, ControllerModel.AHCI, source_subtype="AHCI"),),
-                disks=(Disk(controller=0),),
-                nics=(Nic(mac=BOOT_MAC, model=NicModel.VIRTIO),),
-            ),
-            "bios",
-        ),
-        "efi": (
-            Machine(
-                name="ovfconv-boot-efi",
-                os=linux,
-                cpus=Cpus(1),
-                memory=Memory(384 << 20),
-                controllers=(Controller(Bus.SCSI, ControllerModel.PVSCSI, source_subtype="VirtualSCSI"),),
-                disks=(Disk(controller=0),),
-                nics=(Nic(mac=BOOT_MAC, model=NicModel.VMXNET3),),
-                vmware=VMwareSettings(extra_config=(("firmware", "efi"),)),
-            ),
-            "efi",
-        ),
-    }
-
-
-BOOT_MAC = "52:54:00:0f:c0:01"

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import ROOT, SHARED
-from consumer_tools import BOOT_MAC, BootReport, boot_machines, make_boot_disk, parse_boot_report, world_readable_dir
+from builders import BOOT_MAC, ROOT, SHARED, boot_machines
+from consumer_tools import BootReport, make_boot_disk, parse_boot_report, world_readable_dir
 
 from ovfconverter.hub.devices import DevicePolicy, TargetKind, choose_devices, ganeti_kvm_parameters
 from ovfconverter.model.machine import Machine

@@ -14,11 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import SHARED, boot_ova
+from builders import BOOT_MAC, SHARED, boot_machines, boot_ova
 from consumer_tools import (
-    BOOT_MAC,
     boot_domain,
-    boot_machines,
     bridge,
     libvirtd,
     make_boot_disk,
