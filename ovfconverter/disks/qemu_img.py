@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from ovfconverter.errors import MissingToolError, QemuImgError, UnsafeInputError
 from ovfconverter.io.ranges import ByteRange
@@ -227,38 +227,11 @@ def run(
         killed, or ran past ``timeout``.
     :raises UnsafeInputError: the watcher stopped it.
     """
-    command = [qemu_img_path(), *args]
     with tempfile.TemporaryFile() as errfile:
-        try:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=errfile,
-                env=_environment(),
-                preexec_fn=_limits(address_space, cpu_seconds, file_size),
-            )
-        except FileNotFoundError:
-            if os.environ.get("OVFCONVERTER_QEMU_IMG"):
-                raise MissingToolError(f"OVFCONVERTER_QEMU_IMG names {command[0]!r}, which does not exist") from None
-            raise MissingToolError(f"qemu-img not found: install the Debian package {QEMU_IMG_PACKAGE}") from None
-        except OSError as exc:
-            raise QemuImgError(f"cannot run qemu-img: {exc.strerror}", subject) from None
+        proc = _start([qemu_img_path(), *args], errfile, subject, _limits(address_space, cpu_seconds, file_size))
         guard = _Guard(proc, BASE_TIMEOUT if timeout is None else timeout, watcher)
         try:
-            assert proc.stdout is not None
-            if on_output is None:
-                out = proc.stdout.read(MAX_OUTPUT + 1)
-                if len(out) > MAX_OUTPUT:
-                    raise QemuImgError(f"qemu-img {args[0]} wrote more than {MAX_OUTPUT} bytes", subject)
-            else:
-                out = b""
-                stdout = cast(io.BufferedReader, proc.stdout)
-                while True:
-                    block = stdout.read1(4096)
-                    if not block:
-                        break
-                    on_output(block)
+            out = _read_output(proc, args[0], subject, on_output)
             proc.wait()
         except BaseException:
             proc.kill()
@@ -278,6 +251,53 @@ def run(
     if proc.returncode not in allowed:
         raise _failure(args, proc.returncode, err, subject)
     return out
+
+
+def _start(
+    command: list[str], errfile: IO[bytes], subject: str, preexec: Callable[[], None]
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` (qemu-img first) with no stdin, stdout piped,
+    stderr to ``errfile`` and ``preexec`` (the rlimits) applied in the child.
+
+    :raises MissingToolError: the qemu-img it names does not exist.
+    :raises QemuImgError: it cannot be started for another reason.
+    """
+    try:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errfile,
+            env=_environment(),
+            preexec_fn=preexec,
+        )
+    except FileNotFoundError:
+        if os.environ.get("OVFCONVERTER_QEMU_IMG"):
+            raise MissingToolError(f"OVFCONVERTER_QEMU_IMG names {command[0]!r}, which does not exist") from None
+        raise MissingToolError(f"qemu-img not found: install the Debian package {QEMU_IMG_PACKAGE}") from None
+    except OSError as exc:
+        raise QemuImgError(f"cannot run qemu-img: {exc.strerror}", subject) from None
+
+
+def _read_output(
+    proc: subprocess.Popen[bytes], command: str, subject: str, on_output: Callable[[bytes], None] | None
+) -> bytes:
+    """The child's standard output until it closes it: returned whole (at
+    most :data:`MAX_OUTPUT` bytes) or, with ``on_output``, handed over block
+    by block and not kept (``b""`` is returned).
+
+    :raises QemuImgError: more than :data:`MAX_OUTPUT` bytes to return.
+    """
+    assert proc.stdout is not None
+    if on_output is None:
+        out = proc.stdout.read(MAX_OUTPUT + 1)
+        if len(out) > MAX_OUTPUT:
+            raise QemuImgError(f"qemu-img {command} wrote more than {MAX_OUTPUT} bytes", subject)
+        return out
+    stdout = cast(io.BufferedReader, proc.stdout)
+    while block := stdout.read1(4096):
+        on_output(block)
+    return b""
 
 
 def _json_object(args: list[str], subject: str, **options: Any) -> dict[str, Any]:

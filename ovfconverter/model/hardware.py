@@ -157,61 +157,94 @@ def describe_hardware(envelope: Envelope, system: VirtualSystem, profile: str | 
     items = select_items(system, profile)
     by_id = {item.instance_id: item for item in items if item.instance_id}
     attached: dict[str, list[ResourceItem]] = {}
-    single_system = len(envelope.virtual_systems) == 1
     for item in items:
-        rtype = item.resource_type
-        if item.parent:
-            parent = by_id.get(item.parent)
-            if parent is None:
-                hw.notes.append(f"Item {item.label!r}: its Parent {item.parent!r} is not an Item of this system")
-            elif parent.resource_type not in CONTROLLER_TYPES:
-                hw.notes.append(f"Item {item.label!r}: its Parent {item.parent!r} is not a controller")
-        if rtype == ResourceType.PROCESSOR:
-            if item.virtual_quantity is None or item.virtual_quantity < 1:
-                hw.problems.append(f"Item {item.label!r}: CPU Item without a positive VirtualQuantity")
-            elif hw.cpus is not None:
-                hw.notes.append(f"Item {item.label!r}: second CPU Item ignored")
-            else:
-                hw.cpus = item.virtual_quantity
-        elif rtype == ResourceType.MEMORY:
-            if item.virtual_quantity is None:
-                hw.problems.append(f"Item {item.label!r}: memory Item without VirtualQuantity")
-                continue
-            try:
-                memory = quantity_to_bytes(item.virtual_quantity, item.allocation_units, default="byte * 2^20")
-            except UnitError as exc:
-                hw.problems.append(f"Item {item.label!r}: memory AllocationUnits: {exc}")
-                continue
-            if hw.memory is not None:
-                hw.notes.append(f"Item {item.label!r}: second memory Item ignored")
-            else:
-                hw.memory = memory
-        elif rtype in DISK_TYPES:
-            _attach_disk(envelope, hw, item, attached)
-        elif rtype in NIC_TYPES:
-            hw.nics.append(
-                NicAttachment(
-                    item=item,
-                    mac=item.mac_address or item.address,
-                    connection=item.connections[0] if item.connections else None,
-                    model=item.resource_subtype,
-                    mac_source="Item" if item.mac_address or item.address else None,
-                )
-            )
-        elif rtype in REMOVABLE_TYPES:
-            hw.removable.append(item)
-            for resource in item.host_resources:
-                parsed = parse_host_resource(resource)
-                if parsed and parsed[0] == "file" and envelope.file(parsed[1]) is None:
-                    hw.problems.append(f"Item {item.label!r}: HostResource {resource!r} names no File in References")
-        elif rtype in CONTROLLER_TYPES:
-            hw.controllers.append(item)
-        else:
-            hw.other.append(item)
-
+        _check_parent(hw, item, by_id)
+        _take_item(envelope, hw, item, attached)
     if system.virtualbox is not None:
         _virtualbox_nics(hw, system.virtualbox)
-    if single_system and not attaches_disks(system):
+    _settle_disks(envelope, system, hw, attached)
+    return hw
+
+
+def _check_parent(hw: Hardware, item: ResourceItem, by_id: dict[str, ResourceItem]) -> None:
+    """Note an Item whose ``rasd:Parent`` is not a controller Item of the
+    same system (a note, not a problem: the disk order still holds)."""
+    if not item.parent:
+        return
+    parent = by_id.get(item.parent)
+    if parent is None:
+        hw.notes.append(f"Item {item.label!r}: its Parent {item.parent!r} is not an Item of this system")
+    elif parent.resource_type not in CONTROLLER_TYPES:
+        hw.notes.append(f"Item {item.label!r}: its Parent {item.parent!r} is not a controller")
+
+
+def _take_item(envelope: Envelope, hw: Hardware, item: ResourceItem, attached: dict[str, list[ResourceItem]]) -> None:
+    """File one Item into ``hw`` by its ``rasd:ResourceType``."""
+    rtype = item.resource_type
+    if rtype == ResourceType.PROCESSOR:
+        _take_cpus(hw, item)
+    elif rtype == ResourceType.MEMORY:
+        _take_memory(hw, item)
+    elif rtype in DISK_TYPES:
+        _attach_disk(envelope, hw, item, attached)
+    elif rtype in NIC_TYPES:
+        hw.nics.append(
+            NicAttachment(
+                item=item,
+                mac=item.mac_address or item.address,
+                connection=item.connections[0] if item.connections else None,
+                model=item.resource_subtype,
+                mac_source="Item" if item.mac_address or item.address else None,
+            )
+        )
+    elif rtype in REMOVABLE_TYPES:
+        hw.removable.append(item)
+        for resource in item.host_resources:
+            parsed = parse_host_resource(resource)
+            if parsed and parsed[0] == "file" and envelope.file(parsed[1]) is None:
+                hw.problems.append(f"Item {item.label!r}: HostResource {resource!r} names no File in References")
+    elif rtype in CONTROLLER_TYPES:
+        hw.controllers.append(item)
+    else:
+        hw.other.append(item)
+
+
+def _take_cpus(hw: Hardware, item: ResourceItem) -> None:
+    """The CPU count from a Processor Item's ``rasd:VirtualQuantity``; the
+    first such Item counts."""
+    if item.virtual_quantity is None or item.virtual_quantity < 1:
+        hw.problems.append(f"Item {item.label!r}: CPU Item without a positive VirtualQuantity")
+    elif hw.cpus is not None:
+        hw.notes.append(f"Item {item.label!r}: second CPU Item ignored")
+    else:
+        hw.cpus = item.virtual_quantity
+
+
+def _take_memory(hw: Hardware, item: ResourceItem) -> None:
+    """The memory in bytes from a Memory Item's ``rasd:VirtualQuantity``
+    and ``rasd:AllocationUnits`` (MiB when absent); the first such Item
+    counts."""
+    if item.virtual_quantity is None:
+        hw.problems.append(f"Item {item.label!r}: memory Item without VirtualQuantity")
+        return
+    try:
+        memory = quantity_to_bytes(item.virtual_quantity, item.allocation_units, default="byte * 2^20")
+    except UnitError as exc:
+        hw.problems.append(f"Item {item.label!r}: memory AllocationUnits: {exc}")
+        return
+    if hw.memory is not None:
+        hw.notes.append(f"Item {item.label!r}: second memory Item ignored")
+    else:
+        hw.memory = memory
+
+
+def _settle_disks(
+    envelope: Envelope, system: VirtualSystem, hw: Hardware, attached: dict[str, list[ResourceItem]]
+) -> None:
+    """After the Items: take every Disk when no Item attaches any (the only
+    system of the package), or list the Disks only other profiles attach;
+    then refuse delta disks."""
+    if len(envelope.virtual_systems) == 1 and not attaches_disks(system):
         # VirtualBox 2.2 and some hand-written packages list their disks in
         # the DiskSection and attach none of them: all of them are the VM's.
         for disk in envelope.disks:
@@ -226,7 +259,6 @@ def describe_hardware(envelope: Envelope, system: VirtualSystem, profile: str | 
     for attachment in hw.disks:
         if attachment.disk is not None and attachment.disk.parent_ref is not None:
             hw.problems.append(f"{attachment.label}: delta disks (ovf:parentRef) are not supported")
-    return hw
 
 
 def _virtualbox_nics(hw: Hardware, machine: VirtualBoxMachine) -> None:
