@@ -9,7 +9,10 @@ file, member or element concerned) and the bare :attr:`~Diagnostic.message`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+
 from ovfconverter.enums import Words
+from ovfconverter.parameters import Parameter, Part, parts_of, render
 
 
 class Code(Words):
@@ -30,14 +33,45 @@ class Diagnostic(str):
 
     :ivar code: a :class:`Code`.
     :ivar subject: the file, member or element concerned, or ``None``.
-    :ivar message: the text without the subject.
+    :ivar message: the text without the subject, parameters spelled as the
+        library names them.
+    :ivar parts: the message's parts: text and the caller's parameters it
+        names (:class:`~ovfconverter.parameters.Parameter`).
     """
 
     code: Code
     subject: str | None
     message: str
+    parts: tuple[Part, ...]
 
-    def __new__(cls, message: str, subject: str | None = None, code: Code = Code.SOURCE) -> Diagnostic:
-        self = super().__new__(cls, f"{subject}: {message}" if subject else message)
-        self.code, self.subject, self.message = code, subject, message
+    def __new__(cls, message: str | Sequence[Part], subject: str | None = None, code: Code = Code.SOURCE) -> Diagnostic:
+        parts = text_parts(message) if isinstance(message, str) else parts_of(message)
+        text = render(parts)
+        self = super().__new__(cls, f"{subject}: {text}" if subject else text)
+        self.code, self.subject, self.message, self.parts = code, subject, text, parts
         return self
+
+    def describe(self, spell: Callable[[Parameter], str] = str) -> str:
+        """The one line, each parameter spelled by ``spell`` (the command
+        line passes the flag that sets it)."""
+        text = render(self.parts, spell)
+        return f"{self.subject}: {text}" if self.subject else text
+
+
+def text_parts(text: str) -> tuple[Part, ...]:
+    """The parts of a warning or problem: a :class:`Diagnostic`'s (its
+    subject as text first), else the text as one part."""
+    if isinstance(text, Diagnostic):
+        return (f"{text.subject}: ", *text.parts) if text.subject else text.parts
+    return (text,)
+
+
+def join_parts(texts: Iterable[str], separator: str) -> tuple[Part, ...]:
+    """``separator.join(texts)`` as parts, keeping the parameters the texts
+    name (:func:`text_parts`)."""
+    joined: list[Part] = []
+    for index, text in enumerate(texts):
+        if index:
+            joined.append(separator)
+        joined.extend(text_parts(text))
+    return tuple(joined)

@@ -14,22 +14,42 @@ from __future__ import annotations
 
 import errno
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
+
+from ovfconverter.parameters import Parameter, Part, parts_of, render
 
 
 class OVFConverterError(Exception):
     """Base class of every error ovfconverter raises on purpose.
 
-    :param message: what is wrong, one line, no trailing full stop.
+    :param message: what is wrong, one line, no trailing full stop: a
+        string, or its parts where it names a caller's parameter
+        (:class:`~ovfconverter.parameters.Parameter`, e.g. ``("the output
+        exists; set ", Parameter("force"), " to replace it")``).
     :param subject: the file, member or element concerned; when given, the
         string form of the error is ``"<subject>: <message>"``.
+    :ivar message: the message as text, parameters spelled as the library
+        names them (``force``, ``nics[0]``).
+    :ivar parts: the message's parts (see :meth:`describe`).
     """
 
-    def __init__(self, message: str, subject: str | None = None) -> None:
-        self.message = message
+    def __init__(self, message: str | Sequence[Part], subject: str | None = None) -> None:
+        self.parts = parts_of(message)
+        self.message = render(self.parts)
         self.subject = subject
-        super().__init__(f"{subject}: {message}" if subject else message)
+        super().__init__(self.describe())
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        """The caller's parameters the message names, in order."""
+        return tuple(part for part in self.parts if isinstance(part, Parameter))
+
+    def describe(self, spell: Callable[[Parameter], str] = str) -> str:
+        """The one line, ``"<subject>: <message>"``, each parameter spelled
+        by ``spell`` (the command line passes the flag that sets it)."""
+        text = render(self.parts, spell)
+        return f"{self.subject}: {text}" if self.subject else text
 
 
 class PackageError(OVFConverterError):
@@ -85,7 +105,7 @@ class FileAccessError(OVFConverterError):
     """A file could not be read or written: permissions, a full file
     system, an I/O error.  ``errno`` is the operating system's code."""
 
-    def __init__(self, message: str, subject: str | None = None, code: int | None = None) -> None:
+    def __init__(self, message: str | Sequence[Part], subject: str | None = None, code: int | None = None) -> None:
         super().__init__(message, subject)
         self.errno = code
 
@@ -95,7 +115,7 @@ class CloudError(OVFConverterError):
     a request (Glance's HTTP status in :attr:`status`, ``None`` when no
     answer came)."""
 
-    def __init__(self, message: str, subject: str | None = None, status: int | None = None) -> None:
+    def __init__(self, message: str | Sequence[Part], subject: str | None = None, status: int | None = None) -> None:
         super().__init__(message, subject)
         self.status = status
 

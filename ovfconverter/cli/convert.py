@@ -12,6 +12,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from ovfconverter.cli.flags import spelled
 from ovfconverter.cli.terminal import escape_line
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def _as_json(result: OpenStackResult) -> dict[str, Any]:
         entry["id"] = done.id if done else None
         entry["upload_method"] = done.method if done else None
         images.append(entry)
-    return {"path": result.path, "images": images, "warnings": result.warnings}
+    return {"path": result.path, "images": images, "warnings": [spelled(w) for w in result.warnings]}
 
 
 def _attachments(specs: list[str]) -> dict[int, Any]:
@@ -168,7 +169,7 @@ def _run_domain(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         progress.close()
     if args.json:
         print(json.dumps({"path": result.path, "description": result.description, "disks": result.disks,
-                          "warnings": result.warnings}, indent=2))  # fmt: skip
+                          "warnings": [spelled(w) for w in result.warnings]}, indent=2))  # fmt: skip
     else:
         print(escape_line(f"{result.path}: {result.description.rsplit('/', 1)[-1]} and {len(result.disks)} disk(s)"))
         command = f"virsh define {result.description}" if args.to == "libvirt" else f"xl create {result.description}"

@@ -22,14 +22,16 @@ import sys
 import traceback
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ovfconverter.cli.convert import DOMAIN_ONLY, INTERIM_ONLY, OPENSTACK_ONLY
 from ovfconverter.cli.convert import TARGETS as INTERIM_TARGETS
 from ovfconverter.cli.convert import run_convert as run_interim
+from ovfconverter.cli.flags import spelled
 from ovfconverter.cli.parser import EXPORT_ONLY, IMPORT_ONLY, PROG, build_parser, net_values, property_values
 from ovfconverter.cli.progress import ProgressBars
 from ovfconverter.cli.terminal import escape_line, escape_text
+from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
 from ovfconverter.hub.ovf_envelope import ISO_FORMAT_URI
 
@@ -46,7 +48,17 @@ class _Formatter(logging.Formatter):
         prefix = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.DEBUG: "debug: "}.get(
             record.levelno, ""
         )
-        return f"{PROG}: {prefix}{escape_line(record.getMessage())}"
+        return f"{PROG}: {prefix}{escape_line(_message(record))}"
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The record's message, errors and warnings among its arguments spelled
+    with the command line's flags (the library names its parameters)."""
+    if isinstance(record.args, tuple) and any(isinstance(a, OVFConverterError | Diagnostic) for a in record.args):
+        return str(record.msg) % tuple(
+            spelled(a) if isinstance(a, OVFConverterError | Diagnostic) else a for a in record.args
+        )
+    return record.getMessage()
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -125,8 +137,15 @@ def _run_info(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         print(json.dumps(machine_json(machine), indent=2) if args.json else format_machine(machine))
         return 0
     info = read_package(args.package, args.deployment_option, progress, args.allow_hardlinks)
-    print(json.dumps(to_json(info), indent=2) if args.json else format_info(info))
+    print(json.dumps(_spelled_warnings(to_json(info), info.warnings), indent=2) if args.json else format_info(info))
     return 0
+
+
+def _spelled_warnings(data: dict[str, Any], warnings: Sequence[str]) -> dict[str, Any]:
+    """``data`` (a report's JSON) with its ``warnings`` spelled with the
+    command line's flags."""
+    data["warnings"] = [spelled(w) for w in warnings]
+    return data
 
 
 def _run_verify(args: argparse.Namespace, progress: ProgressBars | None) -> int:
@@ -134,7 +153,11 @@ def _run_verify(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter.info import to_json, verify_package
 
     report = verify_package(args.package, progress, args.schema, args.allow_hardlinks, args.ca)
-    print(json.dumps(to_json(report), indent=2) if args.json else format_verify(report))
+    print(
+        json.dumps(_spelled_warnings(to_json(report), report.warnings), indent=2)
+        if args.json
+        else format_verify(report)
+    )
     return 0 if report.ok else 1
 
 

@@ -6,6 +6,7 @@ the values come from the package, raw.
 
 from __future__ import annotations
 
+from ovfconverter.cli.flags import spelled
 from ovfconverter.cli.terminal import escape_lines
 from ovfconverter.info.machine import MachineInfo
 from ovfconverter.info.model import (
@@ -38,7 +39,7 @@ def _disk_line(disk: DiskInfo) -> str:
     if disk.image_virtual_size is not None and disk.capacity is not None and disk.image_virtual_size != disk.capacity:
         line += f", image says {_size(disk.image_virtual_size)}"
     if disk.problems:
-        line += "; REFUSED ON IMPORT: " + "; ".join(disk.problems)
+        line += "; REFUSED ON IMPORT: " + "; ".join(spelled(p) for p in disk.problems)
     return line
 
 
@@ -195,7 +196,7 @@ def format_info(info: PackageInfo) -> str:
         lines.append("ignored sections: " + ", ".join(info.ignored_sections))
     if info.warnings:
         lines.append("warnings:")
-        lines.extend(f"  - {w}" for w in info.warnings)
+        lines.extend(f"  - {spelled(w)}" for w in info.warnings)
     return escape_lines(lines)
 
 
@@ -236,7 +237,7 @@ def format_machine(info: MachineInfo) -> str:
         )
     if info.warnings:
         lines.append("warnings:")
-        lines.extend(f"  - {w}" for w in info.warnings)
+        lines.extend(f"  - {spelled(w)}" for w in info.warnings)
     return escape_lines(lines)
 
 
@@ -276,6 +277,6 @@ def format_verify(report: VerifyReport) -> str:
             lines.extend(f"  {v}" for v in report.schema_violations)
         else:
             lines.append(f"VALID     the descriptor conforms to {report.schema}")
-    lines.extend(f"problem: {p}" for p in report.problems)
+    lines.extend(f"problem: {spelled(p)}" for p in report.problems)
     lines.append(f"{report.path}: " + ("verified" if report.ok else "NOT verified"))
     return escape_lines(lines)

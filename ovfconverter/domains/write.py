@@ -33,6 +33,7 @@ from ovfconverter.model.libvirt import DomainType
 from ovfconverter.model.machine import Machine
 from ovfconverter.model.nocloud import SEED_EXTENSION
 from ovfconverter.package.staging import Staging, fsync_path
+from ovfconverter.parameters import Parameter
 from ovfconverter.pipelines.seed import SeedFiles, seed_volume
 from ovfconverter.progress import ProgressCallback
 
@@ -118,7 +119,7 @@ def _describe(
     bridges = {}
     for number, attach in options.attachments.items():
         if attach.type.value != "bridge":
-            raise OptionError(f"--net {number}: Xen NICs join bridges only (bridge=NAME)")
+            raise OptionError((Parameter("attachments", number), ": Xen NICs join bridges only (bridge=NAME)"))
         bridges[number] = attach.source
     xen = machine_to_xl(
         machine,
@@ -201,4 +202,6 @@ def _refuse_overlap(final: str, sources: Sequence[str]) -> None:
     for source in sources:
         real = os.path.realpath(source)
         if real == target or real.startswith(target + os.sep):
-            raise OptionError(f"the output {final} would replace the source {source}: choose another --output-dir")
+            raise OptionError(
+                (f"the output {final} would replace the source {source}: choose another ", Parameter("output_dir"))
+            )

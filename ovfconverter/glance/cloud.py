@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ovfconverter.errors import CloudError, MissingToolError
+from ovfconverter.parameters import Parameter
 
 if TYPE_CHECKING:  # pragma: no cover
     from openstack.connection import Connection
@@ -95,8 +96,11 @@ def cloud_error(exc: BaseException, subject: str) -> CloudError:
         return http_error(exc, subject)
     if isinstance(exc, ksa.MissingRequiredOptions | ksa.NoMatchingPlugin):
         return CloudError(
-            f"no usable OpenStack configuration ({quote(str(exc))}): "
-            "name a cloud of clouds.yaml with --os-cloud, or set the OS_* variables (OS_AUTH_URL...)",
+            (
+                f"no usable OpenStack configuration ({quote(str(exc))}): name a cloud of clouds.yaml with ",
+                Parameter("cloud"),
+                ", or set the OS_* variables (OS_AUTH_URL...)",
+            ),
             subject,
         )
     if isinstance(exc, sdk.ConfigException):

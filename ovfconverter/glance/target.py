@@ -34,6 +34,7 @@ from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.machine import Machine
 from ovfconverter.model.openstack import DiskFormat, GlanceImage, ImageData
 from ovfconverter.package.staging import Staging, fsync_path
+from ovfconverter.parameters import Parameter
 from ovfconverter.progress import Meter, ProgressCallback
 
 _READ_SIZE = 1 << 20
@@ -154,7 +155,9 @@ def _refuse_overlap(final: str, sources: Sequence[str]) -> None:
     for source in sources:
         real = os.path.realpath(source)
         if real == target or real.startswith(target + os.sep):
-            raise OptionError(f"the output {final} would replace the source {source}: choose another --output-dir")
+            raise OptionError(
+                (f"the output {final} would replace the source {source}: choose another ", Parameter("output_dir"))
+            )
 
 
 @os_errors_as_ours

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ovfconverter.errors import CloudError, OVFConverterError
 from ovfconverter.glance.cloud import CloudOptions, cloud_error, http_error, image_proxy, quote
 from ovfconverter.model.openstack import GlanceImage, ImageStatus
+from ovfconverter.parameters import Parameter
 from ovfconverter.progress import Meter, ProgressCallback
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -217,7 +218,13 @@ def _upload_one(
     created.append(image.id)
     offered = GLANCE_DIRECT in (image.image_import_methods or [])
     if method is UploadMethod.IMPORT and not offered:
-        raise CloudError("the cloud does not offer glance-direct interoperable import (use --upload-method put)")
+        raise CloudError(
+            (
+                "the cloud does not offer glance-direct interoperable import (use ",
+                Parameter("method", value=UploadMethod.PUT.value),
+                ")",
+            )
+        )
     direct = offered and method is not UploadMethod.PUT
     _send(images, image, path, record, direct, progress)
     current = _wait_active(images, image, options) if direct else images.get_image(image.id)
@@ -278,7 +285,7 @@ def upload_images(
             except CloudError as exc:
                 if exc.subject:
                     raise
-                raise CloudError(exc.message, record.name, exc.status) from exc
+                raise CloudError(exc.parts, record.name, exc.status) from exc
             except OVFConverterError:
                 raise
             except Exception as exc:
@@ -287,7 +294,7 @@ def upload_images(
         left = _delete_all(images, created)
         if left and isinstance(exc, CloudError):
             raise CloudError(
-                f"{exc.message}; these images could not be deleted: {', '.join(left)}", exc.subject, exc.status
+                (*exc.parts, f"; these images could not be deleted: {', '.join(left)}"), exc.subject, exc.status
             ) from exc
         raise
     return done

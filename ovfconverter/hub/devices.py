@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.model.machine import (
     Bus,
     Chipset,
@@ -49,6 +50,7 @@ from ovfconverter.model.machine import (
     OsFamily,
     RemovableDrive,
 )
+from ovfconverter.parameters import Parameter
 
 
 class TargetKind(enum.Enum):
@@ -394,18 +396,22 @@ def _kept(ctx: _Context, source: Storage | None) -> tuple[Storage | None, str]:
 
 
 def _choose_disk(ctx: _Context, source: Storage | None, boot: bool, label: str) -> tuple[Storage, list[str]]:
-    caps, notes = ctx.caps, []
+    caps, notes = ctx.caps, list[str]()
     universal = caps.universal(ctx.chipset)
     want_virtio = ctx.policy is DevicePolicy.VIRTIO or (ctx.policy is DevicePolicy.AUTO and ctx.virtio.disk)
     if want_virtio and VIRTIO_BLK in caps.storage:
         choice: Storage | None = VIRTIO_BLK
-        why = "--virtio" if ctx.policy is DevicePolicy.VIRTIO else ctx.virtio.reason
+        why: str | Parameter = (
+            Parameter("policy", value=DevicePolicy.VIRTIO.value)
+            if ctx.policy is DevicePolicy.VIRTIO
+            else ctx.virtio.reason
+        )
     else:
         choice, why = _kept(ctx, source)
     if choice is None:
         choice = universal
     if why and choice != source:
-        notes.append(f"{label}: {why}: using {choice}")
+        notes.append(Diagnostic((f"{label}: ", why, f": using {choice}")))
     bootable = caps.bootable.get(ctx.firmware, frozenset())
     if boot and choice not in bootable:
         if ctx.policy is DevicePolicy.KEEP:

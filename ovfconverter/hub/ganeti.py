@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import OptionError
 from ovfconverter.hub.devices import ganeti_kvm_devices
 from ovfconverter.model.ganeti import (
@@ -52,6 +53,7 @@ from ovfconverter.model.machine import (
     frozen_map,
 )
 from ovfconverter.model.units import MIB
+from ovfconverter.parameters import Parameter
 
 _SIZE_PARAMS = ("maxmem", "minmem", "memory")
 _INT_PARAMS = ("vcpus", "spindle_use")
@@ -258,7 +260,7 @@ def export_problems(config: InstanceExport, needs: Needs) -> list[str]:
         if config.hypervisor and config.hypervisor not in HYPERVISORS:
             problems.append(f"hypervisor {config.hypervisor!r} is not one Ganeti knows")
         if not config.os:
-            problems.append("no OS ([export] os; --external exports without it)")
+            problems.append(Diagnostic(("no OS ([export] os; ", Parameter("external"), " exports without it)")))
     compression = (config.export_extra.get("compression") or "none").strip().lower()
     if compression not in ("none", "gzip"):
         problems.append(f"[export] compression {compression!r} is not supported (none or gzip)")

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import OptionError
 from ovfconverter.model.ganeti import (
     BACKEND_PARAMETERS,
@@ -44,6 +45,7 @@ from ovfconverter.model.ganeti import (
 from ovfconverter.model.machine import Disk, Firmware, GanetiNicSettings, GanetiSettings, ImageRef, Machine, Nic
 from ovfconverter.model.properties import MAX_PARAMETER_SIZE, OS_PARAMETER, OS_PRIVATE_PARAMETER, os_parameters
 from ovfconverter.model.units import MIB, bytes_to_mib_ceil, parse_size
+from ovfconverter.parameters import Parameter, Part
 
 _SIZE_PARAMS = ("maxmem", "minmem", "memory")
 _INT_PARAMS = ("vcpus", "spindle_use")
@@ -126,17 +128,19 @@ def _checked_params(params: dict[str, str], what: str) -> dict[str, str]:
     return params
 
 
-def _backend_value(key: str, value: str, source: str) -> str:
+def _backend_value(key: str, value: str, source: Part) -> str:
     if key in _SIZE_PARAMS:
         return str(parse_size(value) // MIB)
     if key in _INT_PARAMS:
         text = value.strip()
         if not (text.isascii() and text.isdigit() and len(text) <= 9) or (key == "vcpus" and int(text) < 1):
-            raise OptionError(f"{source} {key} {value!r} is not a positive whole number")
+            raise OptionError((source, f" {key} {value!r} is not a positive whole number"))
         return str(int(text))
     if key in _BOOL_PARAMS:
-        return normalize_bool(value, f"{source} {key}")
-    raise OptionError(f"{source} {key!r} is not a Ganeti backend parameter ({', '.join(sorted(BACKEND_PARAMETERS))})")
+        return normalize_bool(
+            value, Parameter("backend_parameters", key) if isinstance(source, Parameter) else f"{source} {key}"
+        )
+    raise OptionError((source, f" {key!r} is not a Ganeti backend parameter ({', '.join(sorted(BACKEND_PARAMETERS))})"))
 
 
 def _backend(machine: Machine, overrides: InstanceOverrides, warnings: list[str]) -> dict[str, str]:
@@ -148,7 +152,7 @@ def _backend(machine: Machine, overrides: InstanceOverrides, warnings: list[str]
             try:
                 backend[key] = _backend_value(key, value, "Ganeti section backend parameter")
             except OptionError as exc:
-                warnings.append(f"{exc.message}; ignored")
+                warnings.append(Diagnostic((*exc.parts, "; ignored")))
     if machine.cpus is not None:
         backend["vcpus"] = str(machine.cpus.count)
     if machine.memory is not None:
@@ -163,7 +167,7 @@ def _backend(machine: Machine, overrides: InstanceOverrides, warnings: list[str]
 
     user: dict[str, str | None] = {}
     for key, given in overrides.backend_parameters.items():
-        user[key] = None if given is None else _backend_value(key, given, "-B")
+        user[key] = None if given is None else _backend_value(key, given, Parameter("backend_parameters"))
     user_memory = user.get("memory")
     if user_memory is not None:
         del user["memory"]
@@ -202,12 +206,12 @@ def _nic_from_machine(nic: Nic, warnings: list[str]) -> tuple[GanetiNic, str | N
     return ganeti, None
 
 
-def _apply_nic_values(nic: GanetiNic, values: Mapping[str, str | None], source: str) -> None:
+def _apply_nic_values(nic: GanetiNic, values: Mapping[str, str | None], source: Part) -> None:
     for key, value in values.items():
         if key == "bridge":
             key = "link"
         if key not in _NIC_OPTION_KEYS:
-            raise OptionError(f"{source}: unknown NIC parameter {key!r} ({', '.join(_NIC_OPTION_KEYS)})")
+            raise OptionError((source, f": unknown NIC parameter {key!r} ({', '.join(_NIC_OPTION_KEYS)})"))
         if value is not None and value.strip().lower() in ("", "none"):
             value = None
         setattr(nic, key, value)
@@ -258,9 +262,15 @@ def _unknown_networks_note(unknown: dict[str, list[int]], cluster_networks: froz
         if cluster_networks is not None
         else "not run on a Ganeti node, so not taken as a Ganeti network"
     )
-    return (
-        "; ".join(parts) + f": {why}; the cluster's default NIC mode and link apply unless the package gives them "
-        "(--net N:network=NAME picks a Ganeti network, --net N:link=BRIDGE a bridge)"
+    return Diagnostic(
+        (
+            "; ".join(parts) + f": {why}; the cluster's default NIC mode and link apply unless the package gives "
+            "them (",
+            Parameter("nics"),
+            " N:network=NAME picks a Ganeti network, ",
+            Parameter("nics"),
+            " N:link=BRIDGE a bridge)",
+        )
     )
 
 
@@ -311,10 +321,12 @@ def _nics(
             unknown.setdefault(network, []).append(index)
     for index in sorted(overrides.nics):
         if index > len(nics):
-            raise OptionError(f"--net {index}: NIC {len(nics)} must be given first (NIC indices are contiguous)")
+            raise OptionError(
+                (Parameter("nics", index), f": NIC {len(nics)} must be given first (NIC indices are contiguous)")
+            )
         if index == len(nics):
             nics.append(GanetiNic())
-        _apply_nic_values(nics[index], overrides.nics[index], f"--net {index}")
+        _apply_nic_values(nics[index], overrides.nics[index], Parameter("nics", index))
     if len(nics) > MAX_NICS:
         raise OptionError(f"the instance would have {len(nics)} NICs; Ganeti allows {MAX_NICS}")
     checked = [_checked_nic(nic, index) for index, nic in enumerate(nics)]
@@ -322,8 +334,13 @@ def _nics(
         nic = checked[index]
         if nic.network and ({"mode", "link"} & set(values)) and "network" not in values:
             warnings.append(
-                f"--net {index}: NIC {index} is on network {nic.network!r}, so Ganeti takes its mode and link "
-                "from the network and ignores the ones given (add network=none to use them)"
+                Diagnostic(
+                    (
+                        Parameter("nics", index),
+                        f": NIC {index} is on network {nic.network!r}, so Ganeti takes its mode and link "
+                        "from the network and ignores the ones given (add network=none to use them)",
+                    )
+                )
             )
     if unknown:
         warnings.append(_unknown_networks_note(unknown, cluster_networks))
@@ -342,16 +359,23 @@ def _disks(machine: Machine, overrides: InstanceOverrides, warnings: list[str]) 
         plans.append(plan)
     for index in sorted(overrides.disks):
         if index > len(plans):
-            raise OptionError(f"--disk {index}: disk {len(plans)} must be given first (disk indices are contiguous)")
-        blank = DiskPlan(index=index, label=f"--disk {index}", blank_size=overrides.disks[index])
+            raise OptionError(
+                (Parameter("disks", index), f": disk {len(plans)} must be given first (disk indices are contiguous)")
+            )
+        blank = DiskPlan(index=index, label=f"new disk {index}", blank_size=overrides.disks[index])
         if index == len(plans):
             plans.append(blank)
         else:
             replaced = plans[index]
             holding = f" (File {replaced.image.name!r})" if replaced.image is not None else ""
             warnings.append(
-                f"--disk {index} replaces disk {index}, {replaced.label}{holding}, with a new empty disk of "
-                f"{overrides.disks[index]} bytes: the package's disk is not imported"
+                Diagnostic(
+                    (
+                        Parameter("disks", index),
+                        f" replaces disk {index}, {replaced.label}{holding}, with a new empty disk of "
+                        f"{overrides.disks[index]} bytes: the package's disk is not imported",
+                    )
+                )
             )
             plans[index] = blank
     if len(plans) > MAX_DISKS:
@@ -370,19 +394,21 @@ def _disks(machine: Machine, overrides: InstanceOverrides, warnings: list[str]) 
 def _instance_name(machine: Machine, overrides: InstanceOverrides) -> str:
     name = overrides.name or machine.name
     if not name:
-        raise OptionError("the package names no virtual system: give an instance name with -n/--name")
+        raise OptionError(("the package names no virtual system: give an instance name with ", Parameter("name")))
     if overrides.name:
-        return validate_instance_name(name, "--name")
+        return validate_instance_name(name, Parameter("name"))
     try:
         return validate_instance_name(name, "the virtual system's name")
     except OptionError as exc:
-        raise OptionError(f"{exc.message}; give one with -n/--name") from None
+        raise OptionError((*exc.parts, "; give one with ", Parameter("name"))) from None
 
 
 def _os_name(settings: GanetiSettings | None, overrides: InstanceOverrides) -> str:
     os_name = overrides.os_type or (settings.os_name if settings else None)
     if not os_name:
-        raise OptionError("the package names no Ganeti OS: give one with -o/--os-type (Ganeti needs it)")
+        raise OptionError(
+            ("the package names no Ganeti OS: give one with ", Parameter("os_type"), " (Ganeti needs it)")
+        )
     return validate_os_name(os_name)
 
 
@@ -412,9 +438,14 @@ def _os_parameters(
     passed = [name for name in (OS_PARAMETER, OS_PRIVATE_PARAMETER) if name in checked or name in secret]
     if passed:
         warnings.append(
-            f"the package's properties go to the OS parameter(s) {' and '.join(passed)}: the OS definition "
-            "must list them in its parameters.list, or gnt-backup import refuses them "
-            "(--os-parameters=-ovf_properties,-ovf_private_properties leaves them out; doc/mapping.rst, 'Properties')"
+            Diagnostic(
+                (
+                    f"the package's properties go to the OS parameter(s) {' and '.join(passed)}: the OS definition "
+                    "must list them in its parameters.list, or gnt-backup import refuses them (",
+                    Parameter("os_parameters", value=f"-{OS_PARAMETER},-{OS_PRIVATE_PARAMETER}"),
+                    " leaves them out; doc/mapping.rst, 'Properties')",
+                )
+            )
         )
     return checked, secret
 
@@ -456,8 +487,14 @@ def plan_instance(
     os_params, os_private = _os_parameters(machine, os_params, overrides, warnings)
     if machine.firmware is Firmware.EFI:
         warnings.append(
-            "the VM boots with UEFI; Ganeti's kvm has no UEFI parameter: give the instance OVMF yourself "
-            "(e.g. -H kvm:kvm_extra=...) or it will not boot"
+            Diagnostic(
+                (
+                    "the VM boots with UEFI; Ganeti's kvm has no UEFI parameter: give the instance OVMF yourself "
+                    "(e.g. ",
+                    Parameter("hypervisor_parameters", value="kvm:kvm_extra=..."),
+                    ") or it will not boot",
+                )
+            )
         )
 
     config = InstanceExport(
@@ -475,6 +512,12 @@ def plan_instance(
     disks = _disks(machine, overrides, warnings)
     if not disks and not config.nics:
         raise OptionError(
-            "the instance would have no disk and no NIC: add one with --disk or --net (Ganeti requires it)"
+            (
+                "the instance would have no disk and no NIC: add one with ",
+                Parameter("disks"),
+                " or ",
+                Parameter("nics"),
+                " (Ganeti requires it)",
+            )
         )
     return InstancePlan(config=config, disks=disks, warnings=warnings)

@@ -12,6 +12,7 @@ import re
 
 from ovfconverter.errors import TargetError
 from ovfconverter.model.machine import Machine
+from ovfconverter.parameters import Parameter
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
@@ -28,7 +29,11 @@ def vm_name(machine: Machine, target: str) -> str:
     name = machine.name if machine.name else "vm"
     if not _NAME.fullmatch(name):
         raise TargetError(
-            f"VM name {name!r} is not usable for {target}: use letters, digits and ._+- (at most 64), or choose one with -n"
+            (
+                f"VM name {name!r} is not usable for {target}: use letters, digits and ._+- (at most 64), "
+                "or choose one with ",
+                Parameter("name"),
+            )
         )
     return name
 

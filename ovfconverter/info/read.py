@@ -13,6 +13,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.disks.inspector import HEAD_SIZE, Inspection, inspect_image
 from ovfconverter.errors import (
     ManifestError,
@@ -80,7 +81,7 @@ def _unreadable(package: Package, ref: FileReference) -> str:
     try:
         package.file_ranges(ref)
     except UnsafeInputError as exc:
-        return f"file {ref.href!r} (File {ref.id!r}) is refused: {exc.message}"
+        return Diagnostic((f"file {ref.href!r} (File {ref.id!r}) is refused: ", *exc.parts))
     except PackageError:
         pass
     return f"file {ref.href!r} (File {ref.id!r}) is missing from the package"
@@ -253,7 +254,7 @@ def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> li
         hw = describe_hardware(envelope, system, profile)
         warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in hw.problems + hw.notes)
         values = resolve_properties(system.properties, profile, {})
-        warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in values.warnings)
+        warnings.extend(Diagnostic(text, f"VirtualSystem {system.id!r}") for text in values.warnings)
         if hw.unused_disks:
             warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in unused_disk_notes(envelope, hw)[:1])
         osys = system.operating_system
@@ -375,7 +376,7 @@ def _disk_infos(
                 info.image_virtual_size = inspection.virtual_size if inspection.format != "raw" else None
                 info.problems = list(inspection.problems)
             except OVFConverterError as exc:
-                info.problems = [exc.message]
+                info.problems = [Diagnostic(exc.parts)]
         disks.append(info)
     return disks
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from ovfconverter.errors import OptionError
+from ovfconverter.parameters import Part
 
 NIC_MODES = frozenset({"bridged", "routed", "openvswitch", "pool"})
 """NIC modes Ganeti 3.0 accepts (``constants.NIC_VALID_MODES``)."""
@@ -44,7 +45,7 @@ _NETWORK_NAME_RE = re.compile(r"^[A-Za-z0-9_.:+ -]{1,128}$")
 _BOOL_WORDS = {"true": "True", "false": "False", "yes": "True", "no": "False", "1": "True", "0": "False"}
 
 
-def validate_instance_name(name: str, what: str = "instance name") -> str:
+def validate_instance_name(name: str, what: Part = "instance name") -> str:
     """Check ``name`` as Ganeti checks host names
     (``netutils.Hostname.GetNormalizedName``: ``[a-z0-9._-]``, case-folded,
     no empty label) and return it unchanged.
@@ -54,7 +55,7 @@ def validate_instance_name(name: str, what: str = "instance name") -> str:
     folded = name.lower()
     if not _HOSTNAME_RE.match(folded) or ".." in folded or folded.startswith("."):
         raise OptionError(
-            f"{what} {name!r} is not a valid Ganeti instance name (letters, digits, '.', '_' and '-' only)"
+            (what, f" {name!r} is not a valid Ganeti instance name (letters, digits, '.', '_' and '-' only)")
         )
     return name
 
@@ -136,14 +137,14 @@ def validate_network_name(name: str) -> str:
     return name
 
 
-def normalize_bool(value: str, what: str) -> str:
+def normalize_bool(value: str, what: Part) -> str:
     """Return a boolean parameter as Ganeti writes it (``True``/``False``).
 
     :raises OptionError: not a boolean word.
     """
     word = _BOOL_WORDS.get(value.strip().lower())
     if word is None:
-        raise OptionError(f"{what} {value!r} is not a boolean (true or false)")
+        raise OptionError((what, f" {value!r} is not a boolean (true or false)"))
     return word
 
 

@@ -30,10 +30,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import OptionError
 from ovfconverter.model.envelope import ProductProperty, VirtualDisk
 from ovfconverter.model.machine import Product
 from ovfconverter.model.units import UnitError, quantity_to_bytes
+from ovfconverter.parameters import Parameter
 
 OS_PARAMETER = "ovf_properties"
 """The ``[os]`` parameter holding the non-password properties."""
@@ -273,11 +275,14 @@ def _find(props: Sequence[ProductProperty], key: str) -> ProductProperty:
         return matches[0]
     if matches:
         names = ", ".join(repr(p.key) for p in matches)
-        raise OptionError(f"--property {key!r} names several properties ({names}): give the full key")
+        raise OptionError((Parameter("properties", key), f" names several properties ({names}): give the full key"))
     known = ", ".join(repr(p.key) for p in props[:12]) + (", ..." if len(props) > 12 else "")
     raise OptionError(
-        f"--property {key!r} is not a property of the package"
-        + (f" (its properties: {known}; 'ovfconverter info' lists them)" if props else " (it has none)")
+        (
+            Parameter("properties", key),
+            " is not a property of the package"
+            + (f" (its properties: {known}; 'ovfconverter info' lists them)" if props else " (it has none)"),
+        )
     )
 
 
@@ -304,9 +309,11 @@ def resolve_properties(
     for key, value in given.items():
         prop = _find(unique, key)
         if not prop.user_configurable:
-            raise OptionError(f"--property {key!r}: the package does not let users set it (ovf:userConfigurable)")
+            raise OptionError(
+                (Parameter("properties", key), ": the package does not let users set it (ovf:userConfigurable)")
+            )
         if prop.key in chosen:
-            raise OptionError(f"--property {key!r}: property {prop.key!r} is given twice")
+            raise OptionError((Parameter("properties", key), f": property {prop.key!r} is given twice"))
         chosen[prop.key] = check_value(prop, value)
     for prop in unique:
         result.warnings.extend(_declaration_warnings(prop))
@@ -320,8 +327,12 @@ def resolve_properties(
             value = check_value(prop, value)
         except OptionError as exc:
             what = "has no value" if source is ValueSource.UNSET else "has a default that does not fit"
-            hint = f"give one with --property {prop.key}=..." if prop.user_configurable else "not user-configurable"
-            result.warnings.append(f"property {prop.key!r} {what} ({exc.message.split(': ', 1)[-1]}); {hint}")
+            text = f"property {prop.key!r} {what} ({exc.message.split(': ', 1)[-1]}); "
+            result.warnings.append(
+                Diagnostic((text, "give one with ", Parameter("properties"), f" {prop.key}=..."))
+                if prop.user_configurable
+                else Diagnostic(text + "not user-configurable")
+            )
         result.settings.append(PropertySetting(prop, value, source))
     return result
 

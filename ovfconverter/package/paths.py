@@ -18,6 +18,7 @@ import re
 import stat
 
 from ovfconverter.errors import MissingFileError, PackageError, UnsafeInputError
+from ovfconverter.parameters import Parameter
 
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -53,8 +54,12 @@ def check_links(info: os.stat_result, what: str, where: str, allow_hardlinks: bo
     """
     if info.st_nlink > 1 and not allow_hardlinks:
         raise UnsafeInputError(
-            f"{what} has {info.st_nlink} hard links: it may be a link to a file elsewhere on this file system; "
-            "refusing (--allow-hardlinks accepts it)",
+            (
+                f"{what} has {info.st_nlink} hard links: it may be a link to a file elsewhere on this file system; "
+                "refusing (",
+                Parameter("allow_hardlinks"),
+                " accepts it)",
+            ),
             where,
         )
 

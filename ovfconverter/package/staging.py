@@ -17,6 +17,7 @@ import tempfile
 from types import TracebackType
 
 from ovfconverter.errors import OutputExistsError, PackageError
+from ovfconverter.parameters import Parameter
 
 
 def fsync_path(path: str) -> None:
@@ -59,7 +60,7 @@ class Staging:
         :raises OutputExistsError: it exists.
         """
         if os.path.lexists(final) and not force:
-            raise OutputExistsError(f"{final} already exists; use --force to replace it")
+            raise OutputExistsError((f"{final} already exists; use ", Parameter("force"), " to replace it"))
 
     def commit(self, final: str, force: bool) -> None:
         """Move ``result`` (a file or folder the caller made) to ``final``.

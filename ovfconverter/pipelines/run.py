@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from types import TracebackType
 
 from ovfconverter.diagnostics import Code, Diagnostic
 from ovfconverter.package.staging import Staging
+from ovfconverter.parameters import Part
 from ovfconverter.progress import ProgressCallback
 
 log = logging.getLogger("ovfconverter")
@@ -59,8 +61,12 @@ class Run:
         """The scratch folder (removed at the end, whatever happens)."""
         return self.staging.work
 
-    def warn(self, message: str, subject: str | None = None, code: Code = Code.SOURCE) -> None:
+    def warn(self, message: str | Sequence[Part], subject: str | None = None, code: Code = Code.SOURCE) -> None:
         """Record and log a warning.
+
+        :param message: its text, or its parts where it names a caller's
+            parameter (a :class:`~ovfconverter.diagnostics.Diagnostic`
+            keeps its parts).
 
         :param subject: the file or member it is about.
         :param code: what it reports (:class:`~ovfconverter.diagnostics.Code`).

@@ -22,7 +22,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ovfconverter.diagnostics import Code
+from ovfconverter.diagnostics import Code, Diagnostic, join_parts, text_parts
 from ovfconverter.disks.inspector import inspect_image
 from ovfconverter.disks.to_raw import SourceImage
 from ovfconverter.errors import ConfigError, DiskImageError, UnsafeInputError
@@ -100,11 +100,11 @@ def check_export(
         try:
             dumps.append(DumpFile(index, dump_path(folder, disk.dump, index, allow_hardlinks), disk.size))
         except (ConfigError, UnsafeInputError) as exc:
-            problems.append(exc.message)
+            problems.append(Diagnostic(exc.parts))
     if len(problems) == 1:
-        raise ConfigError(f"cannot export: {problems[0]}", where)
+        raise ConfigError(("cannot export: ", *text_parts(problems[0])), where)
     if problems:
-        raise ConfigError(f"cannot export, {len(problems)} problems: " + "; ".join(problems), where)
+        raise ConfigError((f"cannot export, {len(problems)} problems: ", *join_parts(problems, "; ")), where)
     return dumps
 
 

@@ -53,6 +53,7 @@ from ovfconverter.model.machine import Disk, Firmware, Machine, Needs
 from ovfconverter.model.properties import PropertyValues, disk_capacity, effective_products, resolve_properties
 from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.verify import FileCheck, FileStatus, verify_manifest
+from ovfconverter.parameters import Parameter
 from ovfconverter.pipelines.run import Run
 from ovfconverter.pipelines.source import ImageBytes, Source, SourceOptions
 
@@ -73,11 +74,14 @@ def select_system(envelope: Envelope, wanted: str | None, where: str) -> Virtual
         for system in systems:
             if system.id == wanted:
                 return system
-        raise OptionError(f"--virtual-system {wanted!r} is not in the package, which holds {ids}")
+        raise OptionError((Parameter("virtual_system"), f" {wanted!r} is not in the package, which holds {ids}"))
     if len(systems) > 1 or envelope.collection_id is not None:
         raise PackageError(
-            f"the package is a VirtualSystemCollection of {len(systems)} virtual systems ({ids}); "
-            "choose one with --virtual-system ID",
+            (
+                f"the package is a VirtualSystemCollection of {len(systems)} virtual systems ({ids}); choose one with ",
+                Parameter("virtual_system"),
+                " ID",
+            ),
             where,
         )
     return systems[0]
@@ -92,7 +96,9 @@ def select_profile(envelope: Envelope, wanted: str | None) -> str | None:
         ids = [option.id for option in envelope.deployment_options]
         if wanted not in ids:
             known = ", ".join(repr(i) for i in ids) or "none"
-            raise OptionError(f"--deployment-option {wanted!r} is not a profile of the package (profiles: {known})")
+            raise OptionError(
+                (Parameter("deployment_option"), f" {wanted!r} is not a profile of the package (profiles: {known})")
+            )
         return wanted
     default = envelope.default_configuration()
     return default.id if default else None
@@ -107,7 +113,10 @@ def check_eula(system: VirtualSystem, accepted: bool) -> None:
     if system.eulas and not accepted:
         count = "a license agreement" if len(system.eulas) == 1 else f"{len(system.eulas)} license agreements"
         raise OptionError(
-            f"the package has {count} (EulaSection): read it with 'ovfconverter info' and accept it with --accept-eula"
+            (
+                f"the package has {count} (EulaSection): read it with 'ovfconverter info' and accept it with ",
+                Parameter("accept_eula"),
+            )
         )
 
 

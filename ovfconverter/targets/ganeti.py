@@ -26,6 +26,7 @@ from ovfconverter.model.machine import Machine
 from ovfconverter.model.units import MIB, bytes_to_mib_ceil
 from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.staging import fsync_path
+from ovfconverter.parameters import Parameter
 from ovfconverter.pipelines.run import Run
 from ovfconverter.pipelines.seed import SeedFiles, read_seed_files, seed_volume
 from ovfconverter.pipelines.source import ImageBytes, Source
@@ -221,9 +222,13 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
         staging.check_target(final, self.options.force)
         if self.node is not None and not is_below(self.node.export_dir, final):
             run.warn(
-                f"{final} is not below {self.node.export_dir}, the only folder gnt-backup import reads disk dumps "
-                f"from: imported from here, the instance gets blank disks; move the folder there first "
-                f"(or import with --output-dir {self.node.export_dir})",
+                (
+                    f"{final} is not below {self.node.export_dir}, the only folder gnt-backup import reads disk "
+                    "dumps from: imported from here, the instance gets blank disks; move the folder there first "
+                    "(or import with ",
+                    Parameter("output_dir"),
+                    f" {self.node.export_dir})",
+                ),
                 code=Code.PLACE,
             )
         with_images = [disk for disk in plan.disks if disk.image is not None and disk.image.key != SEED_KEY]

@@ -39,6 +39,7 @@ from ovfconverter.model.ganeti import validate_instance_name
 from ovfconverter.model.machine import Disk, Machine, Needs
 from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.writer import FolderWriter, OvaPackageWriter
+from ovfconverter.parameters import Parameter
 from ovfconverter.pipelines.run import Run
 from ovfconverter.pipelines.seed import SeedFiles, read_seed_files
 from ovfconverter.pipelines.source import ImageBytes, Source
@@ -182,7 +183,7 @@ def check_options(options: ExportOptions) -> None:
     if options.threads is not None and not 1 <= options.threads <= 64:
         raise OptionError(f"thread count {options.threads} is not between 1 and 64")
     if options.name is not None:
-        validate_instance_name(options.name, "--name")
+        validate_instance_name(options.name, Parameter("name"))
 
 
 def member_names(name: str, count: int, extension: str, compressed: bool) -> tuple[str, str, list[str]]:
@@ -293,7 +294,7 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
         options = self.options
         name = options.name or machine.name
         if not name:
-            raise OptionError("the virtual system has no name: give one with --name")
+            raise OptionError(("the virtual system has no name: give one with ", Parameter("name")))
         output = target_format(options.format, options.vmdk_subformat)
         warnings = [f"{drive.label} (removable drive) is not written" for drive in machine.removable]
         published = publish(
@@ -354,8 +355,12 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
             )
         if is_below(export_dir(), final):
             run.warn(
-                f"{final} is inside Ganeti's export folder {export_dir()}: gnt-backup remove, or the next "
-                "gnt-backup export of the instance, deletes it with the export (give --output-dir elsewhere)",
+                (
+                    f"{final} is inside Ganeti's export folder {export_dir()}: gnt-backup remove, or the next "
+                    "gnt-backup export of the instance, deletes it with the export (give ",
+                    Parameter("output_dir"),
+                    " elsewhere)",
+                ),
                 code=Code.PLACE,
             )
         staging = run.staging

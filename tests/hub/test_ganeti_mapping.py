@@ -117,7 +117,7 @@ def test_export_problems_speak_config_ini_and_follow_the_needs() -> None:
         "no instance name ([instance] name)",
         "no CPU count ([backend] vcpus)",
         "no memory size ([backend] maxmem or memory)",
-        "no OS ([export] os; --external exports without it)",
+        "no OS ([export] os; external exports without it)",
         "nic0_mode 'nic' is not a Ganeti NIC mode (bridged, openvswitch, pool, routed)",
         "nic0_mac: MAC address 'xyz' is not six colon-separated octets",
     ]

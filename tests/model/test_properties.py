@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import OptionError
 from ovfconverter.model.envelope import ProductProperty, VirtualDisk
 from ovfconverter.model.machine import Product, Property
@@ -29,6 +30,7 @@ from ovfconverter.model.properties import (
     resolve_properties,
 )
 from ovfconverter.model.units import GIB
+from ovfconverter.parameters import Parameter
 
 
 def prop(key: str = "p", **kwargs) -> ProductProperty:
@@ -172,16 +174,19 @@ def test_unset_values_are_empty_and_warned_about_when_they_do_not_fit() -> None:
     assert values.settings[0].source is ValueSource.UNSET
     assert values.warnings == [
         "property 'org.example.hostname' has no value ('' is shorter than MinLen(1)); "
-        "give one with --property org.example.hostname=..."
+        "give one with properties org.example.hostname=..."
     ]
+    # the parameter is a part of the warning: the command line spells it --property
+    warning = values.warnings[0]
+    assert isinstance(warning, Diagnostic) and Parameter("properties") in warning.parts
 
 
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ({"port": "1"}, "--property 'port' names several properties ('org.example.port', 'other.port')"),
-        ({"nope": "1"}, "--property 'nope' is not a property of the package (its properties: 'org.example.hostname'"),
-        ({"build": "8"}, "--property 'build': the package does not let users set it"),
+        ({"port": "1"}, "properties['port'] names several properties ('org.example.port', 'other.port')"),
+        ({"nope": "1"}, "properties['nope'] is not a property of the package (its properties: 'org.example.hostname'"),
+        ({"build": "8"}, "properties['build']: the package does not let users set it"),
         ({"hostname": "a", "org.example.hostname": "b"}, "property 'org.example.hostname' is given twice"),
         ({"org.example.port": "70000"}, "outside 0..65535"),
     ],

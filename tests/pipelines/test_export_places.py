@@ -72,5 +72,5 @@ def test_export_into_ganeti_export_folder_warns(tmp_path: Path, monkeypatch: pyt
     result = export_instance(str(config), ExportOptions(ova=True, output_dir=str(output)))
     assert result.warnings == [
         f"{output / 'web1.example.com.ova'} is inside Ganeti's export folder {ganeti / 'export'}: gnt-backup remove, "
-        "or the next gnt-backup export of the instance, deletes it with the export (give --output-dir elsewhere)"
+        "or the next gnt-backup export of the instance, deletes it with the export (give output_dir elsewhere)"
     ]

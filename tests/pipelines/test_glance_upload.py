@@ -26,6 +26,7 @@ from ovfconverter.glance.cloud import CloudOptions, connect
 from ovfconverter.glance.target import describe_file
 from ovfconverter.glance.upload import UploadMethod, upload_images
 from ovfconverter.model.openstack import DiskFormat, GlanceImage, HwDiskBus, HwScsiModel, HwVifModel, OsType
+from ovfconverter.parameters import Parameter
 from ovfconverter.progress import ProgressEvent
 
 MIB = 1 << 20
@@ -274,8 +275,9 @@ def test_connect_by_clouds_yaml_and_by_environment(
     with pytest.raises(CloudError, match="nowhere"):
         connect(CloudOptions(cloud="nowhere"))
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "absent.yaml"))
-    with pytest.raises(CloudError, match="--os-cloud"):
+    with pytest.raises(CloudError, match="name a cloud of clouds.yaml with cloud, ") as caught:
         connect(CloudOptions())
+    assert caught.value.parameters == (Parameter("cloud"),)
     for key, value in glance.env.items():
         monkeypatch.setenv(key, value)
     assert connect(CloudOptions()).image.get_import_info() is not None

@@ -113,6 +113,7 @@ from ovfconverter import (
     export_instance,
     import_package,
 )
+from ovfconverter.parameters import Parameter
 
 MIB = 1 << 20
 PATTERN = b"CANARY:ovfconverter-hostile-7e1f0c:"
@@ -1626,8 +1627,9 @@ def test_export_instance_names_cannot_escape(tmp_path: Path, out_dir: Path, name
         ConfigError,
         r"^config\.ini: cannot export: instance name .* is not a valid Ganeti instance name",
     )
-    with pytest.raises(OptionError, match=r"--name .* is not a valid Ganeti instance name"):
+    with pytest.raises(OptionError, match=r"^name .* is not a valid Ganeti instance name") as caught:
         export_instance(str(ganeti_export(exp)), ExportOptions(output_dir=str(out_dir), name=name))
+    assert caught.value.parameters == (Parameter("name"),)
     assert_nothing_written(out_dir)
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before
     assert not Path("/tmp/evil").exists() and not Path("/tmp/evil.ova").exists()

@@ -52,7 +52,7 @@ def test_off_a_node_no_ovf_network_is_taken_for_a_ganeti_network() -> None:
     assert warnings == [
         "NIC 0 on network 'VM Network'; NIC 1 on network 'lab': not run on a Ganeti node, so not taken as a Ganeti "
         "network; the cluster's default NIC mode and link apply unless the package gives them "
-        "(--net N:network=NAME picks a Ganeti network, --net N:link=BRIDGE a bridge)"
+        "(nics N:network=NAME picks a Ganeti network, nics N:link=BRIDGE a bridge)"
     ]
 
 

@@ -68,7 +68,7 @@ def test_import_ovf09(tmp_path: Path, out_dir: Path, kind: str) -> None:
     assert [w.split(": ", 1)[1] for w in result.warnings] == [
         "NIC 0 on network 'VM Network'; NIC 1 on network 'Backup Net': not run on a Ganeti node, so not taken as "
         "a Ganeti network; the cluster's default NIC mode and link apply unless the package gives them "
-        "(--net N:network=NAME picks a Ganeti network, --net N:link=BRIDGE a bridge)"
+        "(nics N:network=NAME picks a Ganeti network, nics N:link=BRIDGE a bridge)"
     ]
 
 
@@ -266,8 +266,8 @@ def test_disk_option_replacing_a_package_disk_warns(tmp_path: Path, out_dir: Pat
     assert ini["instance"]["disk0_size"] == "2"
     dump = Path(result.path) / "disk0.raw"
     assert dump.stat().st_size == 2 * MIB and dump.read_bytes() == bytes(2 * MIB)
-    replaced = [w for w in result.warnings if "--disk 0" in w]
+    replaced = [w for w in result.warnings if "disks[0]" in w]
     assert replaced == [
-        "ovf20_sasd.ovf: --disk 0 replaces disk 0, Disk 'root' (File 'root.vmdk'), with a new empty disk of "
+        "ovf20_sasd.ovf: disks[0] replaces disk 0, Disk 'root' (File 'root.vmdk'), with a new empty disk of "
         "2097152 bytes: the package's disk is not imported"
     ]

@@ -30,6 +30,7 @@ from ovfconverter.model.machine import (
     OsFamily,
 )
 from ovfconverter.model.openstack import DiskFormat
+from ovfconverter.parameters import Parameter
 
 MIB = 1 << 20
 
@@ -122,8 +123,9 @@ def test_upload_with_no_cloud_configured_fails_before_converting(
     for key in [k for k in os.environ if k.startswith("OS_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "absent.yaml"))
-    with pytest.raises(CloudError, match="--os-cloud"):
+    with pytest.raises(CloudError, match="name a cloud of clouds.yaml with cloud, ") as caught:
         write_openstack(MACHINE, Devices(), dumps, OpenStackOptions(output_dir=str(out_dir), upload=True))
+    assert caught.value.parameters == (Parameter("cloud"),)
     assert os.listdir(out_dir) == []
 
 
