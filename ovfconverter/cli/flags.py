@@ -25,6 +25,8 @@ FIELD_DESTS: Mapping[str, str | Mapping[str, str]] = {
     "cloud": "os_cloud",  # CloudOptions.cloud
     "method": "upload_method",  # OpenStackOptions.method
     "attachments": "net",  # DomainOptions.attachments: --net N:bridge=BR
+    "seed": "cloud_init",  # DomainOptions.seed: --cloud-init FILES
+    "target": "to",  # convert_to_domain(target=...): --to libvirt|xen
     "policy": {"virtio": "virtio", "keep": "keep_devices"},  # DomainOptions.policy: one switch per value
 }
 """Library field -> the parser's ``dest`` (or, for a field set by one switch

@@ -192,7 +192,7 @@ def _seed(
     if options.seed is None:
         return "", None, ()
     if target is not DomainTarget.LIBVIRT:
-        raise OptionError(f"--cloud-init: not an option of --to {target.value}")
+        raise OptionError((Parameter("seed"), ": not an option of ", Parameter("target"), f" {target.value}"))
     _, volume = seed_volume(options.seed, options.name or machine.name or name)
     return f"{name}-cidata.{SEED_EXTENSION}", volume, tuple(None for _ in machine.removable)
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ovfconverter.errors import ManifestError, OptionError
 from ovfconverter.formats.manifest import ALGORITHMS, split_digest_line
+from ovfconverter.parameters import Parameter
 
 # What cryptography raises on certificates it cannot read: ValueError for
 # bad DER, TypeError for a name attribute of the wrong ASN.1 type,
@@ -205,7 +206,9 @@ def load_signing_key(
     except _CERTIFICATE_ERRORS as exc:
         raise OptionError(f"no readable PEM certificate ({exc})", source_name) from None
     if not certificates:
-        raise OptionError("holds no PEM certificate: give the signer's certificate with --certificate", source_name)
+        raise OptionError(
+            ("holds no PEM certificate: give the signer's certificate with ", Parameter("certificate")), source_name
+        )
     mine = _public_der(key.public_key())
     signers = [c for c in certificates if _public_der(c.public_key()) == mine]
     if not signers:

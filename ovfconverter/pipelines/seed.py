@@ -20,6 +20,7 @@ from ovfconverter.errors import OptionError
 from ovfconverter.formats.cloud_config_schema import check_cloud_config
 from ovfconverter.formats.nocloud import MAX_SEED_FILE, make_seed, write_seed
 from ovfconverter.model.nocloud import NoCloudSeed
+from ovfconverter.parameters import Parameter
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def read_seed_files(spec: str) -> SeedFiles:
     """
     parts = spec.split(",")
     if len(parts) > 3 or not parts[0]:
-        raise OptionError(f"--cloud-init {spec!r}: expected USER_DATA[,META_DATA[,NETWORK_CONFIG]]")
+        raise OptionError((Parameter("cloud_init"), f" {spec!r}: expected USER_DATA[,META_DATA[,NETWORK_CONFIG]]"))
     parts += [""] * (3 - len(parts))
     user = _read(parts[0], "user data")
     files = SeedFiles(

@@ -274,11 +274,11 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
         }
         refused, self._notes = option_problems(options.product, choices)
         if refused:
-            raise OptionError(f"--for {options.product}: " + "; ".join(refused))
+            raise OptionError((Parameter("product"), f" {options.product}: " + "; ".join(refused)))
         if options.cloud_init is not None:
             self._seed_files = read_seed_files(options.cloud_init)
         if options.certificate is not None and options.sign_key is None:
-            raise OptionError("--certificate goes with --sign KEY.pem")
+            raise OptionError((Parameter("certificate"), " goes with ", Parameter("sign_key"), " KEY.pem"))
         if options.sign_key is not None:
             self._signing = _signing_key(options.sign_key, options.certificate)
             if not self._signing.current():

@@ -27,6 +27,7 @@ from ovfconverter.hub.publishing import (
 from ovfconverter.model.machine import Firmware, Machine
 from ovfconverter.model.nocloud import SEED_EXTENSION
 from ovfconverter.model.units import MIB
+from ovfconverter.parameters import Parameter
 from ovfconverter.pipelines.seed import SeedFiles, seed_volume
 
 
@@ -38,7 +39,7 @@ def profile_for(product: str | None) -> PublishingProfile:
     try:
         return PROFILES[Product(product or Product.GENERIC.value)]
     except ValueError:
-        raise OptionError(f"--for {product!r} is not one of {', '.join(Product.values())}") from None
+        raise OptionError((Parameter("product"), f" {product!r} is not one of {', '.join(Product.values())}")) from None
 
 
 def option_problems(product: str | None, choices: dict[str, str]) -> tuple[list[str], list[str]]:

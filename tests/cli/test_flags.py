@@ -90,12 +90,16 @@ def test_errors_and_warnings_keep_their_parts() -> None:
 def test_no_library_message_spells_a_flag() -> None:
     """Outside cli/, string literals that are not docstrings never hold a
     flag of ours (``--force``): the library names parameters instead.
-    qemu-img's and gnt-backup's own command lines are theirs, not ours."""
+    qemu-img's, gnt-backup's and cloud-init's own command lines are theirs."""
     flags = {f for f in _parser_flags() if f.startswith("--")}
     offenders = []
     for path in (ROOT / "ovfconverter").rglob("*.py"):
         relative = path.relative_to(ROOT / "ovfconverter")
-        if relative.parts[0] == "cli" or relative.name in ("qemu_img.py", "backup_command.py"):
+        if relative.parts[0] == "cli" or relative.name in (
+            "qemu_img.py",
+            "backup_command.py",
+            "cloud_config_schema.py",
+        ):
             continue
         tree = ast.parse(path.read_text())
         docstrings = {
