@@ -297,32 +297,9 @@ def envelope_from_machine(
     name = layout.name or machine.name
     if not name or machine.cpus is None or machine.memory is None:
         raise OptionError("an OVF virtual system needs a name, a CPU count and a memory size")
-    v2 = layout.version.startswith("2")
-    mib = bytes_to_mib_ceil(machine.memory.size)
-    items = _Items("Item" if not v2 else None)
-    items.add(
-        ResourceItem(
-            resource_type=ResourceType.PROCESSOR,
-            element_name=f"{machine.cpus.count} virtual CPU(s)",
-            description="Number of virtual CPUs",
-            allocation_units="hertz * 10^6",
-            virtual_quantity=machine.cpus.count,
-        )
-    )
-    items.add(
-        ResourceItem(
-            resource_type=ResourceType.MEMORY,
-            element_name=f"{mib} MB of memory",
-            description="Memory size",
-            allocation_units="byte * 2^20",
-            virtual_quantity=mib,
-        )
-    )
-    images = [(i, f) for i, f in enumerate(drive_files) if f is not None and i < len(machine.removable)]
-    refs: list[str | None] = [None] * len(machine.removable)
-    for number, (index, _) in enumerate(images):
-        ident = f"cdrom{number}" if layout.iso_as_disk else f"file{len(files) + number}"
-        refs[index] = f"ovf:/{'disk' if layout.iso_as_disk else 'file'}/{ident}"
+    items = _Items("Item" if not layout.version.startswith("2") else None)
+    _cpu_memory_items(machine.cpus.count, machine.memory.size, items)
+    images, refs = _drive_images(machine, layout, len(files), drive_files)
     placed = _disk_items(machine, items, "StorageItem", refs)
     _drive_items(machine, items, placed, refs)
     _nic_items(machine, items, "EthernetPortItem")
@@ -345,37 +322,84 @@ def envelope_from_machine(
         products=tuple(_product_section(product) for product in machine.products),
         eulas=machine.eulas,
     )
+    references, disks = _files_and_disks(layout, files, [f for _, f in images])
     return Envelope(
         version=layout.version,
-        files=(
-            *(
-                FileReference(
-                    id=f"file{i}", href=f.href, size=f.size, compression="gzip" if layout.compressed else None
-                )
-                for i, f in enumerate(files)
-            ),
-            *(FileReference(id=f"file{len(files) + n}", href=f.href, size=f.size) for n, (_, f) in enumerate(images)),
-        ),
-        disks=(
-            *(
-                VirtualDisk(
-                    disk_id=f"disk{i}",
-                    file_ref=f"file{i}",
-                    capacity=f.capacity,
-                    format=layout.format_uri,
-                    populated_size=f.populated,
-                )
-                for i, f in enumerate(files)
-            ),
-            *(
-                VirtualDisk(
-                    disk_id=f"cdrom{n}", file_ref=f"file{len(files) + n}", capacity=f.capacity, format=ISO_FORMAT_URI
-                )
-                for n, (_, f) in enumerate(images)
-                if layout.iso_as_disk
-            ),
-        ),
+        files=references,
+        disks=disks,
         networks=tuple(networks.values()),
         virtual_systems=(system,),
         ganeti=ganeti_section(machine) if layout.ganeti_section else None,
     )
+
+
+def _cpu_memory_items(cpus: int, memory: int, items: _Items) -> None:
+    """The Processor and Memory Items (``memory`` in bytes, written in MiB,
+    rounded up)."""
+    mib = bytes_to_mib_ceil(memory)
+    items.add(
+        ResourceItem(
+            resource_type=ResourceType.PROCESSOR,
+            element_name=f"{cpus} virtual CPU(s)",
+            description="Number of virtual CPUs",
+            allocation_units="hertz * 10^6",
+            virtual_quantity=cpus,
+        )
+    )
+    items.add(
+        ResourceItem(
+            resource_type=ResourceType.MEMORY,
+            element_name=f"{mib} MB of memory",
+            description="Memory size",
+            allocation_units="byte * 2^20",
+            virtual_quantity=mib,
+        )
+    )
+
+
+def _drive_images(
+    machine: Machine, layout: EnvelopeLayout, disk_count: int, drive_files: Sequence[DiskFile | None]
+) -> tuple[list[tuple[int, DiskFile]], list[str | None]]:
+    """The removable drives that get an image: ``(drive index, file)`` in
+    order, and per drive the ``rasd:HostResource`` naming its image
+    (``ovf:/disk/cdromN`` or ``ovf:/file/fileN`` after the disks' Files;
+    ``None`` for an empty drive)."""
+    images = [(i, f) for i, f in enumerate(drive_files) if f is not None and i < len(machine.removable)]
+    refs: list[str | None] = [None] * len(machine.removable)
+    for number, (index, _) in enumerate(images):
+        ident = f"cdrom{number}" if layout.iso_as_disk else f"file{disk_count + number}"
+        refs[index] = f"ovf:/{'disk' if layout.iso_as_disk else 'file'}/{ident}"
+    return images, refs
+
+
+def _files_and_disks(
+    layout: EnvelopeLayout, files: Sequence[DiskFile], images: Sequence[DiskFile]
+) -> tuple[tuple[FileReference, ...], tuple[VirtualDisk, ...]]:
+    """References/File (the disks' images, then the drives') and the
+    DiskSection's Disks (the disks, then, when ISOs are disks, the drives')."""
+    count = len(files)
+    references = (
+        *(
+            FileReference(id=f"file{i}", href=f.href, size=f.size, compression="gzip" if layout.compressed else None)
+            for i, f in enumerate(files)
+        ),
+        *(FileReference(id=f"file{count + n}", href=f.href, size=f.size) for n, f in enumerate(images)),
+    )
+    disks = (
+        *(
+            VirtualDisk(
+                disk_id=f"disk{i}",
+                file_ref=f"file{i}",
+                capacity=f.capacity,
+                format=layout.format_uri,
+                populated_size=f.populated,
+            )
+            for i, f in enumerate(files)
+        ),
+        *(
+            VirtualDisk(disk_id=f"cdrom{n}", file_ref=f"file{count + n}", capacity=f.capacity, format=ISO_FORMAT_URI)
+            for n, f in enumerate(images)
+            if layout.iso_as_disk
+        ),
+    )
+    return references, disks
