@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from ovfconverter import ExportOptions, ImportOptions, export_instance, import_package
 from ovfconverter.errors import OptionError
 from ovfconverter.model.ganeti import DISK_TEMPLATES, HYPERVISORS
+from ovfconverter.parameters import Parameter
 
 MIB = 1 << 20
 SECTOR = 512
@@ -620,8 +621,9 @@ def test_round_trip_external(tmp_path: Path, layout: str, fmt_id: str) -> None:
     assert not [e for e in root.iter() if e.tag.startswith("{http://ganeti}")], "no Ganeti section"
     assert result.envelope.ganeti is None
 
-    with pytest.raises(OptionError, match="os-type"):
+    with pytest.raises(OptionError, match="give one with os_type") as caught:
         import_package(result.path, ImportOptions(output_dir=str(tmp_path)))
+    assert caught.value.parameters == (Parameter("os_type"),)
     folder, ini = reimport(Path(result.path), tmp_path / "back", os_type="debootstrap+default")
     expected = expected_config(inst, layout, external=True, os_type="debootstrap+default")
     assert_round_trip(ini, folder, sources, fmt, expected, external=True)
