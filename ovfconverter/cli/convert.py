@@ -22,11 +22,11 @@ if TYPE_CHECKING:
 TARGETS = ("openstack", "libvirt", "xen")
 """``convert --to`` values this module runs."""
 
-INTERIM_ONLY = ("disk_format", "json")
+INTERIM_ONLY = ("disk_format", "json", "virtio", "keep_devices")
 """``convert`` options of these targets that no seam target takes."""
 OPENSTACK_ONLY = ("upload", "os_cloud", "upload_method")
 """``convert`` options of ``--to openstack`` alone."""
-DOMAIN_ONLY = ("domain_type", "relative_paths", "virtio", "keep_devices")
+DOMAIN_ONLY = ("domain_type", "relative_paths")
 """``convert`` options of ``--to libvirt|xen`` alone."""
 
 EXAMPLES = """
@@ -68,9 +68,11 @@ def add_arguments(conv: argparse.ArgumentParser) -> None:
         "--relative-paths", action="store_true", help="name disks by file name only (make absolute before use)"
     )
     devices = dom.add_mutually_exclusive_group()
-    devices.add_argument("--virtio", action="store_true", help="put every disk and NIC on virtio")
+    devices.add_argument("--virtio", action="store_true", help="put every disk and NIC on virtio (also openstack)")
     devices.add_argument(
-        "--keep-devices", action="store_true", help="keep the source's buses and models even where unbootable"
+        "--keep-devices",
+        action="store_true",
+        help="keep the source's buses and models even where unbootable (also openstack)",
     )
     cloud = conv.add_argument_group("upload (--to openstack)")
     cloud.add_argument("--upload", action="store_true", help="create the images in Glance")
@@ -181,14 +183,15 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     """Run ``convert``."""
     if args.to in ("libvirt", "xen"):
         return _run_domain(args, progress)
-    if args.net or args.virtio or args.keep_devices or args.relative_paths or args.domain_type is not None:
+    if args.net or args.relative_paths or args.domain_type is not None:
         from ovfconverter.errors import OptionError
 
-        raise OptionError("--net, --virtio, --keep-devices, --relative-paths and --domain-type are for libvirt and xen")
+        raise OptionError("--net, --relative-paths and --domain-type are for libvirt and xen")
     from ovfconverter.glance.cloud import CloudOptions
     from ovfconverter.glance.sources import convert_to_openstack
     from ovfconverter.glance.target import OpenStackOptions
     from ovfconverter.glance.upload import UploadMethod
+    from ovfconverter.hub.devices import DevicePolicy
     from ovfconverter.model.openstack import DiskFormat
     from ovfconverter.targets.ganeti import ImportOptions
 
@@ -200,6 +203,7 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         upload=args.upload,
         cloud=CloudOptions(cloud=args.os_cloud),
         method=UploadMethod(args.upload_method or "auto"),
+        devices=DevicePolicy.VIRTIO if args.virtio else DevicePolicy.KEEP if args.keep_devices else DevicePolicy.AUTO,
     )
     source_options = ImportOptions(
         deployment_option=args.deployment_option,

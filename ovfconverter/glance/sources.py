@@ -2,18 +2,15 @@
 
 The hub (issue 13) will read every source into a
 :class:`~ovfconverter.model.machine.Machine` through its Source registry
-(``hub/ovf``, ``hub/ganeti``), and the device policy (issue 15,
-``hub/devices.py``) will choose buses and models for every target.  Until
-then this module does the least the OpenStack target needs, and is to be
-replaced whole by them:
+(``hub/ovf``, ``hub/ganeti``).  Until then this module does the least the
+OpenStack target needs, and is to be replaced whole by it; the devices are
+chosen by the device policy every target shares (``hub/devices.py``):
 
 * :func:`open_source`: an OVF package (folder, ``.ovf``, ``.ova``: imported
   with the import pipeline, every check included, into raw dumps in a
   scratch folder) or a Ganeti export (``config.ini`` and its raw dumps) ->
   a Machine and its raw disk images;
-* :func:`keep_devices`: the devices the source had, where Nova can say
-  them, else IDE and e1000 (every guest has drivers for those);
-* :func:`convert_to_openstack`: the two, then the target.
+* :func:`convert_to_openstack`: that, the device policy, then the target.
 """
 
 from __future__ import annotations
@@ -29,7 +26,7 @@ from ovfconverter.errors import ConfigError
 from ovfconverter.formats.config_ini import MAX_CONFIG_SIZE, read_config
 from ovfconverter.formats.ovf_reader import read_envelope
 from ovfconverter.glance.target import OpenStackOptions, OpenStackResult, write_openstack
-from ovfconverter.hub.openstack import DISK_BUSES, SCSI_MODELS, VIF_MODELS
+from ovfconverter.hub.devices import TargetKind, choose_devices, ganeti_kvm_devices
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.envelope import ResourceItem, ResourceType
 from ovfconverter.model.ganeti import InstanceExport
@@ -37,7 +34,6 @@ from ovfconverter.model.hardware import describe_hardware, uefi_source
 from ovfconverter.model.machine import (
     Architecture,
     Bus,
-    Chipset,
     Controller,
     ControllerModel,
     Cpus,
@@ -64,26 +60,6 @@ from ovfconverter.sources.ovf import select_profile, select_system
 from ovfconverter.targets.ganeti import ImportOptions
 
 
-@dataclass(frozen=True)
-class InterimStorage:
-    """Where a disk hangs (the shape of ``hub.devices.Storage``)."""
-
-    bus: Bus
-    model: ControllerModel | None = None
-
-
-@dataclass(frozen=True)
-class InterimDevices:
-    """The devices a machine gets (the shape of ``hub.devices.DevicePlan``)."""
-
-    firmware: Firmware
-    secure_boot: bool
-    chipset: Chipset
-    disks: tuple[InterimStorage, ...]
-    nics: tuple[NicModel, ...]
-    notes: tuple[str, ...] = ()
-
-
 @dataclass
 class SourceMachine:
     """A source read for the OpenStack target: the machine, each disk's raw
@@ -96,17 +72,6 @@ class SourceMachine:
 
 log = logging.getLogger("ovfconverter")
 
-_GANETI_NICS: Mapping[str, NicModel] = MappingProxyType(
-    {"paravirtual": NicModel.VIRTIO, "e1000": NicModel.E1000, "rtl8139": NicModel.RTL8139,
-     "pcnet": NicModel.PCNET32, "ne2k_pci": NicModel.NE2K_PCI}
-)  # fmt: skip
-_GANETI_SCSI: Mapping[str, ControllerModel] = MappingProxyType(
-    {
-        "lsi": ControllerModel.LSILOGIC,
-        "megasas": ControllerModel.MEGASAS,
-        "virtio-scsi-pci": ControllerModel.VIRTIO_SCSI,
-    }
-)
 #: OVF ``rasd:ResourceSubType`` of Ethernet Items (VMware, VirtualBox, ours).
 _OVF_NICS: Mapping[str, NicModel] = MappingProxyType(
     {"e1000": NicModel.E1000, "e1000e": NicModel.E1000E, "vmxnet3": NicModel.VMXNET3,
@@ -201,38 +166,35 @@ def _memory(config: InstanceExport) -> Memory | None:
 
 
 def _machine_from_ganeti(config: InstanceExport, dumps: list[ByteRange]) -> Machine:
-    """A Ganeti instance: devices from its kvm parameters (Ganeti 3.0
-    defaults: ``disk_type`` and ``nic_type`` paravirtual)."""
-    hv = {key: (value or "").strip().lower() for key, value in config.hypervisor_params.items()}
-    disk_type = hv.get("disk_type") or "paravirtual"
-    controllers: tuple[Controller, ...] = ()
-    if disk_type == "ide":
-        bus: Bus | None = Bus.IDE
-    elif disk_type.startswith("scsi"):
-        bus = Bus.SCSI
-        model = _GANETI_SCSI.get(hv.get("scsi_controller_type") or "lsi")
-        controllers = (Controller(bus=Bus.SCSI, model=model),)
-    elif disk_type == "paravirtual":
-        bus = Bus.VIRTIO
-    else:
-        bus = None
-    if config.hypervisor not in (None, "kvm"):
-        bus = None  # xen-hvm/xen-pvm: the guest's devices differ on KVM
-    nic_model = _GANETI_NICS.get(hv.get("nic_type") or "paravirtual") if config.hypervisor in (None, "kvm") else None
-    firmware = Firmware.EFI if "ovmf" in hv.get("kvm_extra", "") else Firmware.BIOS
+    """A Ganeti instance; its devices from its kvm parameters
+    (:func:`~ovfconverter.hub.devices.ganeti_kvm_devices`), none for other
+    hypervisors (a Xen guest's devices differ on KVM)."""
+    kvm = config.hypervisor in (None, "kvm")
+    found = ganeti_kvm_devices(config.hypervisor_params) if kvm else None
+    storage = found.storage if found else None
+    controllers = (Controller(bus=storage.bus, model=storage.model),) if storage and storage.model else ()
     disks = tuple(
-        Disk(capacity=dump.size, bus=bus, controller=0 if controllers else None, name=f"disk{i}")
-        for i, dump in enumerate(dumps)
+        Disk(
+            capacity=dump.size,
+            bus=storage.bus if storage else None,
+            controller=0 if controllers else None,
+            name=f"disk{index}",
+        )
+        for index, dump in enumerate(dumps)
     )
     return Machine(
         name=config.name,
-        firmware=firmware,
+        firmware=found.firmware if found else None,
         memory=_memory(config),
         controllers=controllers,
         disks=disks,
         cpus=Cpus(config.vcpus) if config.vcpus else None,
         nics=tuple(
-            Nic(model=nic_model, mac=nic.mac, ganeti=GanetiNicSettings(mode=nic.mode, link=nic.link, ip=nic.ip))
+            Nic(
+                model=found.nic_model if found else None,
+                mac=nic.mac,
+                ganeti=GanetiNicSettings(mode=nic.mode, link=nic.link, ip=nic.ip),
+            )
             for nic in config.nics
         ),
         ganeti=GanetiSettings(
@@ -288,31 +250,6 @@ def open_source(
     return SourceMachine(machine, dumps, list(imported.warnings))
 
 
-def keep_devices(machine: Machine) -> InterimDevices:
-    """The source's own devices where Nova can say them; IDE and e1000
-    otherwise; BIOS unless the source says UEFI; i440fx."""
-    storage = []
-    notes = []
-    for index, disk in enumerate(machine.disks):
-        bus = machine.disk_bus(disk)
-        controller = machine.disk_controller(disk)
-        model = controller.model if controller is not None else None
-        if bus is None or bus not in DISK_BUSES or (model is not None and model not in SCSI_MODELS):
-            notes.append(f"disk {index}: {bus.value if bus else 'unknown bus'}: using ide")
-            storage.append(InterimStorage(Bus.IDE))
-        else:
-            storage.append(InterimStorage(bus, model))
-    nics = [nic.model if nic.model is not None and nic.model in VIF_MODELS else NicModel.E1000 for nic in machine.nics]
-    return InterimDevices(
-        firmware=machine.firmware or Firmware.BIOS,
-        secure_boot=machine.secure_boot,
-        chipset=Chipset.I440FX,
-        disks=tuple(storage),
-        nics=tuple(nics),
-        notes=tuple(notes),
-    )
-
-
 def convert_to_openstack(
     source: str,
     options: OpenStackOptions,
@@ -331,7 +268,7 @@ def convert_to_openstack(
     """
     with Staging(options.output_dir, "ovfconverter-source") as scratch:
         read = open_source(source, scratch.work, source_options, progress)
-        devices = keep_devices(read.machine)
+        devices = choose_devices(read.machine, TargetKind.OPENSTACK, options.devices)
         result = write_openstack(read.machine, devices, read.dumps, options, progress, protect=[source])
     for message in [*devices.notes, *result.warnings]:
         log.warning("%s", message)  # the import logged its own already

@@ -28,6 +28,7 @@ from ovfconverter.errors import OptionError, os_errors_as_ours
 from ovfconverter.formats.glance_json import format_glance_json
 from ovfconverter.glance.cloud import CloudOptions, connect
 from ovfconverter.glance.upload import UploadedImage, UploadMethod, upload_images
+from ovfconverter.hub.devices import DevicePolicy
 from ovfconverter.hub.openstack import Devices, glance_images
 from ovfconverter.io.hashing import BackgroundHasher
 from ovfconverter.io.ranges import ByteRange
@@ -52,6 +53,7 @@ class OpenStackOptions:
     :ivar upload: create the images in Glance afterwards.
     :ivar cloud: which cloud (``--os-cloud``), when uploading.
     :ivar method: :class:`UploadMethod`.
+    :ivar devices: the device policy (``--virtio``, ``--keep-devices``).
     """
 
     output_dir: str = "."
@@ -61,6 +63,7 @@ class OpenStackOptions:
     upload: bool = False
     cloud: CloudOptions = field(default_factory=CloudOptions)
     method: UploadMethod = UploadMethod.AUTO
+    devices: DevicePolicy = DevicePolicy.AUTO
 
 
 @dataclass

@@ -271,3 +271,34 @@ def test_name_option_and_refusals() -> None:
     with pytest.raises(OptionError, match="255"):
         image_names("x" * 250, 2)
     assert image_names("x" * 255, 1) == ("x" * 255,)
+
+
+def test_with_the_shared_device_policy() -> None:
+    """The real policy's plans, spelled for Glance: a Debian guest on VMware
+    LSI Logic gets virtio (its initramfs carries virtio_blk); a Windows guest
+    keeps what it has a driver for; MegaRAID SAS, which the policy keeps,
+    has no Nova spelling and is noted."""
+    from ovfconverter.hub.devices import DevicePolicy, TargetKind, choose_devices
+    from ovfconverter.model.machine import Controller, Nic
+
+    lsi = (Controller(Bus.SCSI, ControllerModel.LSILOGIC),)
+    debian = machine(controllers=lsi, disks=(Disk(capacity=GIB, controller=0),), nics=(Nic(model=NicModel.VMXNET3),))
+    mapping = glance_images(debian, choose_devices(debian, TargetKind.OPENSTACK))
+    assert (mapping.images[0].hw_disk_bus, mapping.images[0].hw_vif_model) == (HwDiskBus.VIRTIO, HwVifModel.VIRTIO)
+    kept = glance_images(debian, choose_devices(debian, TargetKind.OPENSTACK, DevicePolicy.KEEP)).images[0]
+    assert (kept.hw_disk_bus, kept.hw_scsi_model, kept.hw_vif_model) == (
+        HwDiskBus.SCSI,
+        HwScsiModel.LSILOGIC,
+        HwVifModel.VMXNET3,
+    )
+    windows = replace(debian, os=GuestOS(family=OsFamily.WINDOWS, distribution="windows"))
+    image = glance_images(windows, choose_devices(windows, TargetKind.OPENSTACK)).images[0]
+    assert image.hw_disk_bus is HwDiskBus.IDE and image.os_type is OsType.WINDOWS
+    megasas = machine(
+        os=GuestOS(),
+        controllers=(Controller(Bus.SCSI, ControllerModel.MEGASAS),),
+        disks=(Disk(capacity=GIB, controller=0),),
+    )
+    mapping = glance_images(megasas, choose_devices(megasas, TargetKind.OPENSTACK))
+    assert mapping.images[0].hw_disk_bus is HwDiskBus.SCSI and mapping.images[0].hw_scsi_model is None
+    assert any("megasas" in note for note in mapping.notes)

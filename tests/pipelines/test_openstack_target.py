@@ -167,24 +167,3 @@ def test_interim_guest_from_vmware_ids(
 
     guest = _guest_from_vmware(os_type, description)
     assert (guest.family, guest.distribution, guest.version) == (family, distribution, version)
-
-
-def test_interim_devices_keep_what_nova_can_say() -> None:
-    from ovfconverter.glance.sources import keep_devices
-    from ovfconverter.model.machine import Controller, Nic
-
-    machine = Machine(
-        name="m",
-        controllers=(Controller(Bus.SCSI, ControllerModel.PVSCSI), Controller(Bus.SCSI, ControllerModel.MEGASAS)),
-        disks=(Disk(controller=0), Disk(controller=1), Disk(bus=Bus.NVME), Disk()),
-        nics=(Nic(model=NicModel.VMXNET3), Nic(model=NicModel.VMXNET2), Nic()),
-    )
-    devices = keep_devices(machine)
-    assert [(d.bus, d.model) for d in devices.disks] == [
-        (Bus.SCSI, ControllerModel.PVSCSI),
-        (Bus.IDE, None),
-        (Bus.IDE, None),
-        (Bus.IDE, None),
-    ]
-    assert devices.nics == (NicModel.VMXNET3, NicModel.E1000, NicModel.E1000)
-    assert len(devices.notes) == 3
