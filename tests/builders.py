@@ -551,6 +551,72 @@ auto_balance = True
     return config
 
 
+def write_kvm_export(folder: Path) -> Path:
+    """A Ganeti 3.0 ``gnt-backup export`` folder of a kvm instance
+    ``web1.example.com`` with two disks (24 and 6 MiB, dumps named by UUID
+    as Ganeti does; virtio disks and NIC, ``use_guest_agent``)."""
+    folder.mkdir(parents=True)
+    make_raw_disk(folder / "0c9f4a4e-2d4b-4b6e-9a53-1f0d3b5e7c21", 24 * MIB)
+    make_raw_disk(folder / "7d1e6b0a-5f3c-4e8b-a2c4-9b8f0e1d2c3a", 6 * MIB, seed=5)
+    (folder / "config.ini").write_text(
+        """[export]
+version = 0
+timestamp = 1714480000
+source = 3f1c2b7e-node
+os = debootstrap+default
+compression = none
+
+[instance]
+name = web1.example.com
+maxmem = 1024
+minmem = 512
+memory = 1024
+vcpus = 2
+disk_template = plain
+hypervisor = kvm
+tags = prod web
+nic0_mac = aa:00:00:35:d1:9e
+nic0_ip = None
+nic0_network = None
+nic0_name = None
+nic0_mode = bridged
+nic0_link = br0
+nic0_vlan =
+nic_count = 1
+disk0_ivname = disk/0
+disk0_dump = 0c9f4a4e-2d4b-4b6e-9a53-1f0d3b5e7c21
+disk0_size = 24
+disk0_name = None
+disk1_ivname = disk/1
+disk1_dump = 7d1e6b0a-5f3c-4e8b-a2c4-9b8f0e1d2c3a
+disk1_size = 6
+disk1_name = None
+disk_count = 2
+
+[hypervisor]
+boot_order = disk
+disk_type = paravirtual
+nic_type = paravirtual
+use_guest_agent = True
+kernel_path =
+
+[backend]
+always_failover = False
+auto_balance = True
+maxmem = 1024
+minmem = 512
+spindle_use = 1
+vcpus = 2
+
+[os]
+variant = bookworm
+
+[os_private]
+"""
+    )
+    return folder
+
+
 # Raw tar records, for archives tarfile refuses to write (hostile ones):
 # every field as given, checksum right.
 

@@ -2,9 +2,9 @@
 line of those targets (thin: options in, one library call, a summary out).
 
 The ``convert`` command itself is :mod:`ovfconverter.cli.parser`'s; this
-module adds the options only these targets take and runs them.  (They
-still read their sources through ``glance/sources.py``, not yet through the
-seam's registry, :mod:`ovfconverter.sources`.)"""
+module adds the options only these targets take and runs them.  openstack
+runs on the seam (:func:`ovfconverter.pipelines.convert.convert`); libvirt
+and xen still read their sources through ``glance/sources.py``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ovfconverter.cli.terminal import escape_line
 
 if TYPE_CHECKING:
     from ovfconverter.cli.progress import ProgressBars
-    from ovfconverter.glance.target import OpenStackResult
+    from ovfconverter.targets.openstack import OpenStackResult
 
 TARGETS = ("openstack", "libvirt", "xen")
 """``convert --to`` values this module runs."""
@@ -188,12 +188,12 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
 
         raise OptionError("--net, --relative-paths and --domain-type are for libvirt and xen")
     from ovfconverter.glance.cloud import CloudOptions
-    from ovfconverter.glance.sources import convert_to_openstack
-    from ovfconverter.glance.target import OpenStackOptions
     from ovfconverter.glance.upload import UploadMethod
     from ovfconverter.hub.devices import DevicePolicy
     from ovfconverter.model.openstack import DiskFormat
-    from ovfconverter.targets.ganeti import ImportOptions
+    from ovfconverter.pipelines.convert import convert
+    from ovfconverter.pipelines.source import SourceOptions
+    from ovfconverter.targets.openstack import OpenStackOptions
 
     options = OpenStackOptions(
         output_dir=args.output_dir or ".",
@@ -205,13 +205,14 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         method=UploadMethod(args.upload_method or "auto"),
         devices=DevicePolicy.VIRTIO if args.virtio else DevicePolicy.KEEP if args.keep_devices else DevicePolicy.AUTO,
     )
-    source_options = ImportOptions(
+    source_options = SourceOptions(
         deployment_option=args.deployment_option,
         virtual_system=args.virtual_system,
+        allow_hardlinks=args.allow_hardlinks,
         properties=_properties(args),
         accept_eula=args.accept_eula,
     )
-    result = convert_to_openstack(args.source, options, source_options, progress)
+    result: OpenStackResult = convert(args.source, "openstack", options, source_options, progress)
     if progress:
         progress.close()
     if args.json:

@@ -486,7 +486,7 @@ def _add_convert(commands: argparse._SubParsersAction[_Parser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     conv.add_argument("source", metavar="SOURCE", help="an OVF package or a Ganeti export (config.ini or its folder)")
-    conv.add_argument("--to", required=True, choices=sorted([*TARGETS, *INTERIM_TARGETS]), help="what to write")
+    conv.add_argument("--to", required=True, choices=sorted({*TARGETS, *INTERIM_TARGETS}), help="what to write")
     conv.add_argument("-n", "--name", help="name of the result (default: the source's)")
     _source_arguments(conv)
     _instance_arguments(conv, name=False, net_type=False)

@@ -1,16 +1,11 @@
-"""INTERIM: the sources of the OpenStack target, until the hub seam lands.
-
-The hub (issue 13) will read every source into a
-:class:`~ovfconverter.model.machine.Machine` through its Source registry
-(``hub/ovf``, ``hub/ganeti``).  Until then this module does the least the
-OpenStack target needs, and is to be replaced whole by it; the devices are
-chosen by the device policy every target shares (``hub/devices.py``):
+"""INTERIM: the sources ``convert --to libvirt|xen`` still reads (the
+OpenStack target reads the seam's, :mod:`ovfconverter.sources`); to be
+deleted once those targets are on the seam too.
 
 * :func:`open_source`: an OVF package (folder, ``.ovf``, ``.ova``: imported
   with the import pipeline, every check included, into raw dumps in a
   scratch folder) or a Ganeti export (``config.ini`` and its raw dumps) ->
-  a Machine and its raw disk images;
-* :func:`convert_to_openstack`: that, the device policy, then the target.
+  a Machine and its raw disk images.
 """
 
 from __future__ import annotations
@@ -25,8 +20,7 @@ from types import MappingProxyType
 from ovfconverter.errors import ConfigError
 from ovfconverter.formats.config_ini import MAX_CONFIG_SIZE, read_config
 from ovfconverter.formats.ovf_reader import read_envelope
-from ovfconverter.glance.target import OpenStackOptions, OpenStackResult, write_openstack
-from ovfconverter.hub.devices import TargetKind, choose_devices, ganeti_kvm_devices
+from ovfconverter.hub.devices import ganeti_kvm_devices
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.envelope import ResourceItem, ResourceType
 from ovfconverter.model.ganeti import InstanceExport
@@ -52,7 +46,6 @@ from ovfconverter.model.machine import (
 )
 from ovfconverter.model.units import MIB
 from ovfconverter.package.access import open_package
-from ovfconverter.package.staging import Staging
 from ovfconverter.pipelines.importer import import_package
 from ovfconverter.progress import ProgressCallback
 from ovfconverter.sources.ganeti import check_export, raw_dump  # the export's dump checks (gzip, Ganeti issue 904)
@@ -248,29 +241,3 @@ def open_source(
     dumps = [ByteRange(d.path, 0, d.size, os.path.basename(d.path)) for d in imported.disks]
     machine = _machine_from_ovf(path, base, imported.config, dumps)
     return SourceMachine(machine, dumps, list(imported.warnings))
-
-
-def convert_to_openstack(
-    source: str,
-    options: OpenStackOptions,
-    source_options: ImportOptions | None = None,
-    progress: ProgressCallback | None = None,
-) -> OpenStackResult:
-    """``convert SOURCE --to openstack``: read ``source`` (an OVF package or
-    a Ganeti export), write its disks as Glance images into
-    ``OUT/NAME/`` and, when asked, upload them.
-
-    An OVF package's disks are first imported as raw images into a scratch
-    folder inside the output folder (removed at the end, whatever happens).
-
-    :raises OVFConverterError: as :func:`open_source` and
-        :func:`~ovfconverter.glance.target.write_openstack`.
-    """
-    with Staging(options.output_dir, "ovfconverter-source") as scratch:
-        read = open_source(source, scratch.work, source_options, progress)
-        devices = choose_devices(read.machine, TargetKind.OPENSTACK, options.devices)
-        result = write_openstack(read.machine, devices, read.dumps, options, progress, protect=[source])
-    for message in [*devices.notes, *result.warnings]:
-        log.warning("%s", message)  # the import logged its own already
-    result.warnings[:0] = [*read.warnings, *devices.notes]
-    return result

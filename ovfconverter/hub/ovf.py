@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ovfconverter.errors import OptionError
+from ovfconverter.hub.guest_names import guest_from_names, refine_guest
 from ovfconverter.model.envelope import (
     Envelope,
     OperatingSystem,
@@ -168,7 +169,9 @@ _DISTRIBUTIONS = {
 def guest_os(osys: OperatingSystem | None) -> GuestOS:
     """The guest OS an OperatingSystemSection describes: its CIM
     ``OSType`` number (DSP0243 9.6) gives the family, distribution and,
-    for the numbers that say so, a 64-bit architecture."""
+    for the numbers that say so, a 64-bit architecture; VMware's guest id
+    and the description add what the number does not say, such as the
+    version (:mod:`ovfconverter.hub.guest_names`)."""
     if osys is None:
         return GuestOS()
     number = osys.id
@@ -188,7 +191,7 @@ def guest_os(osys: OperatingSystem | None) -> GuestOS:
             else None
         )
     distribution = _DISTRIBUTIONS.get(number or 0) or ("windows" if family is OsFamily.WINDOWS else None)
-    return GuestOS(
+    stated = GuestOS(
         cim_id=number,
         description=osys.description,
         family=family,
@@ -197,6 +200,7 @@ def guest_os(osys: OperatingSystem | None) -> GuestOS:
         architecture=Architecture.X86_64 if number in _64_BIT else None,
         vmware_os_type=osys.vmware_os_type,
     )
+    return refine_guest(stated, guest_from_names(osys.vmware_os_type, osys.description))
 
 
 # -- envelope -> machine ------------------------------------------------------

@@ -20,6 +20,7 @@ TARGETS: dict[str, str] = {
     "ganeti": "ovfconverter.targets.ganeti:GanetiTarget",
     "ovf": "ovfconverter.targets.ovf:OvfTarget",
     "ova": "ovfconverter.targets.ovf:OvaTarget",
+    "openstack": "ovfconverter.targets.openstack:OpenStackTarget",
 }
 """Target name -> ``module:Class`` of its :class:`~ovfconverter.pipelines.target.Target`."""
 

@@ -23,11 +23,11 @@ from builders import LocalGlance, make_raw_disk
 
 from ovfconverter.errors import CloudError, Interrupted, MissingToolError
 from ovfconverter.glance.cloud import CloudOptions, connect
-from ovfconverter.glance.target import describe_file
 from ovfconverter.glance.upload import UploadMethod, upload_images
 from ovfconverter.model.openstack import DiskFormat, GlanceImage, HwDiskBus, HwScsiModel, HwVifModel, OsType
 from ovfconverter.parameters import Parameter
 from ovfconverter.progress import ProgressEvent
+from ovfconverter.targets.openstack import describe_file
 
 MIB = 1 << 20
 

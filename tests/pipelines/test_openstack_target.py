@@ -1,72 +1,60 @@
-"""The OpenStack target: raw disks of a machine -> qcow2/raw images, their
-JSON files of Glance fields, and the upload into a real Glance."""
+"""The OpenStack target on the seam (``convert(SOURCE, "openstack")``): a
+Ganeti export's or an OVF package's disks -> qcow2/raw images and their JSON
+files of Glance fields, uploaded into a real Glance."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from builders import LocalGlance, images_identical, make_raw_disk
+from builders import (
+    DiskSpec,
+    LocalGlance,
+    VmSpec,
+    folder_package,
+    images_identical,
+    ova_package,
+    read_ini,
+    streamoptimized,
+    write_kvm_export,
+)
 
-from ovfconverter.errors import CloudError, OptionError, OutputExistsError
+from ovfconverter.errors import CloudError, ManifestError, OptionError, OutputExistsError
 from ovfconverter.formats.glance_json import parse_glance_json
 from ovfconverter.glance.cloud import CloudOptions
-from ovfconverter.glance.target import OpenStackOptions, write_openstack
-from ovfconverter.io.ranges import ByteRange
-from ovfconverter.model.machine import (
-    Architecture,
-    Bus,
-    Chipset,
-    ControllerModel,
-    Disk,
-    Firmware,
-    GuestOS,
-    Machine,
-    Memory,
-    NicModel,
-    OsFamily,
-)
 from ovfconverter.model.openstack import DiskFormat
 from ovfconverter.parameters import Parameter
+from ovfconverter.pipelines.convert import convert
+from ovfconverter.targets.ganeti import ImportOptions
+from ovfconverter.targets.openstack import OpenStackOptions, OpenStackResult
 
 MIB = 1 << 20
 
 
-@dataclass(frozen=True)
-class Storage:
-    bus: Bus
-    model: ControllerModel | None = None
-
-
-@dataclass(frozen=True)
-class Devices:
-    firmware: Firmware = Firmware.BIOS
-    secure_boot: bool = False
-    chipset: Chipset = Chipset.I440FX
-    disks: tuple[Storage, ...] = (Storage(Bus.VIRTIO), Storage(Bus.SCSI, ControllerModel.VIRTIO_SCSI))
-    nics: tuple[NicModel, ...] = (NicModel.VIRTIO,)
-
-
-MACHINE = Machine(
-    name="web1.example.com",
-    os=GuestOS(family=OsFamily.LINUX, distribution="debian", version="12", architecture=Architecture.X86_64),
-    memory=Memory(size=1024 * MIB),
-    disks=(Disk(), Disk()),
-)
+def to_openstack(source: Path, out_dir: Path, **options: object) -> OpenStackResult:
+    result: OpenStackResult = convert(
+        str(source),
+        "openstack",
+        OpenStackOptions(output_dir=str(out_dir), **options),  # type: ignore[arg-type]
+    )
+    return result
 
 
 @pytest.fixture
-def dumps(tmp_path: Path) -> list[ByteRange]:
-    paths = [make_raw_disk(tmp_path / "disk0.raw", 12 * MIB), make_raw_disk(tmp_path / "disk1.raw", 3 * MIB, seed=2)]
-    return [ByteRange(str(p), 0, p.stat().st_size, p.name) for p in paths]
+def export(tmp_path: Path) -> Path:
+    return write_kvm_export(tmp_path / "src" / "web1.example.com")
+
+
+def dumps(export: Path) -> list[Path]:
+    instance = read_ini(export / "config.ini")["instance"]
+    return [export / instance[f"disk{n}_dump"] for n in range(int(instance["disk_count"]))]
 
 
 @pytest.mark.parametrize("fmt", [DiskFormat.QCOW2, DiskFormat.RAW])
-def test_writes_images_and_json_files(out_dir: Path, dumps: list[ByteRange], fmt: DiskFormat) -> None:
-    result = write_openstack(MACHINE, Devices(), dumps, OpenStackOptions(output_dir=str(out_dir), disk_format=fmt))
+def test_ganeti_export_to_images_and_json_files(out_dir: Path, export: Path, fmt: DiskFormat) -> None:
+    result = to_openstack(export, out_dir, disk_format=fmt)
     folder = out_dir / "web1.example.com"
     assert result.path == str(folder)
     ext = fmt.value
@@ -79,64 +67,98 @@ def test_writes_images_and_json_files(out_dir: Path, dumps: list[ByteRange], fmt
         ]
     )
     assert [os.path.basename(f) for f in result.files] == [f"web1.example.com.{ext}", f"web1.example.com-disk1.{ext}"]
-    for index, (image, path, dump) in enumerate(zip(result.images, result.files, dumps, strict=True)):
-        assert images_identical(path, ext, dump.path, "raw")
+    for index, (image, path, dump) in enumerate(zip(result.images, result.files, dumps(export), strict=True)):
+        assert images_identical(path, ext, dump, "raw")
         stem = path[: -len(ext) - 1]
         assert parse_glance_json(Path(stem + ".json").read_bytes(), stem + ".json", disk_index=index) == image
         assert image.data is not None and image.data.size == os.path.getsize(path)
-        assert image.data.virtual_size == dump.size
+        assert image.data.virtual_size == dump.stat().st_size
     boot = json.loads((folder / "web1.example.com.json").read_text())
-    assert boot["min_disk"] == 1 and boot["min_ram"] == 1024 and boot["hw_disk_bus"] == "virtio"
+    assert (boot["min_disk"], boot["min_ram"]) == (1, 512)  # 24 MiB rounds up to 1 GiB; minmem
+    assert (boot["hw_disk_bus"], boot["hw_vif_model"], boot["hw_qemu_guest_agent"]) == ("virtio", "virtio", "yes")
     volume = json.loads((folder / "web1.example.com-disk1.json").read_text())
-    assert volume["hw_scsi_model"] == "virtio-scsi" and "os_distro" not in volume
-    assert not [name for name in os.listdir(out_dir) if name.startswith(".")]  # no staging left
+    assert volume["hw_disk_bus"] == "virtio" and "os_distro" not in volume and volume["min_ram"] == 0
+    assert os.listdir(out_dir) == ["web1.example.com"]  # no staging left
 
 
-def test_existing_output_needs_force(out_dir: Path, dumps: list[ByteRange]) -> None:
-    options = OpenStackOptions(output_dir=str(out_dir))
-    write_openstack(MACHINE, Devices(), dumps, options)
+def test_ova_to_image_with_the_manifest_checked_in_the_same_pass(tmp_path: Path, out_dir: Path) -> None:
+    raw, vmdk = streamoptimized(tmp_path, "disk0", 5 * MIB, seed=3)
+    vm = VmSpec(name="appliance", disks=[DiskSpec(href="disk0.vmdk", capacity=5 * MIB)])
+    ova = ova_package(tmp_path / "appliance.ova", vm, {"disk0.vmdk": vmdk})
+    result = to_openstack(ova, out_dir)
+    (image,) = result.images
+    assert images_identical(result.files[0], "qcow2", raw, "raw")
+    assert (image.name, image.os_distro, image.min_ram) == ("appliance", "debian", 512)  # OSType 96
+    # A folder package whose disk changed after its manifest was written: refused
+    # as the manifest says (not by what the changed bytes break), nothing written.
+    ovf = folder_package(tmp_path / "pkg", vm, {"disk0.vmdk": vmdk})
+    data = bytearray((tmp_path / "pkg" / "disk0.vmdk").read_bytes())
+    data[-600] ^= 0xFF
+    (tmp_path / "pkg" / "disk0.vmdk").write_bytes(bytes(data))
+    with pytest.raises(ManifestError):
+        to_openstack(ovf, tmp_path / "out2")
+    assert not (tmp_path / "out2").exists() or os.listdir(tmp_path / "out2") == []
+
+
+def test_on_a_ganeti_node_no_word_about_ganetis_export_folder(
+    tmp_path: Path, out_dir: Path, export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The OpenStack target writes no Ganeti export, so nothing about where
+    gnt-backup import reads dumps from (the interim reader warned so); the
+    Ganeti target, on the same fake node, does."""
+    node = tmp_path / "ganeti"
+    node.mkdir()
+    (node / "ssconf_cluster_name").write_text("cluster.example.com\n")
+    monkeypatch.setenv("OVFCONVERTER_GANETI_DIR", str(node))
+    raw, vmdk = streamoptimized(tmp_path, "disk0", 2 * MIB, seed=4)
+    ova = ova_package(tmp_path / "appliance.ova", VmSpec(disks=[DiskSpec(href="d.vmdk")]), {"d.vmdk": vmdk})
+    ganeti = convert(str(ova), "ganeti", ImportOptions(os_type="raw-image+default", output_dir=str(tmp_path / "g")))
+    assert any("is not below" in warning for warning in ganeti.warnings)
+    for source in (ova, export):
+        result = to_openstack(source, out_dir, force=True)
+        assert not [w for w in result.warnings if "gnt-backup" in w or "not below" in w], result.warnings
+
+
+def test_existing_output_needs_force(out_dir: Path, export: Path) -> None:
+    to_openstack(export, out_dir)
     with pytest.raises(OutputExistsError):
-        write_openstack(MACHINE, Devices(), dumps, options)
-    write_openstack(MACHINE, Devices(), dumps, OpenStackOptions(output_dir=str(out_dir), force=True))
+        to_openstack(export, out_dir)
+    to_openstack(export, out_dir, force=True)
 
 
-def test_hostile_name_stays_inside_the_output_folder(out_dir: Path, dumps: list[ByteRange]) -> None:
-    result = write_openstack(MACHINE, Devices(), dumps, OpenStackOptions(output_dir=str(out_dir), name="../../etc/x y"))
+def test_hostile_name_stays_inside_the_output_folder(out_dir: Path, export: Path) -> None:
+    result = to_openstack(export, out_dir, name="../../etc/x y")
     assert Path(result.path).parent == out_dir
     assert os.path.basename(result.path) == "_.._etc_x_y"
     assert result.images[0].name == "../../etc/x y"  # Glance takes any name; only files are made safe
 
 
-def test_refusals_before_anything_is_written(out_dir: Path, dumps: list[ByteRange]) -> None:
+def test_refusals_before_anything_is_written(out_dir: Path, export: Path) -> None:
     with pytest.raises(OptionError, match="qcow2 or raw"):
-        write_openstack(
-            MACHINE, Devices(), dumps, OpenStackOptions(output_dir=str(out_dir), disk_format=DiskFormat.VMDK)
-        )
-    with pytest.raises(OptionError, match="1 disk images for 2 disks"):
-        write_openstack(MACHINE, Devices(), dumps[:1], OpenStackOptions(output_dir=str(out_dir)))
+        to_openstack(export, out_dir, disk_format=DiskFormat.VMDK)
+    with pytest.raises(OptionError, match="would replace the source"):
+        to_openstack(export, export.parent, force=True)
     assert os.listdir(out_dir) == []
+    assert (export / "config.ini").exists()
 
 
 def test_upload_with_no_cloud_configured_fails_before_converting(
-    out_dir: Path, dumps: list[ByteRange], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    out_dir: Path, export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for key in [k for k in os.environ if k.startswith("OS_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "absent.yaml"))
     with pytest.raises(CloudError, match="name a cloud of clouds.yaml with cloud, ") as caught:
-        write_openstack(MACHINE, Devices(), dumps, OpenStackOptions(output_dir=str(out_dir), upload=True))
+        to_openstack(export, out_dir, upload=True)
     assert caught.value.parameters == (Parameter("cloud"),)
     assert os.listdir(out_dir) == []
 
 
-def test_upload_into_glance(
-    glance: LocalGlance, out_dir: Path, dumps: list[ByteRange], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_upload_into_glance(glance: LocalGlance, out_dir: Path, export: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in glance.env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("OS_CLOUD", raising=False)
-    options = OpenStackOptions(output_dir=str(out_dir), upload=True, cloud=CloudOptions())
-    result = write_openstack(MACHINE, Devices(), dumps, options)
+    result = to_openstack(export, out_dir, upload=True, cloud=CloudOptions())
     assert [u.name for u in result.uploaded] == ["web1.example.com", "web1.example.com-disk1"]
     proxy = glance.connection().image
     for uploaded, image in zip(result.uploaded, result.images, strict=True):
@@ -147,23 +169,3 @@ def test_upload_into_glance(
         assert stored.virtual_size == image.data.virtual_size  # Glance's own qcow2 inspection agrees
         raw = proxy.get(f"/images/{uploaded.id}").json()
         assert {k: str(raw[k]) for k in image.create_fields()} == {k: str(v) for k, v in image.create_fields().items()}
-
-
-@pytest.mark.parametrize(
-    ("os_type", "description", "family", "distribution", "version"),
-    [
-        ("debian11_64Guest", None, OsFamily.LINUX, "debian", "11"),
-        ("ubuntu64Guest", None, OsFamily.LINUX, "ubuntu", None),
-        ("windows9Server64Guest", None, OsFamily.WINDOWS, "windows", None),
-        (None, "CentOS 7 (64-bit)", OsFamily.LINUX, "centos", "7"),
-        ("other26xLinux64Guest", None, OsFamily.LINUX, None, None),
-        (None, None, None, None, None),
-    ],
-)
-def test_interim_guest_from_vmware_ids(
-    os_type: str | None, description: str | None, family: OsFamily | None, distribution: str | None, version: str | None
-) -> None:
-    from ovfconverter.glance.sources import _guest_from_vmware
-
-    guest = _guest_from_vmware(os_type, description)
-    assert (guest.family, guest.distribution, guest.version) == (family, distribution, version)

@@ -12,23 +12,47 @@ import shlex
 from pathlib import Path
 
 import pytest
-from builders import ROOT, LocalGlance, make_ova, make_raw_disk, run_cli
+from builders import ROOT, LocalGlance, make_ova, run_cli, write_kvm_export
 
 GUIDE = ROOT / "doc" / "user-guide.rst"
 MIB = 1 << 20
 
 
-def guide_commands(title: str) -> list[list[str]]:
+def guide_commands(title: str) -> list[tuple[list[str], list[str]]]:
     """The ``$ ovfconverter ...`` commands of the guide's section ``title``,
-    in order, as argument lists (without the program name)."""
+    in order, as argument lists (without the program name), each with the
+    output the guide shows under it (the indented lines up to the next
+    command or blank line)."""
     lines = GUIDE.read_text().splitlines()
     start = lines.index(title) + 2
     underline = re.compile(r"[=~-]{4,}\Z")
     end = next((i - 1 for i in range(start, len(lines)) if underline.match(lines[i])), len(lines))
-    section = "\n".join(lines[start:end])
-    commands = [shlex.split(line)[2:] for line in section.splitlines() if re.match(r"\s+\$ ovfconverter ", line)]
+    commands: list[tuple[list[str], list[str]]] = []
+    output: list[str] | None = None  # the lines of the last command's output so far
+    for line in lines[start:end]:
+        if re.match(r"\s+\$ ovfconverter ", line):
+            output = []
+            commands.append((shlex.split(line)[2:], output))
+        elif output is not None and line.startswith("    "):
+            output.append(line[4:])
+        else:
+            output = None
     assert commands, f"no commands in the guide's section {title!r}"
     return commands
+
+
+_IMAGE_ID = re.compile(r"\bid [0-9a-f]{8}-[0-9a-f.-]+")
+
+
+def shown(output: str, tmp_path: Path) -> list[str]:
+    """``output`` as the guide shows it: the user's home for the test's
+    folder; image ids (the guide's ``5c8d2e3a-...``, a real one) as ``id
+    ID`` (compare with :func:`without_ids` of the guide's lines)."""
+    return without_ids(output.replace(str(tmp_path), "/home/admin").splitlines())
+
+
+def without_ids(lines: list[str]) -> list[str]:
+    return [_IMAGE_ID.sub("id ID", line) for line in lines]
 
 
 def vmware_ova(folder: Path, cot: Path) -> Path:
@@ -36,71 +60,6 @@ def vmware_ova(folder: Path, cot: Path) -> Path:
     streamOptimized disk, SHA1 manifest) as ``appliance.ova``."""
     names = ["input.ovf", "input.mf", "input.vmdk", "input.iso", "sample_cfg.txt"]
     return make_ova(folder / "appliance.ova", [(name, cot / name) for name in names])
-
-
-def ganeti_export(folder: Path) -> Path:
-    """A Ganeti 3.0 ``gnt-backup export`` of a kvm instance with two disks
-    (dumps named by UUID, as Ganeti does)."""
-    folder.mkdir(parents=True)
-    make_raw_disk(folder / "0c9f4a4e-2d4b-4b6e-9a53-1f0d3b5e7c21", 24 * MIB)
-    make_raw_disk(folder / "7d1e6b0a-5f3c-4e8b-a2c4-9b8f0e1d2c3a", 6 * MIB, seed=5)
-    (folder / "config.ini").write_text(
-        """[export]
-version = 0
-timestamp = 1714480000
-source = 3f1c2b7e-node
-os = debootstrap+default
-compression = none
-
-[instance]
-name = web1.example.com
-maxmem = 1024
-minmem = 512
-memory = 1024
-vcpus = 2
-disk_template = plain
-hypervisor = kvm
-tags = prod web
-nic0_mac = aa:00:00:35:d1:9e
-nic0_ip = None
-nic0_network = None
-nic0_name = None
-nic0_mode = bridged
-nic0_link = br0
-nic0_vlan =
-nic_count = 1
-disk0_ivname = disk/0
-disk0_dump = 0c9f4a4e-2d4b-4b6e-9a53-1f0d3b5e7c21
-disk0_size = 24
-disk0_name = None
-disk1_ivname = disk/1
-disk1_dump = 7d1e6b0a-5f3c-4e8b-a2c4-9b8f0e1d2c3a
-disk1_size = 6
-disk1_name = None
-disk_count = 2
-
-[hypervisor]
-boot_order = disk
-disk_type = paravirtual
-nic_type = paravirtual
-use_guest_agent = True
-kernel_path =
-
-[backend]
-always_failover = False
-auto_balance = True
-maxmem = 1024
-minmem = 512
-spindle_use = 1
-vcpus = 2
-
-[os]
-variant = bookworm
-
-[os_private]
-"""
-    )
-    return folder
 
 
 def _env(glance: LocalGlance) -> dict[str, str]:
@@ -132,9 +91,11 @@ def test_walkthrough_vmware_ova_to_openstack(glance: LocalGlance, tmp_path: Path
     vmware_ova(tmp_path, cot_dir)
     before = glance.image_ids()
     outputs = []
-    for args in guide_commands("VMware OVA to OpenStack"):
+    for args, output in guide_commands("VMware OVA to OpenStack"):
         proc = _cli(args, tmp_path, glance)
         assert proc.returncode == 0, (args, proc.stderr)
+        if args[0] == "convert" and output:
+            assert shown(proc.stdout, tmp_path) == without_ids(output)
         outputs.append(proc)
     # The convert step wrote the image and its fields.
     fields = json.loads((tmp_path / "images" / "test" / "test.json").read_text())
@@ -148,12 +109,13 @@ def test_walkthrough_vmware_ova_to_openstack(glance: LocalGlance, tmp_path: Path
 
 
 def test_walkthrough_ganeti_instance_to_openstack(glance: LocalGlance, tmp_path: Path) -> None:
-    ganeti_export(tmp_path / "web1.example.com")
+    write_kvm_export(tmp_path / "web1.example.com")
     before = glance.image_ids()
-    for args in guide_commands("Ganeti instance to OpenStack"):
+    for args, output in guide_commands("Ganeti instance to OpenStack"):
         proc = _cli(args, tmp_path, glance)
         assert proc.returncode == 0, (args, proc.stderr)
         assert "uploaded: id " in proc.stdout
+        assert shown(proc.stdout, tmp_path) == without_ids(output)
     folder = tmp_path / "images" / "web1.example.com"
     boot = json.loads((folder / "web1.example.com.json").read_text())
     data = json.loads((folder / "web1.example.com-disk1.json").read_text())
@@ -186,7 +148,7 @@ def test_the_shared_ganeti_export_fixture_uploads(glance: LocalGlance, tmp_path:
 def test_glance_inspection_accepts_every_format_we_write(glance: LocalGlance, tmp_path: Path, fmt: str) -> None:
     """With PUT, Glance 33 inspects the data against disk_format (415 on a
     mismatch): our qcow2 and raw images pass, boot and volume image."""
-    ganeti_export(tmp_path / "web1.example.com")
+    write_kvm_export(tmp_path / "web1.example.com")
     args = ["convert", "web1.example.com", "--to", "openstack", "--disk-format", fmt, "--output-dir", "out", "--upload"]
     proc = _cli([*args, "--upload-method", "put", "--json"], tmp_path, glance)
     assert proc.returncode == 0, proc.stderr
@@ -215,7 +177,7 @@ def test_refusals_are_one_line(tmp_path: Path, ganeti_dir: Path) -> None:
         assert lines[-1].startswith("ovfconverter: error: ") and word in lines[-1], lines
         assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-    export = ganeti_export(tmp_path / "web1.example.com")
+    export = write_kvm_export(tmp_path / "web1.example.com")
     for extra in ([], ["--force"]):  # never the source folder itself, even with --force
         proc = run_cli("convert", "web1.example.com", "--to", "openstack", *extra, cwd=tmp_path, env=env)
         assert proc.returncode == 1 and "would replace the source" in proc.stderr, proc.stderr

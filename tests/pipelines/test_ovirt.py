@@ -199,13 +199,14 @@ def test_user_guide_ovirt_walkthrough_is_real(tmp_path: Path) -> None:
 
 
 def test_ovirt_uefi_reaches_the_machine_model(tmp_path: Path) -> None:
-    """convert --to openstack reads sources into the Machine: an OVMF BiosType is its firmware."""
-    from ovfconverter.glance.sources import open_source
-    from ovfconverter.model.machine import Firmware
+    """Sources are read into the Machine whatever the target: an OVMF
+    BiosType is its firmware, which --to openstack tells Nova."""
+    from ovfconverter.model.openstack import HwFirmwareType
+    from ovfconverter.pipelines.convert import convert
+    from ovfconverter.targets.openstack import OpenStackOptions
 
-    for bios, firmware in (("2", None), ("4", Firmware.EFI)):
+    for bios, firmware in (("2", HwFirmwareType.BIOS), ("4", HwFirmwareType.UEFI)):
         text = (DATA / SAMPLE).read_text().replace("<BiosType>2</BiosType>", f"<BiosType>{bios}</BiosType>")
         ova, _, _ = ovirt_ova(tmp_path / bios, text)
-        work = tmp_path / bios / "work"
-        work.mkdir()
-        assert open_source(str(ova), str(work)).machine.firmware is firmware
+        result = convert(str(ova), "openstack", OpenStackOptions(output_dir=str(tmp_path / bios / "out")))
+        assert result.images[0].hw_firmware_type is firmware
