@@ -4,8 +4,10 @@ files of Glance fields, uploaded into a real Glance."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -98,6 +100,22 @@ def test_ova_to_image_with_the_manifest_checked_in_the_same_pass(tmp_path: Path,
     with pytest.raises(ManifestError):
         to_openstack(ovf, tmp_path / "out2")
     assert not (tmp_path / "out2").exists() or os.listdir(tmp_path / "out2") == []
+
+
+def test_gzip_compressed_export(tmp_path: Path, out_dir: Path, export: Path) -> None:
+    """``[export] compression = gzip``: the dumps are decompressed (into the
+    run's work folder, gone afterwards) and the images hold their data."""
+    originals = []
+    for dump in dumps(export):
+        originals.append(tmp_path / dump.name)
+        shutil.copyfile(dump, originals[-1])
+        dump.write_bytes(gzip.compress(dump.read_bytes(), 1))
+    config = export / "config.ini"
+    config.write_text(config.read_text().replace("compression = none", "compression = gzip"))
+    result = to_openstack(export, out_dir, disk_format=DiskFormat.RAW)
+    for path, original in zip(result.files, originals, strict=True):
+        assert images_identical(path, "raw", original, "raw")
+    assert os.listdir(out_dir) == ["web1.example.com"]
 
 
 def test_on_a_ganeti_node_no_word_about_ganetis_export_folder(
