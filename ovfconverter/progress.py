@@ -15,11 +15,15 @@ from dataclasses import dataclass
 class ProgressEvent:
     """How far one step has come.
 
-    :ivar step: what is being done: ``"verify"`` (hashing files for the
-        manifest), ``"convert"`` (a disk being converted, hashed and, for an
-        OVA, packed in the same pass), ``"copy"`` (joining chunks, copying a
-        raw image), ``"decompress"`` (gzip files and OVAs), ``"pack"``
-        (copying an image qemu-img made into its place).
+    :ivar step: what is being done, one of: ``"verify"`` (hashing a file
+        of a package for its manifest), ``"decompress"`` (gzip files and
+        OVAs), ``"copy"`` (a raw image or the chunks of a file),
+        ``"convert"`` (a disk converted and hashed in one pass: on import
+        counting bytes of the image read, on export bytes of the raw dump
+        read, gzip and OVA packing included), ``"pack"`` (an image that
+        qemu-img wrote, copied and hashed into its place), ``"hash"`` (an
+        image written for Glance hashed for its MD5 and SHA-512 fields),
+        ``"upload"`` (an image sent to Glance).  No other step is sent.
     :ivar subject: the file, member or disk concerned.
     :ivar done: bytes processed so far.
     :ivar total: bytes expected in all, or ``None`` when unknown.

@@ -3,7 +3,8 @@
 
 Exit status: 0 on success; 1 when the input or options are refused or a
 conversion fails (one line ``ovfconverter: error: ...`` on stderr, a
-traceback only with ``--debug``); 2 for usage errors; 130 after Ctrl-C.
+traceback only with ``--debug``); 2 for usage errors; 128 + the signal's
+number after a signal: 130 after Ctrl-C (SIGINT), 143 after SIGTERM.
 
 Everything printed that may hold text from input (log records, errors,
 reports, summaries, progress labels, tracebacks) is escaped by
@@ -67,7 +68,13 @@ def _setup_logging(args: argparse.Namespace) -> None:
     logger = logging.getLogger("ovfconverter")
     logger.handlers = [h for h in logger.handlers if not isinstance(h, logging.StreamHandler)]
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING)
+    if args.debug:
+        level = logging.DEBUG
+    elif args.quiet:  # only errors: warnings stay in the results (--json)
+        level = logging.ERROR
+    else:
+        level = logging.INFO if args.verbose else logging.WARNING
+    logger.setLevel(level)
     logger.propagate = False
 
 
@@ -268,7 +275,15 @@ def _run_import(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     return 0
 
 
+def _run_completion(args: argparse.Namespace, progress: ProgressBars | None) -> int:
+    from ovfconverter.cli import completion
+
+    sys.stdout.write(completion.script(build_parser(), args.shell))
+    return 0
+
+
 _RUNS = {
+    "completion": _run_completion,
     "import": _run_import,
     "export": _run_export,
     "convert": _run_convert,
@@ -305,7 +320,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if progress:
             progress.close()
         log.error("interrupted; nothing was written")
-        return 130
+        return 128 + signal.SIGINT
+    except Interrupted as exc:  # SIGTERM, as the shell reports a death by a signal
+        if progress:
+            progress.close()
+        log.error("%s; nothing was written", exc)
+        return 128 + exc.signum
     except OVFConverterError as exc:
         if progress:
             progress.close()

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from ovfconverter.cli import completion
 from ovfconverter.cli.convert import EXAMPLES as INTERIM_EXAMPLES
 from ovfconverter.cli.convert import TARGETS as INTERIM_TARGETS
 from ovfconverter.cli.convert import add_arguments as add_interim_arguments
@@ -212,7 +213,13 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     group.add_argument(
         "-d", "--debug", action="store_true", default=default or False, help="report details; tracebacks on errors"
     )
-    group.add_argument("-q", "--quiet", action="store_true", default=default or False, help="no progress bars")
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default or False,
+        help="only errors: no progress bars, no warnings (--json output still lists them)",
+    )
     group.add_argument(
         "--progress",
         action="store_true",
@@ -564,4 +571,5 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     for add in (_add_import, _add_export, _add_convert, _add_info, _add_verify):
         add(commands)
+    completion.add_command(commands)
     return parser

@@ -1,11 +1,15 @@
-"""Progress bars (tqdm) for the command line: one bar per long step."""
+"""Progress bars (tqdm) for the command line: one bar per long step, sizes
+and rates in IEC units (KiB, MiB, GiB: powers of 1024) as everywhere else
+the command line shows a size (:func:`~ovfconverter.model.units.format_bytes`)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from ovfconverter.cli.terminal import escape_line
+from ovfconverter.model.units import format_bytes
 from ovfconverter.progress import ProgressEvent
 
 _LABELS = {
@@ -13,11 +17,50 @@ _LABELS = {
     "convert": "converting",
     "copy": "copying",
     "decompress": "decompressing",
-    "compress": "compressing",
     "pack": "packing",
     "hash": "hashing",
     "upload": "uploading",
 }
+
+
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_iec}/{total_iec} [{elapsed}<{remaining}, {rate_iec}]"
+"""A bar whose total is known: label, percentage, bar, bytes done and in
+all, time spent and left, rate."""
+COUNTER_FORMAT = "{desc}: {n_iec} [{elapsed}, {rate_iec}]"
+"""A step whose total is unknown."""
+
+
+def iec_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """tqdm's format fields plus ``n_iec``, ``total_iec`` and ``rate_iec``:
+    bytes done, in all and per second in IEC units (``512 B``, ``1.5 GiB``,
+    ``254.0 MiB/s``)."""
+    total, rate = fields.get("total"), fields.get("rate")
+    return {
+        **fields,
+        "n_iec": format_bytes(int(fields.get("n") or 0)),
+        "total_iec": "?" if total is None else format_bytes(int(total)),
+        "rate_iec": "?" if not rate else f"{format_bytes(int(rate))}/s",
+    }
+
+
+def _bar(total: int | None, desc: str) -> Any:
+    from tqdm import tqdm
+
+    class IecBar(tqdm):  # type: ignore[type-arg]
+        @property
+        def format_dict(self) -> dict[str, Any]:
+            return iec_fields(super().format_dict)
+
+    return IecBar(
+        total=total,
+        desc=desc,
+        unit="B",
+        bar_format=COUNTER_FORMAT if total is None else BAR_FORMAT,
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0,  # events already come at most every 8 MiB (progress.Meter): draw each
+    )
 
 
 class ProgressBars:
@@ -29,22 +72,10 @@ class ProgressBars:
         self._bars: dict[tuple[str, str], Any] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
-        from tqdm import tqdm
-
         key = (event.step, event.subject)
         bar = self._bars.get(key)
         if bar is None:
-            bar = tqdm(
-                total=event.total,
-                desc=escape_line(f"{_LABELS.get(event.step, event.step)} {event.subject}"),
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                file=sys.stderr,
-                leave=False,
-                dynamic_ncols=True,
-                mininterval=0,  # events already come at most every 8 MiB (progress.Meter): draw each
-            )
+            bar = _bar(event.total, escape_line(f"{_LABELS.get(event.step, event.step)} {event.subject}"))
             self._bars[key] = bar
         delta = event.done - bar.n
         if delta > 0:

@@ -39,12 +39,11 @@ from ovfconverter import ExportOptions, ImportOptions, ProgressEvent, export_ins
 from ovfconverter.cli.main import build_parser
 
 MIB = 1 << 20
-STEPS = {"verify", "convert", "copy", "decompress", "compress", "hash", "pack"}  # ovfconverter.progress docs
+STEPS = {"verify", "convert", "copy", "decompress", "pack", "hash", "upload"}  # ovfconverter.progress docs
 
-# tqdm's meter: "converting x:  29%|██▊       | 73.0M/256M [00:00<00:00, 334MB/s]"
-BAR = re.compile(
-    r"^(?P<desc>.*?): +\d+%\|[^|]*\| [\d.]+[kMGTP]?/[\d.]+[kMGTP]? \[[\d:]+<[\d:?]+, +(?P<rate>[\d.?]+)[kMGTP]?B/s\]"
-)
+# the meter, IEC units: "converting x:  29%|██▊       | 73.0 MiB/256.0 MiB [00:00<00:00, 334.2 MiB/s]"
+IEC = r"(?:\d+ B|\d+\.\d (?:KiB|MiB|GiB|TiB))"
+BAR = re.compile(rf"^(?P<desc>.*?): +\d+%\|[^|]*\| {IEC}/{IEC} \[[\d:]+<[\d:?]+, (?P<rate>{IEC}/s|\?)\]")
 
 
 def bar_segments(stderr: str) -> list[re.Match[str]]:
@@ -158,9 +157,15 @@ def test_quiet_wins_over_progress(small_export: Path, warning_ova: Path, tmp_pat
     assert proc.stderr == ""
     proc = run_cli("-q", "import", str(warning_ova), "-o", "debian", "--output-dir", str(tmp_path), "--progress")
     assert proc.returncode == 0, proc.stderr
-    assert "\r" not in proc.stderr and not bar_segments(proc.stderr)
-    lines = proc.stderr.splitlines()
-    assert lines and all(line.startswith("ovfconverter: warning: ") for line in lines), "-q keeps warnings"
+    assert proc.stderr == "", "-q: only errors, no bar and no warning"
+    loud = run_cli("import", str(warning_ova), "-o", "debian", "--output-dir", str(tmp_path / "loud"))
+    assert loud.stderr.startswith("ovfconverter: warning: "), "the import above does warn without -q"
+
+
+def test_quiet_still_says_why_it_failed(warning_ova: Path, tmp_path: Path) -> None:
+    proc = run_cli("import", str(warning_ova), "-q", "--output-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("ovfconverter: error: ") and len(proc.stderr.splitlines()) == 1, proc.stderr
 
 
 def check_events(events: list[ProgressEvent], what: str) -> dict[tuple[str, str], list[ProgressEvent]]:
@@ -227,13 +232,14 @@ def _kinds(stderr: str) -> dict[str, list[str]]:
 GZIP_WARNING = "ovfconverter: warning: gz-vm.ova: the OVA is gzip-compressed, which DSP0243 does not allow"
 
 
-@pytest.mark.parametrize("flags", [[], ["-q"]])
-def test_warnings_always_show(gzip_ova: Path, tmp_path: Path, flags: list[str]) -> None:
-    proc = run_cli("import", str(gzip_ova), "-o", "debian", "--output-dir", str(tmp_path), *flags)
+def test_warnings_show_unless_quiet(gzip_ova: Path, tmp_path: Path) -> None:
+    proc = run_cli("import", str(gzip_ova), "-o", "debian", "--output-dir", str(tmp_path / "a"))
     assert proc.returncode == 0, proc.stderr
     kinds = _kinds(proc.stderr)
     assert set(kinds) == {"warning"}, proc.stderr
     assert any(line.startswith(GZIP_WARNING) for line in kinds["warning"]), proc.stderr
+    quiet = run_cli("import", str(gzip_ova), "-o", "debian", "--output-dir", str(tmp_path / "b"), "-q")
+    assert quiet.returncode == 0 and quiet.stderr == "", "-q: only errors"
 
 
 def test_verbose_adds_step_lines(gzip_ova: Path, small_export: Path, tmp_path: Path) -> None:

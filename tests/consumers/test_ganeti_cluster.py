@@ -269,11 +269,12 @@ def test_import_elsewhere_warns_that_ganeti_reads_only_its_export_folder(cluster
 
 
 def readme_commands() -> list[str]:
-    """The command lines of the README's "Using it" block, in order."""
+    """The command lines of the README's "Using it" block (a fenced shell
+    block), in order."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("\n## Using it\n", 1)[1].split("\n## ", 1)[0]
-    block = section.split("\n\n")[1]  # the first paragraph is prose, the second the indented block
-    lines = [line[4:] for line in block.replace("\\\n", " ").splitlines()]
+    block = section.split("```shell\n", 1)[1].split("\n```", 1)[0]
+    lines = block.replace("\\\n", " ").splitlines()
     assert lines and all(line.strip() for line in lines), block
     return lines
 
