@@ -42,7 +42,14 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 
 
 def test_bash_completes_commands(bash_script: Path, tmp_path: Path) -> None:
-    assert complete(bash_script, "ovfconverter ", tmp_path) == ["completion", "convert", "export", "import", "info", "verify"]
+    assert complete(bash_script, "ovfconverter ", tmp_path) == [
+        "completion",
+        "convert",
+        "export",
+        "import",
+        "info",
+        "verify",
+    ]
     assert complete(bash_script, "ovfconverter ver", tmp_path) == ["verify"]
 
 
