@@ -35,6 +35,7 @@ from ovfconverter.errors import (
     PackageError,
     QemuImgError,
     UnsafeInputError,
+    UsageError,
 )
 from ovfconverter.model import (
     DeploymentConfiguration,
@@ -152,6 +153,7 @@ __all__ = [
     "ProgressEvent",
     "QemuImgError",
     "UnsafeInputError",
+    "UsageError",
     "VerifyReport",
     "__version__",
     "convert",

@@ -7,7 +7,8 @@ the rule that was broken, for example::
 
     disk.vmdk: VMDK extent "/etc/shadow" lies outside the package; refusing
 
-The command line prints it as ``ovfconverter: error: <message>`` and exits 1.
+The command line prints it as ``ovfconverter: error: <message>`` and exits 1
+(2 for a :class:`UsageError`, which lists the valid choices).
 """
 
 from __future__ import annotations
@@ -94,6 +95,23 @@ class ConfigError(OVFConverterError):
 
 class OptionError(OVFConverterError):
     """An option value given by the caller is invalid."""
+
+
+class UsageError(OptionError):
+    """An option names something that is not there or not allowed: a key,
+    a profile, a virtual system, a value outside its range.  The message
+    lists the valid choices; the command line exits 2 for it, as for any
+    usage error.
+
+    :param choices: the valid values, in the order to show them (may be
+        empty when they are a range said in the message).
+    """
+
+    def __init__(
+        self, message: str | Sequence[Part], subject: str | None = None, choices: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, subject)
+        self.choices = choices
 
 
 class TargetError(OVFConverterError):

@@ -3,7 +3,9 @@
 
 Exit status: 0 on success; 1 when the input or options are refused or a
 conversion fails (one line ``ovfconverter: error: ...`` on stderr, a
-traceback only with ``--debug``); 2 for usage errors; 128 + the signal's
+traceback only with ``--debug``); 2 for usage errors, found by argparse or
+raised as :class:`~ovfconverter.errors.UsageError` (an option naming a key,
+a profile or a value that is not there: the message lists the valid ones); 128 + the signal's
 number after a signal: 130 after Ctrl-C (SIGINT), 143 after SIGTERM.
 
 Everything printed that may hold text from input (log records, errors,
@@ -33,7 +35,7 @@ from ovfconverter.cli.parser import EXPORT_ONLY, IMPORT_ONLY, PROG, build_parser
 from ovfconverter.cli.progress import ProgressBars
 from ovfconverter.cli.terminal import escape_line, escape_text
 from ovfconverter.diagnostics import Diagnostic
-from ovfconverter.errors import Interrupted, OptionError, OVFConverterError
+from ovfconverter.errors import Interrupted, OptionError, OVFConverterError, UsageError
 from ovfconverter.hub.ovf_envelope import ISO_FORMAT_URI
 
 if TYPE_CHECKING:
@@ -321,6 +323,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress.close()
         log.error("interrupted; nothing was written")
         return 128 + signal.SIGINT
+    except UsageError as exc:  # an option names what is not there: the valid choices are in the message
+        if progress:
+            progress.close()
+        if args.debug:
+            _print_traceback()
+        log.error("%s", exc)
+        return 2
     except Interrupted as exc:  # SIGTERM, as the shell reports a death by a signal
         if progress:
             progress.close()

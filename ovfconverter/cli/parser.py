@@ -196,6 +196,21 @@ def _net_option(text: str) -> tuple[int, dict[str, str | None]]:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
+def _ranged(option: str, low: int, high: int, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{option} {text!r}: {what} is a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
 def _hypervisor_option(text: str) -> tuple[str, dict[str, str | None]]:
     try:
         ident, params = parse_ident_keyval(text, "-H")
@@ -358,12 +373,17 @@ def _disk_format_arguments(parser: argparse.ArgumentParser, defaults: bool = Tru
     fmt.add_argument("--compress", action="store_true", help='gzip each disk file (ovf:compression="gzip")')
     fmt.add_argument(
         "--compression-level",
-        type=int,
+        type=_ranged("--compression-level", 1, 9, "the deflate level (1: fastest, 9: smallest)"),
         metavar="1-9",
         help="deflate level of VMDK grains and --compress (default 1: fastest, a few %% larger than "
         "qemu-img's VMDK; 4: within 1-3%% of qemu-img's size, about twice the time)",
     )
-    fmt.add_argument("--threads", type=int, metavar="N", help="compression threads per disk (default: CPUs)")
+    fmt.add_argument(
+        "--threads",
+        type=_ranged("--threads", 1, 64, "the number of compression threads"),
+        metavar="N",
+        help="compression threads per disk, 1 to 64 (default: CPUs)",
+    )
 
 
 def _package_arguments(parser: argparse.ArgumentParser, ova: bool = True, defaults: bool = True) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ovfconverter.diagnostics import Diagnostic
-from ovfconverter.errors import OptionError
+from ovfconverter.errors import OptionError, UsageError
 from ovfconverter.model.ganeti import (
     BACKEND_PARAMETERS,
     DISK_TEMPLATES,
@@ -140,7 +140,10 @@ def _backend_value(key: str, value: str, source: Part) -> str:
         return normalize_bool(
             value, Parameter("backend_parameters", key) if isinstance(source, Parameter) else f"{source} {key}"
         )
-    raise OptionError((source, f" {key!r} is not a Ganeti backend parameter ({', '.join(sorted(BACKEND_PARAMETERS))})"))
+    message = (source, f" {key!r} is not a Ganeti backend parameter ({', '.join(sorted(BACKEND_PARAMETERS))})")
+    if isinstance(source, Parameter):  # the caller's option, not the package's Ganeti section
+        raise UsageError(message, choices=tuple(sorted(BACKEND_PARAMETERS)))
+    raise OptionError(message)
 
 
 def _backend(machine: Machine, overrides: InstanceOverrides, warnings: list[str]) -> dict[str, str]:
@@ -177,7 +180,7 @@ def _backend(machine: Machine, overrides: InstanceOverrides, warnings: list[str]
         user.pop("memory", None)
     backend = _merge(backend, user)
     if "maxmem" in backend and "minmem" in backend and int(backend["minmem"]) > int(backend["maxmem"]):
-        raise OptionError(f"minmem ({backend['minmem']} MiB) is larger than maxmem ({backend['maxmem']} MiB)")
+        raise UsageError(_memory_conflict(backend, user))
     if backend.get("maxmem") is not None and backend.get("maxmem") == backend.get("minmem"):
         backend["memory"] = backend["maxmem"]  # for Ganeti before 2.6, which reads [backend] memory
     order = ["vcpus", "maxmem", "minmem", "memory", "auto_balance", "always_failover", "spindle_use"]
@@ -206,12 +209,38 @@ def _nic_from_machine(nic: Nic, warnings: list[str]) -> tuple[GanetiNic, str | N
     return ganeti, None
 
 
+def _memory_conflict(backend: dict[str, str], user: dict[str, str | None]) -> tuple[Part, ...]:
+    """Why minmem above maxmem is refused, naming where each came from and
+    the parameter that sets both."""
+
+    def said(key: str) -> tuple[Part, ...]:
+        if user.get(key) is not None:
+            return (f"{key} {backend[key]} MiB (", Parameter("backend_parameters", value=f"{key}=..."), ")")
+        return (f"{key} {backend[key]} MiB (the package's)",)
+
+    return (
+        *said("minmem"),
+        " is above ",
+        *said("maxmem"),
+        "; Ganeti needs minmem <= maxmem: ",
+        Parameter("backend_parameters", value="memory=SIZE"),
+        " sets both, or set maxmem and minmem together",
+    )
+
+
 def _apply_nic_values(nic: GanetiNic, values: Mapping[str, str | None], source: Part) -> None:
     for key, value in values.items():
         if key == "bridge":
             key = "link"
         if key not in _NIC_OPTION_KEYS:
-            raise OptionError((source, f": unknown NIC parameter {key!r} ({', '.join(_NIC_OPTION_KEYS)})"))
+            message = (
+                source,
+                f": {key!r} is not a NIC parameter of a Ganeti import "
+                f"({', '.join(_NIC_OPTION_KEYS)}; bridge is taken for link)",
+            )
+            if isinstance(source, Parameter):  # the caller's option
+                raise UsageError(message, choices=_NIC_OPTION_KEYS)
+            raise OptionError(message)
         if value is not None and value.strip().lower() in ("", "none"):
             value = None
         setattr(nic, key, value)
@@ -417,7 +446,8 @@ def _hypervisor(settings: GanetiSettings | None, overrides: InstanceOverrides) -
     if hypervisor is not None and hypervisor.lower() == "auto":
         hypervisor = None
     if hypervisor is not None and hypervisor not in HYPERVISORS:
-        raise OptionError(f"hypervisor {hypervisor!r} is not one Ganeti knows ({', '.join(sorted(HYPERVISORS))})")
+        error = UsageError if hypervisor == overrides.hypervisor else OptionError
+        raise error(f"hypervisor {hypervisor!r} is not one Ganeti knows ({', '.join(sorted(HYPERVISORS))})")
     params = dict(settings.hypervisor_parameters) if settings else {}
     if overrides.hypervisor and settings and overrides.hypervisor != settings.hypervisor:
         params = {}  # the machine's parameters belong to another hypervisor
@@ -475,7 +505,8 @@ def plan_instance(
 
     template = overrides.disk_template or (settings.disk_template if settings else None)
     if template is not None and template not in DISK_TEMPLATES:
-        raise OptionError(f"disk template {template!r} is not one Ganeti knows ({', '.join(sorted(DISK_TEMPLATES))})")
+        error = UsageError if template == overrides.disk_template else OptionError
+        raise error(f"disk template {template!r} is not one Ganeti knows ({', '.join(sorted(DISK_TEMPLATES))})")
 
     tags = overrides.tags if overrides.tags is not None else (list(settings.tags) if settings else [])
     for tag in tags:

@@ -21,6 +21,7 @@ from ovfconverter.errors import (
     OVFConverterError,
     PackageError,
     UnsafeInputError,
+    UsageError,
     os_errors_as_ours,
 )
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
@@ -58,6 +59,7 @@ from ovfconverter.model.properties import OS_PARAMETER, OS_PRIVATE_PARAMETER, re
 from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.verify import FileStatus, verify_manifest
+from ovfconverter.parameters import Parameter
 from ovfconverter.progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -398,6 +400,8 @@ def read_package(
         ``warnings`` and the disks' ``problems``.
     :raises PackageError: the package cannot be opened or its descriptor
         is not XML / not OVF (then there is nothing to show).
+    :raises UsageError: ``deployment_option`` is not a profile of the
+        package (``choices``: the profiles).
     """
     with open_package(path, progress=progress, allow_hardlinks=allow_hardlinks) as package:
         warnings = [f"{os.path.basename(path)}: {w}" for w in package.warnings]
@@ -408,8 +412,17 @@ def read_package(
             for n in envelope.networks
             if not n.description
         ]
-        if deployment_option is not None and deployment_option not in [o.id for o in envelope.deployment_options]:
-            raise PackageError(f"the package has no deployment option {deployment_option!r}", path)
+        ids = tuple(o.id for o in envelope.deployment_options)
+        if deployment_option is not None and deployment_option not in ids:
+            profiles = ", ".join(repr(i) for i in ids) or "none"
+            raise UsageError(
+                (
+                    Parameter("deployment_option"),
+                    f" {deployment_option!r} is not a profile of the package (profiles: {profiles})",
+                ),
+                path,
+                ids,
+            )
         default = envelope.default_configuration()
         profile = deployment_option or (default.id if default else None)
         entries = _manifest_entries(package, warnings)

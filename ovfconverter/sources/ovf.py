@@ -33,6 +33,7 @@ from ovfconverter.errors import (
     OptionError,
     PackageError,
     UnsafeInputError,
+    UsageError,
 )
 from ovfconverter.formats.manifest import ManifestEntry, parse_manifest
 from ovfconverter.formats.ovf_reader import read_envelope
@@ -74,7 +75,10 @@ def select_system(envelope: Envelope, wanted: str | None, where: str) -> Virtual
         for system in systems:
             if system.id == wanted:
                 return system
-        raise OptionError((Parameter("virtual_system"), f" {wanted!r} is not in the package, which holds {ids}"))
+        raise UsageError(
+            (Parameter("virtual_system"), f" {wanted!r} is not in the package, which holds {ids}"),
+            choices=tuple(s.id for s in systems),
+        )
     if len(systems) > 1 or envelope.collection_id is not None:
         raise PackageError(
             (
@@ -90,14 +94,16 @@ def select_system(envelope: Envelope, wanted: str | None, where: str) -> Virtual
 def select_profile(envelope: Envelope, wanted: str | None) -> str | None:
     """Pick the deployment profile: ``wanted``, else the default.
 
-    :raises OptionError: ``wanted`` is not a Configuration of the package.
+    :raises UsageError: ``wanted`` is not a Configuration of the package
+        (the message and ``choices`` list the profiles).
     """
     if wanted is not None:
         ids = [option.id for option in envelope.deployment_options]
         if wanted not in ids:
             known = ", ".join(repr(i) for i in ids) or "none"
-            raise OptionError(
-                (Parameter("deployment_option"), f" {wanted!r} is not a profile of the package (profiles: {known})")
+            raise UsageError(
+                (Parameter("deployment_option"), f" {wanted!r} is not a profile of the package (profiles: {known})"),
+                choices=tuple(ids),
             )
         return wanted
     default = envelope.default_configuration()

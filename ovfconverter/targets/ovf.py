@@ -25,7 +25,7 @@ from ovfconverter.diagnostics import Code
 from ovfconverter.disks.from_raw import check_written, checked_after_writing, produce_image, space_needed
 from ovfconverter.disks.output_formats import TargetFormat, target_format
 from ovfconverter.disks.to_raw import convert_to_raw, create_blank
-from ovfconverter.errors import OptionError, OVFConverterError
+from ovfconverter.errors import OptionError, OVFConverterError, UsageError
 from ovfconverter.formats.certificate import SigningKey, load_signing_key, signature_file, signature_file_room
 from ovfconverter.formats.manifest import Digest, ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import OvfVersion, write_envelope
@@ -169,19 +169,20 @@ _SAFE_SYSTEM_TYPE = re.compile(r"^[A-Za-z0-9_.+-]+( [A-Za-z0-9_.+-]+)*$")
 def check_options(options: ExportOptions) -> None:
     """Refuse option values that cannot be honoured.
 
-    :raises OptionError: an unknown digest or OVF version, a bad
-        VirtualSystemType or compression level.
+    :raises UsageError: an unknown digest or OVF version, a compression
+        level or thread count out of range (the valid ones are said).
+    :raises OptionError: a bad VirtualSystemType or name.
     """
     if options.digest not in DIGESTS:
-        raise OptionError(f"digest {options.digest!r} is not one of {', '.join(DIGESTS)}")
+        raise UsageError(f"digest {options.digest!r} is not one of {', '.join(DIGESTS)}")
     if options.ovf_version not in OVF_VERSIONS:
-        raise OptionError(f"OVF version {options.ovf_version!r} is not one of {', '.join(OVF_VERSIONS)}")
+        raise UsageError(f"OVF version {options.ovf_version!r} is not one of {', '.join(OVF_VERSIONS)}")
     if options.virtual_system_type is not None and not _SAFE_SYSTEM_TYPE.match(options.virtual_system_type):
         raise OptionError(f"VirtualSystemType {options.virtual_system_type!r} is not a list of words (vmx-07)")
     if options.compression_level is not None and not 1 <= options.compression_level <= 9:
-        raise OptionError(f"compression level {options.compression_level} is not between 1 and 9")
+        raise UsageError(f"compression level {options.compression_level} is not between 1 and 9")
     if options.threads is not None and not 1 <= options.threads <= 64:
-        raise OptionError(f"thread count {options.threads} is not between 1 and 64")
+        raise UsageError(f"thread count {options.threads} is not between 1 and 64")
     if options.name is not None:
         validate_instance_name(options.name, Parameter("name"))
 

@@ -406,9 +406,10 @@ def test_info_deployment_option(cot_dir: Path) -> None:
     assert "hardware: 2 CPU(s), 2048 MiB" in text
 
     proc = run_cli("info", path, "--deployment-option", "8CPU-64GB", "--json")
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == 2 and proc.stdout == "", "a usage error: the profiles are listed"
     assert proc.stderr.splitlines() == [
-        f"ovfconverter: error: {path}: the package has no deployment option '8CPU-64GB'"
+        f"ovfconverter: error: {path}: --deployment-option '8CPU-64GB' is not a profile of the package "
+        "(profiles: '1CPU-1GB-1NIC', '2CPU-2GB-1NIC', '4CPU-4GB-3NIC')"
     ]
 
 
