@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from ovfconverter.cli.flags import spelled
+from ovfconverter.cli.results import document
 from ovfconverter.cli.terminal import escape_line
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 TARGETS = ("openstack", "libvirt", "xen")
 """``convert --to`` values this module runs."""
 
-INTERIM_ONLY = ("disk_format", "json", "virtio", "keep_devices")
+INTERIM_ONLY = ("disk_format", "virtio", "keep_devices")
 """``convert`` options of these targets that no seam target takes."""
 OPENSTACK_ONLY = ("upload", "os_cloud", "upload_method")
 """``convert`` options of ``--to openstack`` alone."""
@@ -61,7 +61,6 @@ def add_arguments(conv: argparse.ArgumentParser) -> None:
     ``--to ganeti``): these targets read ``N:bridge=BR`` or
     ``N:network=NAME`` from it."""
     conv.add_argument("--disk-format", choices=("qcow2", "raw"), help="image format (default: qcow2; raw for --to xen)")
-    conv.add_argument("--json", action="store_true", help="print the result as JSON (openstack, libvirt, xen)")
     dom = conv.add_argument_group("libvirt and Xen (--to libvirt|xen; --net N:bridge=BR|network=NAME)")
     dom.add_argument("--domain-type", choices=("kvm", "qemu"), help="libvirt domain type (default kvm; qemu: TCG)")
     dom.add_argument(
@@ -104,7 +103,7 @@ def _summary(result: OpenStackResult) -> list[str]:
     return lines
 
 
-def _as_json(result: OpenStackResult) -> dict[str, Any]:
+def _as_json(result: OpenStackResult, source: str) -> dict[str, Any]:
     from ovfconverter.formats.glance_json import glance_fields
 
     uploaded = {u.disk_index: u for u in result.uploaded}
@@ -115,14 +114,15 @@ def _as_json(result: OpenStackResult) -> dict[str, Any]:
         entry["id"] = done.id if done else None
         entry["upload_method"] = done.method if done else None
         images.append(entry)
-    return {"path": result.path, "images": images, "warnings": [spelled(w) for w in result.warnings]}
+    return document("convert", source, "openstack", result.path, result.warnings, images=images)
 
 
 def _attachments(specs: list[str]) -> dict[int, Any]:
     """``--net N:bridge=BR`` / ``--net N:network=NAME`` values by NIC number.
 
-    :raises OptionError: a malformed value."""
-    from ovfconverter.errors import OptionError
+    :raises UsageError: a malformed value, or a key these targets do not
+        take (``link``, ``mode``... are Ganeti's)."""
+    from ovfconverter.errors import UsageError
     from ovfconverter.hub.libvirt import Attachment
     from ovfconverter.model.libvirt import InterfaceType
 
@@ -131,7 +131,11 @@ def _attachments(specs: list[str]) -> dict[int, Any]:
         number, _, rest = spec.partition(":")
         key, _, value = rest.partition("=")
         if not number.isdigit() or key not in ("bridge", "network") or not value or "," in value:
-            raise OptionError(f"--net {spec!r}: expected N:bridge=NAME or N:network=NAME")
+            raise UsageError(
+                f"--net {spec!r}: the libvirt and Xen targets take N:bridge=NAME or N:network=NAME "
+                "(keys: bridge, network)",
+                choices=("bridge", "network"),
+            )
         result[int(number)] = Attachment(InterfaceType(key), value)
     return result
 
@@ -170,8 +174,10 @@ def _run_domain(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     if progress:
         progress.close()
     if args.json:
-        print(json.dumps({"path": result.path, "description": result.description, "disks": result.disks,
-                          "warnings": [spelled(w) for w in result.warnings]}, indent=2))  # fmt: skip
+        domain = {"description": result.description, "disks": list(result.disks)}
+        print(
+            json.dumps(document("convert", args.source, args.to, result.path, result.warnings, domain=domain), indent=2)
+        )
     else:
         print(escape_line(f"{result.path}: {result.description.rsplit('/', 1)[-1]} and {len(result.disks)} disk(s)"))
         command = f"virsh define {result.description}" if args.to == "libvirt" else f"xl create {result.description}"
@@ -216,7 +222,7 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     if progress:
         progress.close()
     if args.json:
-        print(json.dumps(_as_json(result), indent=2))
+        print(json.dumps(_as_json(result, args.source), indent=2))
     else:
         for line in _summary(result):
             print(escape_line(line))

@@ -226,12 +226,35 @@ def _say_export(result: ImportResult) -> None:
             _say(f"  ({'; '.join(step.reasons)})")
 
 
+def _show_package(args: argparse.Namespace, result: ExportResult, ova: bool, options: ExportOptions) -> None:
+    """The summary of a package written, or its JSON document (``--json``)."""
+    if not args.json:
+        _say_package(result, ova, options)
+        return
+    from ovfconverter.cli.results import export_json
+
+    source = args.source if args.command == "convert" else args.config
+    target = "ova" if ova else "ovf"
+    print(json.dumps(export_json(result, source, target, str(options.digest), args.command), indent=2))
+
+
+def _show_export(args: argparse.Namespace, result: ImportResult) -> None:
+    """The summary of a Ganeti export written, or its JSON document."""
+    if not args.json:
+        _say_export(result)
+        return
+    from ovfconverter.cli.results import import_json
+
+    source = args.source if args.command == "convert" else args.package
+    print(json.dumps(import_json(result, source, args.command), indent=2))
+
+
 def _run_export(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter import export_instance
 
     options = _export_options(args, args.ova)
     result = export_instance(args.config, options, progress)
-    _say_package(result, args.ova, options)
+    _show_package(args, result, args.ova, options)
     return 0
 
 
@@ -263,17 +286,18 @@ def _run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int
     )
     if args.to == "ganeti":
         args.net = [net_values(text) for text in args.net]
-        _say_export(convert(args.source, "ganeti", _import_options(args), source_options, progress))
+        _show_export(args, convert(args.source, "ganeti", _import_options(args), source_options, progress))
     else:
         options = _export_options(args, args.to == "ova")
-        _say_package(convert(args.source, args.to, options, source_options, progress), args.to == "ova", options)
+        result = convert(args.source, args.to, options, source_options, progress)
+        _show_package(args, result, args.to == "ova", options)
     return 0
 
 
 def _run_import(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter import import_package
 
-    _say_export(import_package(args.package, _import_options(args), progress))
+    _show_export(args, import_package(args.package, _import_options(args), progress))
     return 0
 
 

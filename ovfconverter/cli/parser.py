@@ -450,6 +450,12 @@ def _result_arguments(parser: argparse.ArgumentParser, where: str, replace: str)
     out = parser.add_argument_group("result")
     out.add_argument("--output-dir", metavar="DIR", help=where)
     out.add_argument("--force", action="store_true", help=replace)
+    out.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document on standard output instead of the summary: paths, sizes in bytes, "
+        "digests, warnings (schema: ovfconverter/schemas/result.schema.json)",
+    )
 
 
 def _add_import(commands: argparse._SubParsersAction[_Parser]) -> None:

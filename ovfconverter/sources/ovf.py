@@ -30,7 +30,6 @@ from ovfconverter.errors import (
     DiskImageError,
     ManifestError,
     MissingFileError,
-    OptionError,
     PackageError,
     UnsafeInputError,
     UsageError,

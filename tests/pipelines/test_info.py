@@ -61,9 +61,11 @@ _BORDER = re.compile(r"^=+(?:\s+=+)+\s*$")
 
 
 def doc_tables() -> dict[str, dict[str, str]]:
-    """Every ``key / type / meaning`` table of the doc, in document order,
-    as {key: type}."""
-    lines = DOC.read_text(encoding="utf-8").splitlines()
+    """Every ``key / type / meaning`` table of the doc's info and verify
+    sections, in document order, as {key: type} (the results of import,
+    export and convert come after them: tests/pipelines/test_json_schemas.py)."""
+    text = DOC.read_text(encoding="utf-8")
+    lines = text.split("\n``import``, ``export`` and ``convert --json``\n", 1)[0].splitlines()
     tables: list[dict[str, str]] = []
     i = 0
     while i < len(lines) - 1:

@@ -1,18 +1,22 @@
-"""The JSON that ``info --json`` and ``verify --json`` print conforms to the
-JSON Schemas shipped in the package (``ovfconverter/schemas/*.schema.json``,
-every field required, no other field allowed), for every package of the
-shared fixtures and of tests/data, and for OVAs; so a field added to the
-output without its schema fails here."""
+"""The JSON that ``info``, ``verify``, ``import``, ``export`` and ``convert``
+print with ``--json`` conforms to the JSON Schemas shipped in the package
+(``ovfconverter/schemas/*.schema.json``, every field required, no other
+field allowed), for every package of the shared fixtures and of tests/data,
+and for OVAs; so a field added to the output without its schema fails here.
+The import and export documents are checked against what is on disk."""
 
 from __future__ import annotations
 
+import configparser
+import hashlib
 import json
+import tarfile
 from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pytest
-from builders import COT, DATA, GANETI, make_ova, run_cli
+from builders import COT, DATA, GANETI, MIB, make_ova, run_cli, write_ganeti_export
 
 PACKAGES = [
     *(GANETI / name for name in ("ganeti.ovf", "virtualbox.ovf", "wrong_manifest.ovf", "gzip_disk.ovf", "empty.ovf")),
@@ -65,3 +69,73 @@ def test_the_schema_refuses_what_it_does_not_describe(shared: Path) -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, verify)
+
+
+# -- import, export (and convert) --json -------------------------------------
+
+
+def test_import_json_says_what_was_written(tmp_path: Path, shared: Path) -> None:
+    ova = make_ova(tmp_path / "appliance.ova", [(n, COT / n) for n in ("input.ovf", "input.mf", "input.vmdk")])
+    proc = run_cli("import", str(ova), "-o", "raw-image", "-n", "vm1", "--output-dir", str(tmp_path / "out"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    jsonschema.validate(data, schema("result"), cls=jsonschema.Draft202012Validator)
+    folder = tmp_path / "out" / "vm1"
+    assert (data["command"], data["target"], data["path"], data["source"]) == (
+        "import",
+        "ganeti",
+        str(folder),
+        str(ova),
+    )
+    (disk,) = data["disks"]
+    assert disk["path"] == str(folder / "disk0.raw") and disk["size"] == (folder / "disk0.raw").stat().st_size
+    assert (disk["source"], disk["source_format"]) == ("input.vmdk", "vmdk")
+    written = configparser.ConfigParser(interpolation=None)
+    written.read(folder / "config.ini")
+    assert data["config_ini"] == {s: dict(written.items(s, raw=True)) for s in written.sections()}
+    assert data["config_ini"]["instance"]["disk0_size"] == "1024"  # MiB, as Ganeti states it
+    assert data["next_step"]["argv"][:2] == ["gnt-backup", "import"] and data["next_step"]["ready"] is False
+    assert data["warnings"] and all(w["code"] is None and w["message"] for w in data["warnings"])
+    assert any("CD-ROM 1" in w["message"] for w in data["warnings"])
+    assert data["files"] == [] and data["images"] == []
+
+
+@pytest.mark.parametrize("ova", [False, True], ids=["folder", "ova"])
+def test_export_json_gives_every_file_with_its_digest(tmp_path: Path, ova: bool) -> None:
+    config = write_ganeti_export(tmp_path / "gnt", "vm1", 4 * MIB)
+    args = ["--output-dir", str(tmp_path / "out"), "--digest", "sha512", "--json", *(["--ova"] if ova else [])]
+    proc = run_cli("export", str(config), *args)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    jsonschema.validate(data, schema("result"), cls=jsonschema.Draft202012Validator)
+    assert (data["command"], data["target"]) == ("export", "ova" if ova else "ovf")
+    assert [f["name"] for f in data["files"]] == ["vm1.ovf", "vm1.mf", "vm1-disk0.vmdk"]
+    if ova:
+        members = {m.name: m for m in tarfile.open(data["path"]).getmembers()}
+        stored = {name: tarfile.open(data["path"]).extractfile(members[name]).read() for name in members}  # type: ignore[union-attr]
+    else:
+        stored = {p.name: p.read_bytes() for p in Path(data["path"]).iterdir()}
+    for file in data["files"]:
+        assert file["size"] == len(stored[file["name"]])
+        assert file["digest"] == {"algorithm": "sha512", "value": hashlib.sha512(stored[file["name"]]).hexdigest()}
+    assert data["config_ini"] is None and data["disks"] == [] and data["next_step"] is None
+
+
+def test_quiet_json_has_the_warnings_and_stderr_none(tmp_path: Path, shared: Path) -> None:
+    """-q: warnings go nowhere but the JSON."""
+    ova = make_ova(tmp_path / "appliance.ova", [(n, COT / n) for n in ("input.ovf", "input.mf", "input.vmdk")])
+    out = str(tmp_path / "out")
+    proc = run_cli("import", str(ova), "-o", "raw-image", "-n", "vm1", "--output-dir", out, "--json", "-q")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert json.loads(proc.stdout)["warnings"]
+
+
+def test_convert_to_openstack_json_conforms(tmp_path: Path, shared: Path) -> None:
+    ova = make_ova(tmp_path / "appliance.ova", [(n, COT / n) for n in ("input.ovf", "input.mf", "input.vmdk")])
+    proc = run_cli("convert", str(ova), "--to", "openstack", "--output-dir", str(tmp_path / "images"), "--json", "-q")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    data = json.loads(proc.stdout)
+    jsonschema.validate(data, schema("result"), cls=jsonschema.Draft202012Validator)
+    (image,) = data["images"]
+    assert (data["command"], data["target"], image["id"]) == ("convert", "openstack", None)
+    assert image["size"] == Path(image["file"]).stat().st_size

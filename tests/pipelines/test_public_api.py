@@ -59,6 +59,7 @@ PUBLIC = {
     "ManifestError",
     "MissingToolError",
     "OptionError",
+    "UsageError",
     "OutputExistsError",
     "PackageError",
     "QemuImgError",
