@@ -55,6 +55,19 @@ GLANCE_LOCK = "/tmp/ovfconverter-glance.lock"
 MIB = 1 << 20
 
 
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema ``ovfconverter/schemas/NAME.schema.json`` as
+    installed with the package, itself checked as a draft 2020-12 schema."""
+    from importlib import resources
+
+    import jsonschema
+
+    text = resources.files("ovfconverter").joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(data)
+    return data
+
+
 def run_peer(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run Ganeti's converter (exits 0 even after most errors: read stderr)."""
     return subprocess.run([str(PEER), *args], capture_output=True, text=True, cwd=cwd)

@@ -249,10 +249,32 @@ def _show_export(args: argparse.Namespace, result: ImportResult) -> None:
     print(json.dumps(import_json(result, source, args.command), indent=2))
 
 
+def _dry_run(args: argparse.Namespace, source: str, to: str, options: object, kind: str | None) -> int:
+    """Plan the conversion, write nothing, show the plan (text or JSON)."""
+    from ovfconverter.cli.results import plan_json, plan_lines
+    from ovfconverter.pipelines.convert import plan_conversion
+    from ovfconverter.pipelines.source import SourceOptions
+
+    source_options = SourceOptions(
+        deployment_option=getattr(args, "deployment_option", None),
+        virtual_system=getattr(args, "virtual_system", None),
+        allow_hardlinks=args.allow_hardlinks,
+    )
+    plan = plan_conversion(source, to, options, source_options, kind)
+    if args.json:
+        print(json.dumps(plan_json(plan, args.command, source), indent=2))
+    else:
+        for line in plan_lines(plan):
+            _say(line)
+    return 0
+
+
 def _run_export(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter import export_instance
 
     options = _export_options(args, args.ova)
+    if args.dry_run:
+        return _dry_run(args, args.config, "ova" if args.ova else "ovf", options, "ganeti")
     result = export_instance(args.config, options, progress)
     _show_package(args, result, args.ova, options)
     return 0
@@ -267,6 +289,8 @@ def _run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int
     from ovfconverter import convert
     from ovfconverter.pipelines.source import SourceOptions
 
+    if args.dry_run and args.to not in ("ganeti", "ovf", "ova"):
+        raise UsageError(f"--dry-run: not available for --to {args.to} (it is for --to ganeti, ovf and ova)")
     if args.to in INTERIM_TARGETS:  # their own command line (ovfconverter.cli.convert)
         seed = ("cloud_init",) if args.to != "libvirt" else ()
         foreign = _given(args, tuple(dest for dest in IMPORT_ONLY if dest != "net") + EXPORT_ONLY + seed)
@@ -286,6 +310,10 @@ def _run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int
     )
     if args.to == "ganeti":
         args.net = [net_values(text) for text in args.net]
+    if args.dry_run:
+        options: object = _import_options(args) if args.to == "ganeti" else _export_options(args, args.to == "ova")
+        return _dry_run(args, args.source, args.to, options, None)
+    if args.to == "ganeti":
         _show_export(args, convert(args.source, "ganeti", _import_options(args), source_options, progress))
     else:
         options = _export_options(args, args.to == "ova")
@@ -297,6 +325,8 @@ def _run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int
 def _run_import(args: argparse.Namespace, progress: ProgressBars | None) -> int:
     from ovfconverter import import_package
 
+    if args.dry_run:
+        return _dry_run(args, args.package, "ganeti", _import_options(args), "ovf")
     _show_export(args, import_package(args.package, _import_options(args), progress))
     return 0
 

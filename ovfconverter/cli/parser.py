@@ -456,6 +456,12 @@ def _result_arguments(parser: argparse.ArgumentParser, where: str, replace: str)
         help="print one JSON document on standard output instead of the summary: paths, sizes in bytes, "
         "digests, warnings (schema: ovfconverter/schemas/result.schema.json)",
     )
+    out.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write nothing: check the options and the source's description and show the plan, every "
+        "config.ini key or OVF element with where its value comes from (package, option, default)",
+    )
 
 
 def _add_import(commands: argparse._SubParsersAction[_Parser]) -> None:

@@ -14,6 +14,7 @@ from ovfconverter.formats.config_ini import write_config
 
 if TYPE_CHECKING:
     from ovfconverter import ExportResult, ImportResult
+    from ovfconverter.pipelines.convert import ConversionPlan
 
 FORMAT_VERSION = 1
 """Bumped only when a field changes meaning or disappears."""
@@ -85,3 +86,32 @@ def export_json(
         for file in result.files
     ]
     return document(command, source, target, result.path, result.warnings, files=files)
+
+
+def plan_json(plan: ConversionPlan, command: str, source: str) -> dict[str, Any]:
+    """What a ``--dry-run`` decided, for ``--json`` (schema:
+    ``ovfconverter/schemas/plan.schema.json``)."""
+    return {
+        "command": command,
+        "dry_run": True,
+        "source": source,
+        "target": plan.target,
+        "path": plan.path,
+        "decisions": [
+            {"where": decision.where, "value": decision.value, "from": decision.origin.value}
+            for decision in plan.decisions
+        ],
+        "warnings": warning_entries(plan.warnings),
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def plan_lines(plan: ConversionPlan) -> list[str]:
+    """What a ``--dry-run`` decided, as text: where the result would go,
+    then each value and where it comes from, aligned."""
+    width = max((len(f"{d.where} = {d.value}") for d in plan.decisions), default=0)
+    lines = [f"{plan.path}: would be written (--dry-run: nothing written); values and where they come from:"]
+    for decision in plan.decisions:
+        text = f"{decision.where} = {decision.value}"
+        lines.append(f"  {text.ljust(min(width, 72))}  ({decision.origin.value})")
+    return lines

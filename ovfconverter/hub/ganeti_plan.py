@@ -24,6 +24,7 @@ from typing import Protocol
 
 from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import OptionError, UsageError
+from ovfconverter.hub.provenance import Decision
 from ovfconverter.model.ganeti import (
     BACKEND_PARAMETERS,
     DISK_TEMPLATES,
@@ -103,11 +104,15 @@ class InstancePlan:
 
     :ivar config: the ``config.ini`` values (``disks`` still empty).
     :ivar warnings: what was worked around or ignored, in order.
+    :ivar decisions: every ``config.ini`` key with its value and where it
+        comes from (:mod:`ovfconverter.targets.decisions`, for
+        ``--dry-run``).
     """
 
     config: InstanceExport
     disks: list[DiskPlan]
     warnings: list[str] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
 
 
 def _merge(base: Mapping[str, str], override: Mapping[str, str | None]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from ovfconverter.hub.provenance import Decision
 from ovfconverter.model.machine import Machine, Needs
 from ovfconverter.pipelines.run import Run
 from ovfconverter.pipelines.source import Source
@@ -23,9 +24,11 @@ from ovfconverter.pipelines.source import Source
 
 class Plan(Protocol):
     """A target's plan: whatever it decided, plus the warnings deciding it
-    gave (in order; the run records them against the source's file)."""
+    gave (in order; the run records them against the source's file) and its
+    decisions: each value the result will hold and where it comes from."""
 
     warnings: list[str]
+    decisions: list[Decision]
 
 
 OptionsT = TypeVar("OptionsT")
@@ -85,6 +88,11 @@ class Target(abc.ABC, Generic[OptionsT, PlanT, ResultT]):
         :raises OVFConverterError: the machine cannot be written so (every
             problem listed where the target can).
         """
+
+    def destination(self, plan: PlanT, output_dir: str) -> str:
+        """Where :meth:`write` puts the result of ``plan`` in ``output_dir``
+        (for ``--dry-run``, which writes nothing)."""
+        raise NotImplementedError(f"target {self.name!r} cannot say where it writes")
 
     @abc.abstractmethod
     def write(self, plan: PlanT, source: Source, run: Run) -> ResultT:

@@ -30,6 +30,7 @@ from ovfconverter.errors import (
     DiskImageError,
     ManifestError,
     MissingFileError,
+    OptionError,
     PackageError,
     UnsafeInputError,
     UsageError,

@@ -32,6 +32,7 @@ from ovfconverter.pipelines.seed import SeedFiles, read_seed_files, seed_volume
 from ovfconverter.pipelines.source import ImageBytes, Source
 from ovfconverter.pipelines.target import Target
 from ovfconverter.targets.backup_command import BackupImportCommand, backup_import_command
+from ovfconverter.targets.decisions import ganeti_decisions
 from ovfconverter.targets.ganeti_node import GanetiNode, data_dir, export_dir, is_below, read_node, resolves
 
 log = logging.getLogger("ovfconverter")
@@ -208,7 +209,12 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
             notes = list(self.seed_files.notes)
         plan = plan_instance(machine, self.options, self.node.networks if self.node is not None else None)
         plan.warnings.extend(notes)
+        plan.decisions = ganeti_decisions(plan, machine, self.options)
         return plan
+
+    def destination(self, plan: InstancePlan, output_dir: str) -> str:
+        assert plan.config.name is not None
+        return os.path.join(output_dir, plan.config.name)
 
     def write(self, plan: InstancePlan, source: Source, run: Run) -> ImportResult:
         """Write the export folder (see the module docstring).

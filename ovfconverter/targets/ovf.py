@@ -30,6 +30,7 @@ from ovfconverter.formats.certificate import SigningKey, load_signing_key, signa
 from ovfconverter.formats.manifest import Digest, ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import OvfVersion, write_envelope
 from ovfconverter.hub.ovf_envelope import DiskFile, EnvelopeLayout, envelope_from_machine
+from ovfconverter.hub.provenance import Decision
 from ovfconverter.hub.publishing import SEED_KEY
 from ovfconverter.io.deflate import DEFAULT_LEVEL
 from ovfconverter.io.ranges import ByteRange
@@ -45,6 +46,7 @@ from ovfconverter.pipelines.seed import SeedFiles, read_seed_files
 from ovfconverter.pipelines.source import ImageBytes, Source
 from ovfconverter.pipelines.target import Target
 from ovfconverter.progress import Meter
+from ovfconverter.targets.decisions import ovf_decisions
 from ovfconverter.targets.ganeti_node import export_dir, is_below
 from ovfconverter.targets.ovf_profile import option_problems, publish
 
@@ -212,6 +214,8 @@ class PackagePlan:
     :ivar seed: the cloud-init seed volume and its file name, when it is a
         CD-ROM's image (a seed on a hard disk is one of the disks).
     :ivar certificate_name: the ``.cert`` file's name when signing.
+    :ivar decisions: the descriptor's elements and the package's files with
+        their values and where they come from (for ``--dry-run``).
     """
 
     machine: Machine
@@ -230,6 +234,8 @@ class PackagePlan:
     def files(self) -> list[str]:
         """Every file written before the descriptor: disks, then the seed."""
         return [*self.hrefs, *([self.seed[0]] if self.seed else [])]
+
+    decisions: list[Decision] = field(default_factory=list)
 
 
 _PLACEHOLDER = 10**19 + 1  # a 20-digit size, not a multiple of a MiB: the longest attribute values
@@ -326,7 +332,7 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
                 log.info("%s", note)
         if self._signer_note:
             warnings.append(self._signer_note)
-        return PackagePlan(
+        plan = PackagePlan(
             machine,
             name,
             descriptor_name,
@@ -339,6 +345,11 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
             seed_disk=None if published.seed_on_cdrom else published.seed,
             certificate_name=descriptor_name[: -len(".ovf")] + ".cert" if self._signing else None,
         )
+        plan.decisions = ovf_decisions(plan, options)
+        return plan
+
+    def destination(self, plan: PackagePlan, output_dir: str) -> str:
+        return os.path.join(output_dir, f"{plan.name}.ova" if self.options.ova else plan.name)
 
     def write(self, plan: PackagePlan, source: Source, run: Run) -> ExportResult:
         """Write the package (see the module docstring).

@@ -113,6 +113,8 @@ def test_fresh_venv_installs_the_sdist_and_imports(sdist: Path, tmp_path: Path) 
     _run(venv / "bin" / "pip", "install", "-q", "--disable-pip-version-check", sdist)
     wheel_meta = _run(venv / "bin" / "ovfconverter", "--version").stdout
     assert wheel_meta.startswith("ovfconverter ")
+    completion = _run(venv / "bin" / "ovfconverter", "completion", "bash").stdout  # shtab comes with it
+    assert "complete -o bashdefault -F _shtab_ovfconverter ovfconverter" in completion
     example = tmp_path / "example"
     _run(sys.executable, ROOT / "tools" / "make-example", example)
     out = tmp_path / "out"
@@ -128,4 +130,6 @@ def test_wheel_carries_licence_and_man_page(source_tree: Path, tmp_path: Path) -
         names = archive.namelist()
     assert any(name.endswith(".dist-info/licenses/LICENSE") or name.endswith(".dist-info/LICENSE") for name in names)
     assert any(name.endswith("share/man/man1/ovfconverter.1") for name in names)
+    for schema in ("info", "verify", "result", "plan"):
+        assert f"ovfconverter/schemas/{schema}.schema.json" in names, f"{schema}.schema.json missing from the wheel"
     assert not any(name.startswith("tests/") for name in names)

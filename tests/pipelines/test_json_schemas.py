@@ -11,12 +11,22 @@ import configparser
 import hashlib
 import json
 import tarfile
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pytest
-from builders import COT, DATA, GANETI, MIB, make_ova, run_cli, write_ganeti_export
+from builders import (
+    COT,
+    DATA,
+    GANETI,
+    MIB,
+    boot_ova,
+    json_schema,
+    make_ova,
+    make_raw_disk,
+    run_cli,
+    write_ganeti_export,
+)
 
 PACKAGES = [
     *(GANETI / name for name in ("ganeti.ovf", "virtualbox.ovf", "wrong_manifest.ovf", "gzip_disk.ovf", "empty.ovf")),
@@ -24,13 +34,6 @@ PACKAGES = [
     *(COT / name for name in ("input.ovf", "iosv.ovf", "csr1000v.ovf", "minimal.ovf")),
     *sorted(DATA.glob("*.ovf")),
 ]
-
-
-def schema(name: str) -> dict:  # type: ignore[type-arg]
-    text = resources.files("ovfconverter").joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
-    data: dict = json.loads(text)  # type: ignore[type-arg]
-    jsonschema.Draft202012Validator.check_schema(data)
-    return data
 
 
 def printed(command: str, path: Path, *args: str) -> dict:  # type: ignore[type-arg]
@@ -45,21 +48,21 @@ def printed(command: str, path: Path, *args: str) -> dict:  # type: ignore[type-
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)
 @pytest.mark.parametrize("command", ["info", "verify"])
 def test_json_conforms_to_the_shipped_schema(command: str, package: Path, shared: Path) -> None:
-    jsonschema.validate(printed(command, package), schema(command), cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(printed(command, package), json_schema(command), cls=jsonschema.Draft202012Validator)
 
 
 def test_an_ova_with_a_certificate_conforms(tmp_path: Path, shared: Path) -> None:
     names = ["input.ovf", "input.mf", "input.vmdk", "input.iso", "sample_cfg.txt"]
     ova = make_ova(tmp_path / "appliance.ova", [(name, COT / name) for name in names])
     for command in ("info", "verify"):
-        jsonschema.validate(printed(command, ova), schema(command), cls=jsonschema.Draft202012Validator)
+        jsonschema.validate(printed(command, ova), json_schema(command), cls=jsonschema.Draft202012Validator)
 
 
 def test_the_schema_refuses_what_it_does_not_describe(shared: Path) -> None:
     """The check above can fail: an unknown field, a wrong type, a status
     outside the enumeration."""
     data = printed("verify", COT / "input.ovf")
-    verify = schema("verify")
+    verify = json_schema("verify")
     jsonschema.validate(data, verify)
     for broken in (
         {**data, "extra": 1},
@@ -79,7 +82,7 @@ def test_import_json_says_what_was_written(tmp_path: Path, shared: Path) -> None
     proc = run_cli("import", str(ova), "-o", "raw-image", "-n", "vm1", "--output-dir", str(tmp_path / "out"), "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    jsonschema.validate(data, schema("result"), cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(data, json_schema("result"), cls=jsonschema.Draft202012Validator)
     folder = tmp_path / "out" / "vm1"
     assert (data["command"], data["target"], data["path"], data["source"]) == (
         "import",
@@ -107,7 +110,7 @@ def test_export_json_gives_every_file_with_its_digest(tmp_path: Path, ova: bool)
     proc = run_cli("export", str(config), *args)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    jsonschema.validate(data, schema("result"), cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(data, json_schema("result"), cls=jsonschema.Draft202012Validator)
     assert (data["command"], data["target"]) == ("export", "ova" if ova else "ovf")
     assert [f["name"] for f in data["files"]] == ["vm1.ovf", "vm1.mf", "vm1-disk0.vmdk"]
     if ova:
@@ -135,7 +138,24 @@ def test_convert_to_openstack_json_conforms(tmp_path: Path, shared: Path) -> Non
     proc = run_cli("convert", str(ova), "--to", "openstack", "--output-dir", str(tmp_path / "images"), "--json", "-q")
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     data = json.loads(proc.stdout)
-    jsonschema.validate(data, schema("result"), cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(data, json_schema("result"), cls=jsonschema.Draft202012Validator)
     (image,) = data["images"]
     assert (data["command"], data["target"], image["id"]) == ("convert", "openstack", None)
     assert image["size"] == Path(image["file"]).stat().st_size
+
+
+def test_convert_to_libvirt_json_conforms(tmp_path: Path) -> None:
+    ova = boot_ova(tmp_path / "vm.ova", make_raw_disk(tmp_path / "d.raw", MIB), "vmware", "json-vm")
+    proc = run_cli("convert", str(ova), "--to", "libvirt", "--output-dir", str(tmp_path / "out"), "--json", "-q")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    data = json.loads(proc.stdout)
+    jsonschema.validate(data, json_schema("result"), cls=jsonschema.Draft202012Validator)
+    assert (data["target"], Path(data["domain"]["description"]).name) == ("libvirt", "json-vm.xml")
+    assert all(Path(disk).exists() for disk in data["domain"]["disks"])
+
+
+def test_a_ganeti_net_key_is_refused_for_libvirt_with_its_keys(tmp_path: Path) -> None:
+    ova = boot_ova(tmp_path / "vm.ova", make_raw_disk(tmp_path / "d.raw", MIB), "vmware", "net-vm")
+    proc = run_cli("convert", str(ova), "--to", "libvirt", "--output-dir", str(tmp_path), "--net", "0:link=br0")
+    assert proc.returncode == 2
+    assert "the libvirt and Xen targets take N:bridge=NAME or N:network=NAME (keys: bridge, network)" in proc.stderr
