@@ -568,6 +568,14 @@ def _web1_for_openstack(workdir: Path) -> None:
     (folder / "config.ini").write_text(config, encoding="utf-8")
 
 
+def _appliances(workdir: Path) -> None:
+    """What ``make demo`` builds (tools/make-example): the oVirt OVA
+    ``web1.ova`` and the vendor appliance ``monitor.ova``, among others."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make-example"), str(workdir)], check=True, capture_output=True
+    )
+
+
 def _manpage(workdir: Path) -> None:
     """The appliance, and a ``gnt-backup export`` in the working folder."""
     _cot_appliance(workdir)
@@ -588,6 +596,7 @@ SESSIONS: dict[str, Session] = {
         Session("info-json", Where.LOCAL, _packages),
         Session("verify", Where.LOCAL, _packages),
         Session("completion", Where.LOCAL, lambda workdir: None),
+        Session("appliances", Where.LOCAL, _appliances, scratch=["/srv/export"]),
         Session("readme", Where.CLUSTER, _readme, NODE_NAME),
         Session("manpage", Where.CLUSTER, _manpage, NODE_NAME, ["/srv/openstack"]),
         Session("virtualbox", Where.CLUSTER, _virtualbox, NODE_NAME),

@@ -251,15 +251,20 @@ def _show_export(args: argparse.Namespace, result: ImportResult) -> None:
 
 def _dry_run(args: argparse.Namespace, source: str, to: str, options: object, kind: str | None) -> int:
     """Plan the conversion, write nothing, show the plan (text or JSON)."""
+    from ovfconverter import ImportOptions
     from ovfconverter.cli.results import plan_json, plan_lines
     from ovfconverter.pipelines.convert import plan_conversion
+    from ovfconverter.pipelines.importer import source_options as package_fields
     from ovfconverter.pipelines.source import SourceOptions
 
-    source_options = SourceOptions(
-        deployment_option=getattr(args, "deployment_option", None),
-        virtual_system=getattr(args, "virtual_system", None),
-        allow_hardlinks=args.allow_hardlinks,
-    )
+    if isinstance(options, ImportOptions):  # the package's fields are the import options'
+        source_options = package_fields(options)
+    else:
+        source_options = SourceOptions(
+            deployment_option=getattr(args, "deployment_option", None),
+            virtual_system=getattr(args, "virtual_system", None),
+            allow_hardlinks=args.allow_hardlinks,
+        )
     plan = plan_conversion(source, to, options, source_options, kind)
     if args.json:
         print(json.dumps(plan_json(plan, args.command, source), indent=2))

@@ -26,12 +26,22 @@ def warning_entries(warnings: list[str]) -> list[dict[str, Any]]:
     return [{"code": getattr(warning, "code", None), "message": str(warning)} for warning in warnings]
 
 
+PRIVATE = "<private>"
+"""What a value of ``[os_private]`` is shown as: Ganeti keeps these (OVF
+password properties among them) out of its logs, and so does ovfconverter
+out of what it prints."""
+
+
 def config_sections(result: ImportResult) -> dict[str, dict[str, str]]:
-    """The ``config.ini`` written, section by section, as written."""
+    """The ``config.ini`` written, section by section, as written; the
+    values of ``[os_private]`` shown as :data:`PRIVATE`."""
     parser = configparser.RawConfigParser(interpolation=None, strict=False)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string(write_config(result.config))
-    return {section: dict(parser.items(section)) for section in parser.sections()}
+    return {
+        section: {key: PRIVATE if section == "os_private" else value for key, value in parser.items(section)}
+        for section in parser.sections()
+    }
 
 
 def document(command: str, source: str, target: str, path: str, warnings: list[str], **fields: Any) -> dict[str, Any]:
@@ -113,5 +123,5 @@ def plan_lines(plan: ConversionPlan) -> list[str]:
     lines = [f"{plan.path}: would be written (--dry-run: nothing written); values and where they come from:"]
     for decision in plan.decisions:
         text = f"{decision.where} = {decision.value}"
-        lines.append(f"  {text.ljust(min(width, 72))}  ({decision.origin.value})")
+        lines.append(f"  {text.ljust(min(width, 48))}  ({decision.origin.value})")
     return lines

@@ -61,6 +61,7 @@ class GanetiOverrides(Protocol):
 
 
 _MEMORY_KEYS = ("backend.maxmem", "backend.minmem", "backend.memory")
+_PROPERTY_KEYS = ("os.ovf_properties", "os_private.ovf_private_properties")
 
 
 def _prefixed(section: str, keys: Iterable[str]) -> set[str]:
@@ -91,6 +92,8 @@ def ganeti_option_keys(overrides: GanetiOverrides) -> set[str]:
         keys |= {f"instance.nic{index}_{'link' if key == 'bridge' else key}" for key in values}
     if overrides.no_nics:
         keys.add("instance.nic_count")
+    if getattr(overrides, "properties", None):  # --property: the values of ProductSection properties
+        keys |= set(_PROPERTY_KEYS)
     return keys
 
 
@@ -123,6 +126,8 @@ def ganeti_package_keys(machine: Machine) -> set[str]:
             keys |= {f"instance.nic{index}_{key}" for key in given}
     if machine.nics:
         keys.add("instance.nic_count")
+    if any(product.properties for product in machine.products):
+        keys |= set(_PROPERTY_KEYS)
     if machine.disks:
         keys.add("instance.disk_count")
         keys |= {f"instance.disk{index}_size" for index, disk in enumerate(machine.disks) if disk.capacity}

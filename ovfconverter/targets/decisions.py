@@ -56,7 +56,15 @@ def ganeti_decisions(plan: InstancePlan, machine: Machine, overrides: GanetiOver
         ganeti_option_keys(overrides),
         ganeti_package_keys(machine),
     )
-    return [Decision(f"[{section}] {key}", value, found[f"{section}.{key}"]) for section, key, value in written]
+    return [
+        Decision(f"[{section}] {key}", PRIVATE if section == "os_private" else value, found[f"{section}.{key}"])
+        for section, key, value in written
+    ]
+
+
+PRIVATE = "<private>"
+"""What a value of ``[os_private]`` is shown as (Ganeti keeps these out of
+its logs; a plan is printed)."""
 
 
 def _chosen(given: object, default: object) -> Origin:

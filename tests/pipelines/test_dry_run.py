@@ -52,7 +52,9 @@ def test_import_plan_says_where_each_key_comes_from_and_writes_nothing(appliance
     written = configparser.RawConfigParser(interpolation=None)
     written.optionxform = str  # type: ignore[assignment,method-assign]
     written.read(out / "vm1" / "config.ini")
-    wrote = {f"[{s}] {k}": v for s in written.sections() for k, v in written.items(s)}
+    wrote = {
+        f"[{s}] {k}": "<private>" if s == "os_private" else v for s in written.sections() for k, v in written.items(s)
+    }
     assert {k: v for k, (v, _) in keys.items()} == wrote, "the plan is what the import writes"
 
 
@@ -106,3 +108,25 @@ def test_dry_run_refuses_as_the_run_would(appliance: Path, tmp_path: Path) -> No
     assert proc.returncode == 1 and "names no Ganeti OS" in proc.stderr
     proc = run_cli("convert", str(appliance), "--to", "openstack", "--dry-run")
     assert proc.returncode == 2 and "--dry-run: not available for --to openstack" in proc.stderr
+
+
+def test_private_values_are_never_printed(tmp_path: Path) -> None:
+    """A password property reaches [os_private]; neither the plan nor the
+    result document prints it."""
+    import subprocess
+    import sys
+
+    from builders import ROOT
+
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make-example"), str(tmp_path)], check=True, capture_output=True
+    )
+    secret = "correct horse battery"
+    args = ["-o", "raw-image", "--accept-eula", "--property", f"admin_password={secret}", "-q"]
+    args += ["--property", "hostname=mon1.example.com", "--output-dir", str(tmp_path / "out"), "--json"]
+    for extra in (["--dry-run"], []):
+        proc = run_cli("import", str(tmp_path / "monitor.ova"), *args, *extra)
+        assert proc.returncode == 0, proc.stderr
+        assert secret not in proc.stdout + proc.stderr
+        assert "<private>" in proc.stdout
+    assert secret in (tmp_path / "out" / "monitor-appliance" / "config.ini").read_text()  # written, not printed
