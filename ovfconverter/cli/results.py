@@ -21,9 +21,15 @@ FORMAT_VERSION = 1
 
 
 def warning_entries(warnings: list[str]) -> list[dict[str, Any]]:
-    """Each warning as ``{"code": ..., "message": ...}``: ``code`` is a
-    stable identifier where the library gives one, ``None`` until then."""
-    return [{"code": getattr(warning, "code", None), "message": str(warning)} for warning in warnings]
+    """Each warning as ``{"code": ..., "message": ...}``: ``code`` is the
+    :class:`~ovfconverter.diagnostics.Code` of a
+    :class:`~ovfconverter.diagnostics.Diagnostic` (``"source"``,
+    ``"plan"``, ``"manifest"``...), ``None`` for a warning without one."""
+    entries = []
+    for warning in warnings:
+        code = getattr(warning, "code", None)
+        entries.append({"code": None if code is None else str(code.value), "message": str(warning)})
+    return entries
 
 
 PRIVATE = "<private>"

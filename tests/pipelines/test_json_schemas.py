@@ -101,7 +101,7 @@ def test_import_json_says_what_was_written(tmp_path: Path, shared: Path) -> None
     }
     assert data["config_ini"]["instance"]["disk0_size"] == "1024"  # MiB, as Ganeti states it
     assert data["next_step"]["argv"][:2] == ["gnt-backup", "import"] and data["next_step"]["ready"] is False
-    assert data["warnings"] and all(w["code"] is None and w["message"] for w in data["warnings"])
+    assert data["warnings"] and all(w["code"] and w["message"] for w in data["warnings"])
     assert any("CD-ROM 1" in w["message"] for w in data["warnings"])
     assert data["files"] == [] and data["images"] == []
 
@@ -162,3 +162,17 @@ def test_a_ganeti_net_key_is_refused_for_libvirt_with_its_keys(tmp_path: Path) -
     proc = run_cli("convert", str(ova), "--to", "libvirt", "--output-dir", str(tmp_path), "--net", "0:link=br0")
     assert proc.returncode == 2
     assert "the libvirt and Xen targets take N:bridge=NAME or N:network=NAME (keys: bridge, network)" in proc.stderr
+
+
+def test_info_of_a_ganeti_export_conforms(shared: Path) -> None:
+    data = printed("info", GANETI / "config.ini")
+    jsonschema.validate(data, json_schema("info"), cls=jsonschema.Draft202012Validator)
+    assert data["kind"] == "ganeti"
+
+
+def test_warnings_carry_their_codes(tmp_path: Path, shared: Path) -> None:
+    ova = make_ova(tmp_path / "appliance.ova", [(n, COT / n) for n in ("input.ovf", "input.mf", "input.vmdk")])
+    proc = run_cli("import", str(ova), "-o", "raw-image", "--output-dir", str(tmp_path / "out"), "--json", "-q")
+    assert proc.returncode == 0, proc.stderr
+    codes = {w["code"] for w in json.loads(proc.stdout)["warnings"]}
+    assert codes and None not in codes and codes <= {"source", "plan", "manifest", "package", "file-size"}, codes
