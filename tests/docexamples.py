@@ -61,15 +61,17 @@ from builders import (
     convert,
     ganeti_30_config,
     make_ova,
+    make_pki,
     make_raw_disk,
     run_cli,
+    write_ganeti_export,
 )
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "doc").glob("*.rst"))]
 """Every page whose examples must run."""
 
 RUNNABLE = frozenset({"console", "shell", "python", "pycon"})
-SHOWN = frozenset({"text", "ini", "json", "xml", "none"})
+SHOWN = frozenset({"text", "ini", "json", "xml", "yaml", "none"})
 
 
 @dataclass
@@ -495,6 +497,45 @@ def _packages(workdir: Path) -> None:
     _cot_appliance(workdir)
     (workdir / "dmtf").mkdir()
     (workdir / "dmtf" / "ovf-1.1").symlink_to(SHARED / "schemas" / "ovf-1.1")
+    _signed_appliance(workdir)
+
+
+def _signed_appliance(workdir: Path) -> None:
+    """``signed.ova``, signed by CN=Appliance Signing, whom CN=Company
+    Issuing CA certified, whom ``company-ca.pem`` (CN=Company CA)
+    certified: the ``.cert`` file carries the signer's and the issuing
+    CA's certificates."""
+    pki = make_pki(workdir / "pki", names=("Company CA", "Company Issuing CA", "Appliance Signing"))
+    (workdir / "signing-chain.pem").write_bytes(pki.signer_cert.read_bytes() + pki.intermediate_cert.read_bytes())
+    write_ganeti_export(workdir / "signed", "signed", 2 * MIB)
+    proc = run_cli(
+        "export", str(workdir / "signed" / "config.ini"), "--ova", "--output-dir", str(workdir),
+        "--sign", str(pki.signer_key), "--certificate", str(workdir / "signing-chain.pem"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    shutil.copyfile(pki.root_cert, workdir / "company-ca.pem")
+    shutil.rmtree(workdir / "signed")
+    shutil.rmtree(workdir / "pki")
+    (workdir / "signing-chain.pem").unlink()
+
+
+def _training_vm(workdir: Path) -> None:
+    """The user guide's "Publish a VM for VirtualBox and VMware users": the
+    training VM's export (a 6 MiB disk and a blank 32 MiB one) in the
+    working folder, the seed's files (``user-data.yaml`` as the page shows
+    it), and the course's key, certificate chain and CA."""
+    write_ganeti_export(workdir, "training.example.com", 6 * MIB, blank_mib=32)
+    page = blocks(ROOT / "doc" / "user-guide.rst")
+    (user_data,) = [b.text for b in page if b.language == "yaml" and b.text.startswith("#cloud-config")]
+    (workdir / "user-data.yaml").write_text(user_data + "\n", encoding="utf-8")
+    (workdir / "network-config.yaml").write_text(
+        "version: 2\nethernets:\n  nic0:\n    match: {name: 'e*'}\n    dhcp4: true\n", encoding="utf-8"
+    )
+    pki = make_pki(workdir / "pki", names=("Course CA", "Course Intermediate CA", "Course Signing"))
+    shutil.copyfile(pki.signer_key, workdir / "signing-key.pem")
+    (workdir / "signing-chain.pem").write_bytes(pki.signer_cert.read_bytes() + pki.intermediate_cert.read_bytes())
+    shutil.copyfile(pki.root_cert, workdir / "course-ca.pem")
+    shutil.rmtree(workdir / "pki")
 
 
 def _virtualbox(workdir: Path) -> None:
@@ -597,6 +638,7 @@ SESSIONS: dict[str, Session] = {
         Session("verify", Where.LOCAL, _packages),
         Session("completion", Where.LOCAL, lambda workdir: None),
         Session("appliances", Where.LOCAL, _appliances, scratch=["/srv/export"]),
+        Session("publishing", Where.LOCAL, _training_vm, scratch=["/srv/publish"]),
         Session("readme", Where.CLUSTER, _readme, NODE_NAME),
         Session("manpage", Where.CLUSTER, _manpage, NODE_NAME, ["/srv/openstack"]),
         Session("virtualbox", Where.CLUSTER, _virtualbox, NODE_NAME),
