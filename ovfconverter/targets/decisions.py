@@ -22,6 +22,7 @@ from ovfconverter.hub.provenance import (
     ganeti_package_keys,
     origins,
 )
+from ovfconverter.hub.publishing import SEED_KEY
 from ovfconverter.model.envelope import ResourceItem, ResourceType
 from ovfconverter.model.ganeti import GanetiDisk
 from ovfconverter.model.machine import Machine
@@ -53,7 +54,7 @@ def ganeti_decisions(plan: InstancePlan, machine: Machine, overrides: GanetiOver
     written = [(section, key, value) for section in parser.sections() for key, value in parser.items(section)]
     found = origins(
         {f"{section}.{key}": value for section, key, value in written},
-        ganeti_option_keys(overrides),
+        ganeti_option_keys(overrides) | {f"instance.disk{index}_size" for index in _seed_disks(machine)},
         ganeti_package_keys(machine),
     )
     return [
@@ -65,6 +66,12 @@ def ganeti_decisions(plan: InstancePlan, machine: Machine, overrides: GanetiOver
 PRIVATE = "<private>"
 """What a value of ``[os_private]`` is shown as (Ganeti keeps these out of
 its logs; a plan is printed)."""
+
+
+def _seed_disks(machine: Machine) -> set[int]:
+    """The indexes of the disks that hold a ``--cloud-init`` seed (an
+    option's, not the package's)."""
+    return {index for index, disk in enumerate(machine.disks) if disk.image is not None and disk.image.key == SEED_KEY}
 
 
 def _chosen(given: object, default: object) -> Origin:
@@ -97,12 +104,14 @@ def ovf_decisions(plan: PackagePlan, options: ExportOptions) -> list[Decision]:
         ),
     ]
     decisions += _hardware(system.items, machine)
+    seeds = _seed_disks(machine)
     fmt = _chosen((options.format, options.vmdk_subformat), (defaults.format, defaults.vmdk_subformat))
     for index, (disk, href) in enumerate(zip(machine.disks, plan.hrefs, strict=True)):
         decisions.append(Decision(f"References/File[{index}]/@ovf:href", href, Origin.DEFAULT))
         decisions.append(Decision(f"DiskSection/Disk[{index}]/@ovf:format", plan.layout.format_uri, fmt))
         capacity = "?" if disk.capacity is None else str(disk.capacity)
-        decisions.append(Decision(f"DiskSection/Disk[{index}]/@ovf:capacity", capacity, Origin.PACKAGE))
+        given = Origin.OPTION if index in seeds else Origin.PACKAGE
+        decisions.append(Decision(f"DiskSection/Disk[{index}]/@ovf:capacity", capacity, given))
         if plan.layout.compressed:
             decisions.append(Decision(f"References/File[{index}]/@ovf:compression", "gzip", Origin.OPTION))
     section = envelope.ganeti is not None

@@ -130,3 +130,22 @@ def test_private_values_are_never_printed(tmp_path: Path) -> None:
         assert secret not in proc.stdout + proc.stderr
         assert "<private>" in proc.stdout
     assert secret in (tmp_path / "out" / "monitor-appliance" / "config.ini").read_text()  # written, not printed
+
+
+@pytest.mark.parametrize(
+    ("command", "where"), [("export", "DiskSection/Disk[1]/@ovf:capacity"), ("convert", "[instance] disk1_size")]
+)
+def test_a_cloud_init_seed_disk_comes_from_the_option(command: str, where: str, tmp_path: Path) -> None:
+    """--cloud-init adds a disk: its size is the option's doing, the
+    package's disk stays the package's; nothing is written."""
+    config = write_ganeti_export(tmp_path / "gnt", "vm1", 4 * MIB)
+    (tmp_path / "user-data.yaml").write_text("#cloud-config\nhostname: vm1\n")
+    out = tmp_path / "out"
+    to = ["--to", "ganeti", "-o", "raw-image"] if command == "convert" else []
+    args = [str(config), *to, "--cloud-init", str(tmp_path / "user-data.yaml"), "--output-dir", str(out)]
+    proc = run_cli(command, *args, "--dry-run", "--json", "-q")
+    assert proc.returncode == 0, proc.stderr
+    elements = decided(json.loads(proc.stdout))
+    assert elements[where][1] == "option"
+    assert elements[where.replace("1", "0")][1] == "package"
+    assert not out.exists()
