@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 from typing import TYPE_CHECKING, Any
 
+from ovfconverter.cli.flags import spelled
 from ovfconverter.formats.config_ini import write_config
 
 if TYPE_CHECKING:
@@ -24,11 +25,12 @@ def warning_entries(warnings: list[str]) -> list[dict[str, Any]]:
     """Each warning as ``{"code": ..., "message": ...}``: ``code`` is the
     :class:`~ovfconverter.diagnostics.Code` of a
     :class:`~ovfconverter.diagnostics.Diagnostic` (``"source"``,
-    ``"plan"``, ``"manifest"``...), ``None`` for a warning without one."""
+    ``"plan"``, ``"manifest"``...), ``None`` for a warning without one;
+    ``message`` names the command line's flags, as on standard error."""
     entries = []
     for warning in warnings:
         code = getattr(warning, "code", None)
-        entries.append({"code": None if code is None else str(code.value), "message": str(warning)})
+        entries.append({"code": None if code is None else str(code.value), "message": spelled(warning)})
     return entries
 
 

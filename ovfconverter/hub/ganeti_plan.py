@@ -220,7 +220,7 @@ def _memory_conflict(backend: dict[str, str], user: dict[str, str | None]) -> tu
 
     def said(key: str) -> tuple[Part, ...]:
         if user.get(key) is not None:
-            return (f"{key} {backend[key]} MiB (", Parameter("backend_parameters", value=f"{key}=..."), ")")
+            return (f"{key} {backend[key]} MiB (", Parameter("backend_parameters", key), ")")
         return (f"{key} {backend[key]} MiB (the package's)",)
 
     return (

@@ -76,22 +76,28 @@ def test_unknown_nic_key_is_said_with_the_valid_ones(package: Path, tmp_path: Pa
 def test_unknown_backend_parameter(package: Path, tmp_path: Path) -> None:
     proc = run_cli("import", str(package), "-o", "raw-image", "--output-dir", str(tmp_path), "-B", "cpus=2")
     assert proc.returncode == 2
-    assert "-B 'cpus' is not a Ganeti backend parameter (always_failover, auto_balance" in error_line(proc)
+    assert (
+        "-B/--backend-parameters 'cpus' is not a Ganeti backend parameter (always_failover, auto_balance"
+        in error_line(proc)
+    )
 
 
 @pytest.mark.parametrize(
     ("option", "said"),
     [
-        ("maxmem=512", "minmem 1024 MiB (the package's) is above maxmem 512 MiB (-B maxmem)"),
-        ("minmem=2G", "minmem 2048 MiB (-B minmem) is above maxmem 1024 MiB (the package's)"),
-        ("maxmem=512,minmem=1G", "minmem 1024 MiB (-B minmem) is above maxmem 512 MiB (-B maxmem)"),
+        ("maxmem=512", "minmem 1024 MiB (the package's) is above maxmem 512 MiB (-B/--backend-parameters 'maxmem')"),
+        ("minmem=2G", "minmem 2048 MiB (-B/--backend-parameters 'minmem') is above maxmem 1024 MiB (the package's)"),
+        (
+            "maxmem=512,minmem=1G",
+            "minmem 1024 MiB (-B/--backend-parameters 'minmem') is above maxmem 512 MiB (-B/--backend-parameters 'maxmem')",
+        ),
     ],
 )
 def test_maxmem_below_minmem_says_memory_sets_both(package: Path, tmp_path: Path, option: str, said: str) -> None:
     proc = run_cli("import", str(package), "-o", "raw-image", "--output-dir", str(tmp_path), "-B", option)
     assert proc.returncode == 2
     line = error_line(proc)
-    assert said in line and "-B memory=SIZE sets both" in line, line
+    assert said in line and "--backend-parameters=memory=SIZE sets both" in line, line
     both = run_cli("import", str(package), "-o", "raw-image", "--output-dir", str(tmp_path), "-B", "memory=512")
     assert both.returncode == 0, both.stderr
     assert "maxmem = 512\nminmem = 512\n" in (tmp_path / "vm1" / "config.ini").read_text()
