@@ -47,6 +47,7 @@ from ovfconverter.glance.cloud import CloudOptions, connect
 from ovfconverter.glance.upload import UploadedImage, UploadMethod, upload_images
 from ovfconverter.hub.devices import DevicePolicy, TargetKind, choose_devices
 from ovfconverter.hub.openstack import DISK_FORMATS, GIB, ceil_units, glance_images
+from ovfconverter.hub.provenance import Decision
 from ovfconverter.io.hashing import BackgroundHasher
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.machine import Disk, Machine, Needs
@@ -103,6 +104,8 @@ class OpenStackPlan:
         first.
     :ivar stems: each image's file name without extension, same order.
     :ivar warnings: what Nova cannot say of the machine's devices.
+    :ivar decisions: empty: ``--dry-run`` does not show an OpenStack plan
+        yet (the :class:`~ovfconverter.pipelines.target.Plan` field).
     """
 
     machine: Machine
@@ -111,6 +114,7 @@ class OpenStackPlan:
     stems: list[str]
     format: TargetFormat
     warnings: list[str] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
 
 
 @dataclass
