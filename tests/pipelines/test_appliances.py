@@ -316,7 +316,6 @@ def test_properties_reach_the_os_parameters(appliance_ova: Path, out_dir: Path) 
         OS,
         "--output-dir",
         str(out_dir),
-        "--quiet",
         "--accept-eula",
         "--property",
         "hostname=mon1.example.com",
@@ -579,7 +578,7 @@ def test_user_guide_appliance_walkthrough_is_real(tmp_path: Path) -> None:
     shown = [line[4:].replace("/srv/export", str(out)) for line in lines[start : lines.index("", start)]]
     assert (done.stderr + done.stdout).splitlines() == shown
     ini = read_ini(out / "mon1.example.com" / "config.ini")
-    block = "\n".join(_doc_block_after("    ovf_properties = {"))
+    block = "\n".join(_doc_block_after('    ovf_properties = {"org.example.monitor.'))
     assert f"ovf_properties = {ini['os']['ovf_properties']}" in block
     assert f"ovf_private_properties = {ini['os_private']['ovf_private_properties']}" in block
 
