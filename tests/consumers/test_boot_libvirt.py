@@ -209,3 +209,29 @@ vcpus = 1
         assert report.nic(BOOT_MAC)["driver"] == "8139cp"
     finally:
         shutil.rmtree(folder)
+
+
+def test_cloud_init_seed_reaches_the_guest_under_libvirt(
+    qemu_uri: str, host_bridge: str, boot_disks: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``convert --to libvirt --cloud-init``: the domain boots with its seed
+    in a read-only CD-ROM, and the guest's report lists that drive (issue 17)."""
+    folder = world_readable_dir("ovfconv-seed-")
+    try:
+        ova = boot_ova(folder / "vbox.ova", boot_disks["bios"], "virtualbox", "ovfconv-seed")
+        (folder / "user.yaml").write_text("#cloud-config\nhostname: seeded\n")
+        convert_cli(
+            str(ova), "--to", "libvirt", "--output-dir", str(folder), "--domain-type", "qemu",
+            "--net", f"0:bridge={host_bridge}", "--cloud-init", str(folder / "user.yaml"),
+        )  # fmt: skip
+        xml = folder / "ovfconv-seed" / "ovfconv-seed.xml"
+        virt_xml_validate(xml)
+        report = boot_domain(qemu_uri, xml, folder / "console.log")
+        with capsys.disabled():
+            print(f"\nlibvirt boot with a cloud-init seed: {report.seconds:.0f} s")
+        assert report.boot_disk()["driver"] == "virtio_blk"
+        cdroms = [d for d in report.disks if d.get("media") == "cdrom"]
+        assert len(cdroms) == 1, report.disks
+        assert (cdroms[0]["driver"], cdroms[0]["boot"]) == ("ata_piix", "0")  # on the IDE bus the domain gives it
+    finally:
+        shutil.rmtree(folder)
