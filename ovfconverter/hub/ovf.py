@@ -397,6 +397,9 @@ def machine_from_envelope(envelope: Envelope, system: VirtualSystem, hw: Hardwar
         removable=tuple(_drive(envelope, item, by_instance) for item in hw.removable),
         nics=_nics(hw, envelope.ganeti, warnings),
         products=tuple(_product(section, hw.profile) for section in system.products),
+        environment_transports=tuple(
+            dict.fromkeys(word for hardware in system.hardware for word in hardware.transport)
+        ),
         eulas=tuple(system.eulas),
         ganeti=ganeti_settings(envelope.ganeti),
         vmware=_vmware(system),

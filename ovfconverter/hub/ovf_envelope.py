@@ -76,6 +76,8 @@ class EnvelopeLayout:
         format) referenced as ``ovf:/disk/ID``, as VirtualBox reads it;
         otherwise a File referenced as ``ovf:/file/ID``, as VMware writes it.
     :ivar vmware_config: ``vmw:Config`` key/value pairs (``firmware``).
+    :ivar environment: write the machine's OVF environment transports
+        (``ovf:transport``); false for a product that hands the guest none.
     """
 
     version: str
@@ -86,6 +88,7 @@ class EnvelopeLayout:
     name: str | None = None
     iso_as_disk: bool = True
     vmware_config: tuple[tuple[str, str], ...] = ()
+    environment: bool = True
 
 
 ISO_FORMAT_URI = "http://www.ecma-international.org/publications/standards/Ecma-119.htm"
@@ -316,7 +319,10 @@ def envelope_from_machine(
         ),
         hardware=(
             VirtualHardware(
-                system_types=layout.system_types, items=tuple(items.items), vmware_config=layout.vmware_config
+                system_types=layout.system_types,
+                items=tuple(items.items),
+                transport=machine.environment_transports if layout.environment else (),
+                vmware_config=layout.vmware_config,
             ),
         ),
         products=tuple(_product_section(product) for product in machine.products),

@@ -78,6 +78,8 @@ class PublishingProfile:
     :ivar system_types: the ``vssd:VirtualSystemType`` written unless one
         is given.
     :ivar seed: how a cloud-init seed is attached.
+    :ivar environment: the product hands the guest an OVF environment
+        document (``ovf:transport`` is kept); VirtualBox hands none.
     :ivar reasons: per rule (``format``, ``vmdk_subformat``,
         ``ovf_version``, ``digest``), why, for messages.
     """
@@ -91,6 +93,7 @@ class PublishingProfile:
     digests: frozenset[str]
     system_types: tuple[str, ...]
     seed: SeedAttachment
+    environment: bool
     reasons: Mapping[str, str]
 
 
@@ -114,6 +117,7 @@ PROFILES: Mapping[Product, PublishingProfile] = MappingProxyType(
             digests=frozenset({"sha256", "sha1"}),
             system_types=("virtualbox-2.2",),
             seed=SeedAttachment.CDROM_DISK,
+            environment=False,
             reasons=MappingProxyType(
                 {
                     "format": _VMDK_ONLY,
@@ -133,6 +137,7 @@ PROFILES: Mapping[Product, PublishingProfile] = MappingProxyType(
             digests=frozenset({"sha256", "sha1"}),
             system_types=(VMX_DEFAULT,),
             seed=SeedAttachment.CDROM_FILE,
+            environment=True,
             reasons=MappingProxyType(
                 {
                     "format": "VMware imports VMDK disks from an OVF",
@@ -152,6 +157,7 @@ PROFILES: Mapping[Product, PublishingProfile] = MappingProxyType(
             digests=frozenset({"sha256", "sha1"}),
             system_types=(VMX_DEFAULT,),
             seed=SeedAttachment.HARD_DISK,
+            environment=True,  # VirtualBox ignores ovf:transport; VMware needs it
             reasons=MappingProxyType(
                 {
                     "format": _VMDK_ONLY,

@@ -422,6 +422,10 @@ class Machine:
     :ivar controllers: storage controllers that :attr:`Disk.controller`
         and :attr:`RemovableDrive.controller` index.
     :ivar products: ProductSections in document order.
+    :ivar environment_transports: ``ovf:transport`` words: how the deployer
+        hands the guest its OVF environment document, the properties'
+        values (DSP0243 section 11.1: ``iso``; VMware's
+        ``com.vmware.guestInfo``); empty: the guest gets none.
     :ivar eulas: EulaSection license texts in document order.
     """
 
@@ -438,6 +442,7 @@ class Machine:
     removable: tuple[RemovableDrive, ...] = ()
     nics: tuple[Nic, ...] = ()
     products: tuple[Product, ...] = ()
+    environment_transports: tuple[str, ...] = ()
     eulas: tuple[str, ...] = ()
     ganeti: GanetiSettings | None = None
     vmware: VMwareSettings | None = None

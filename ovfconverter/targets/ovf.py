@@ -320,6 +320,7 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
             name=options.name,
             iso_as_disk=published.iso_as_disk,
             vmware_config=published.vmware_config,
+            environment=published.environment,
         )
         seed = None
         if published.seed is not None and published.seed_href is not None:

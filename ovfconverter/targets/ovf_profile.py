@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ovfconverter.diagnostics import Code, Diagnostic
 from ovfconverter.errors import OptionError
 from ovfconverter.hub.devices import choose_devices
 from ovfconverter.hub.publishing import (
@@ -60,6 +61,8 @@ class Published:
     :ivar vmware_config: ``vmw:Config`` pairs (``firmware``).
     :ivar iso_as_disk: a CD-ROM's ISO is a DiskSection Disk (VirtualBox's
         form) rather than a plain File.
+    :ivar environment: ``ovf:transport`` is written (the product hands the
+        guest an OVF environment).
     :ivar seed: the seed volume's bytes, ``None`` without ``--cloud-init``.
     :ivar seed_href: its file name in the package.
     :ivar seed_on_cdrom: it is a CD-ROM's image (else a hard disk's).
@@ -69,6 +72,7 @@ class Published:
     system_types: tuple[str, ...]
     vmware_config: tuple[tuple[str, str], ...] = ()
     iso_as_disk: bool = True
+    environment: bool = True
     seed: bytes | None = None
     seed_href: str | None = None
     seed_on_cdrom: bool = False
@@ -109,11 +113,19 @@ def publish(
                 "the guest boots with UEFI, which VirtualBox's OVF import cannot set: enable EFI in the "
                 "virtual machine's settings after importing it"
             )
+    if not profile.environment and machine.environment_transports and any(p.properties for p in machine.products):
+        text = (
+            f"{profile.label} hands the guest no OVF environment ({'/'.join(machine.environment_transports)} "
+            "transport): the values of the package's properties do not reach it"
+        )
+        hint = () if seed_files is not None else ("; give the guest its configuration with ", Parameter("cloud_init"))
+        warnings.append(Diagnostic((text, *hint), code=Code.PLAN))
     return Published(
         machine=machine,
         system_types=tuple(system_type.split()) if system_type else profile.system_types,
         vmware_config=config,
         iso_as_disk=profile.seed is SeedAttachment.CDROM_DISK,
+        environment=profile.environment,
         seed=seed,
         seed_href=seed_href,
         seed_on_cdrom=seed is not None and on_cdrom,

@@ -227,3 +227,21 @@ def test_a_machine_without_cpus_memory_or_name_is_refused() -> None:
     ):
         with pytest.raises(OptionError, match="needs a name, a CPU count and a memory size"):
             envelope_from_machine(machine, LAYOUT, [])
+
+
+def test_environment_transports_read_and_written_unless_the_layout_drops_them() -> None:
+    """``ovf:transport`` (DSP0243 section 11.1) reaches the machine and is
+    written back; a layout for a product that hands the guest no OVF
+    environment (VirtualBox) leaves it out."""
+    envelope = hardware_envelope(item(ResourceType.PROCESSOR, "1", virtual_quantity=1))
+    system = envelope.virtual_systems[0]
+    hardware = replace(system.hardware[0], transport=("iso", "com.vmware.guestInfo"))
+    envelope = replace(envelope, virtual_systems=(replace(system, hardware=(hardware,)),))
+    machine, _ = machine_of(envelope)
+    assert machine.environment_transports == ("iso", "com.vmware.guestInfo")
+    machine = replace(machine, disks=(), memory=Memory(MIB))
+    kept = read_envelope(write_envelope(envelope_from_machine(machine, LAYOUT, [])), "x.ovf")
+    assert kept.virtual_systems[0].hardware[0].transport == ("iso", "com.vmware.guestInfo")
+    dropped = envelope_from_machine(machine, replace(LAYOUT, environment=False), [])
+    assert dropped.virtual_systems[0].hardware[0].transport == ()
+    assert b"transport" not in write_envelope(dropped)

@@ -327,6 +327,36 @@ def test_convert_an_ova_for_vmware(work: Path, tmp_path: Path) -> None:
     assert "cdrom0 (removable drive) is not written" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("product", "transport"), [("vmware", "iso"), ("generic", "iso"), ("virtualbox", None)], ids=str
+)
+def test_ovf_environment_transport_kept_where_the_product_delivers_one(
+    cot_dir: Path, tmp_path: Path, product: str, transport: str | None
+) -> None:
+    """COT's appliance asks for its properties through the ``iso``
+    transport: VMware hands the guest that OVF environment, so ``vmware``
+    and ``generic`` (VirtualBox ignores the attribute) keep it; VirtualBox
+    hands none, so ``virtualbox`` leaves it out and says the properties'
+    values will not reach the guest."""
+    proc = run_cli(
+        "convert", str(cot_dir / "input.ovf"), "--to", "ova", "--for", product, "--output-dir", str(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr
+    (ova,) = tmp_path.glob("*.ova")
+    with tarfile.open(ova) as tar:
+        (member,) = [m for m in tar.getmembers() if m.name.endswith(".ovf")]
+        root = etree.fromstring(tar.extractfile(member).read())  # type: ignore[union-attr]
+    assert root.find(f".//{OVF}VirtualHardwareSection").get(f"{OVF}transport") == transport
+    source = etree.parse(str(cot_dir / "input.ovf")).getroot()
+    keys = [p.get(f"{OVF}key") for p in source.iter(f"{OVF}Property")]
+    assert len(keys) == 10 and [p.get(f"{OVF}key") for p in root.iter(f"{OVF}Property")] == keys  # kept
+    warning = (
+        "ovfconverter: warning: input.ovf: VirtualBox hands the guest no OVF environment (iso transport): the "
+        "values of the package's properties do not reach it; give the guest its configuration with --cloud-init"
+    )
+    assert (warning in proc.stderr.splitlines()) == (transport is None), proc.stderr
+
+
 # --------------------------------------------------------------------------
 # the user guide's walkthrough, command for command
 
