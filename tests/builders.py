@@ -914,19 +914,34 @@ def boot_machines() -> dict[str, tuple[object, str]]:
     }
 
 
+_OTHER_LINUX_64 = (
+    '<OperatingSystemSection ovf:id="101" vmw:osType="otherLinux64Guest"><Info>os</Info>'
+    "<Description>Other Linux (64-bit)</Description></OperatingSystemSection>"
+)
 BOOT_OVA_STYLES = {
-    # controller Item, NIC ResourceSubType, OperatingSystemSection
+    # controller Item, NIC ResourceSubType, OperatingSystemSection, memory (MiB), VMware settings
     "vmware": (
         "<rasd:ResourceSubType>lsilogic</rasd:ResourceSubType><rasd:ResourceType>6</rasd:ResourceType>",
         "E1000",
-        '<OperatingSystemSection ovf:id="101" vmw:osType="otherLinux64Guest"><Info>os</Info>'
-        "<Description>Other Linux (64-bit)</Description></OperatingSystemSection>",
+        _OTHER_LINUX_64,
+        256,
+        "",
     ),
     "virtualbox": (
         "<rasd:ResourceSubType>AHCI</rasd:ResourceSubType><rasd:ResourceType>20</rasd:ResourceType>",
         "virtio",
         '<OperatingSystemSection ovf:id="96"><Info>os</Info><Description>Debian_64</Description>'
         "</OperatingSystemSection>",
+        256,
+        "",
+    ),
+    # a vSphere EFI appliance: firmware as vSphere exports write it; OVMF needs more than 256 MiB
+    "vmware-efi": (
+        "<rasd:ResourceSubType>VirtualSCSI</rasd:ResourceSubType><rasd:ResourceType>6</rasd:ResourceType>",
+        "VmxNet3",
+        _OTHER_LINUX_64,
+        384,
+        '<vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="efi"/>',
     ),
 }
 
@@ -934,8 +949,9 @@ BOOT_OVA_STYLES = {
 def boot_ova(path: Path, raw: Path, style: str, name: str) -> Path:
     """An OVA of ``raw`` (as streamOptimized VMDK) whose one disk hangs on
     the controller ``style`` says (``vmware``: LSI Logic SCSI + E1000, other
-    64-bit Linux; ``virtualbox``: SATA AHCI + virtio-net, Debian 64-bit)."""
-    controller, nic, os_section = BOOT_OVA_STYLES[style]
+    64-bit Linux; ``virtualbox``: SATA AHCI + virtio-net, Debian 64-bit;
+    ``vmware-efi``: VMware paravirtual SCSI + VmxNet3, EFI in ``vmw:Config``)."""
+    controller, nic, os_section, memory_mib, vmware_settings = BOOT_OVA_STYLES[style]
     vmdk = convert(raw, path.with_suffix(".vmdk"), "vmdk", "subformat=streamOptimized")
     capacity = raw.stat().st_size
     ovf = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -953,7 +969,7 @@ def boot_ova(path: Path, raw: Path, style: str, name: str) -> Path:
       <Item><rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits><rasd:ElementName>cpu</rasd:ElementName>
         <rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
       <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:ElementName>mem</rasd:ElementName>
-        <rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>256</rasd:VirtualQuantity></Item>
+        <rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>{memory_mib}</rasd:VirtualQuantity></Item>
       <Item><rasd:Address>0</rasd:Address><rasd:ElementName>ctl</rasd:ElementName><rasd:InstanceID>3</rasd:InstanceID>
         {controller}</Item>
       <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:ElementName>disk0</rasd:ElementName>
@@ -962,6 +978,7 @@ def boot_ova(path: Path, raw: Path, style: str, name: str) -> Path:
       <Item><rasd:AutomaticAllocation>true</rasd:AutomaticAllocation><rasd:Connection>bridged</rasd:Connection>
         <rasd:ElementName>eth0</rasd:ElementName><rasd:InstanceID>5</rasd:InstanceID>
         <rasd:ResourceSubType>{nic}</rasd:ResourceSubType><rasd:ResourceType>10</rasd:ResourceType></Item>
+      {vmware_settings}
     </VirtualHardwareSection>
   </VirtualSystem>
 </Envelope>

@@ -2,9 +2,8 @@
 line of those targets (thin: options in, one library call, a summary out).
 
 The ``convert`` command itself is :mod:`ovfconverter.cli.parser`'s; this
-module adds the options only these targets take and runs them.  openstack
-runs on the seam (:func:`ovfconverter.pipelines.convert.convert`); libvirt
-and xen still read their sources through ``glance/sources.py``."""
+module adds the options only these targets take and runs them, all on the
+seam (:func:`ovfconverter.pipelines.convert.convert`)."""
 
 from __future__ import annotations
 
@@ -17,17 +16,21 @@ from ovfconverter.cli.terminal import escape_line
 
 if TYPE_CHECKING:
     from ovfconverter.cli.progress import ProgressBars
+    from ovfconverter.hub.devices import DevicePolicy
     from ovfconverter.targets.openstack import OpenStackResult
 
 TARGETS = ("openstack", "libvirt", "xen")
 """``convert --to`` values this module runs."""
 
-INTERIM_ONLY = ("disk_format", "virtio", "keep_devices")
+INTERIM_ONLY = ("disk_format",)
 """``convert`` options of these targets that no seam target takes."""
 OPENSTACK_ONLY = ("upload", "os_cloud", "upload_method")
 """``convert`` options of ``--to openstack`` alone."""
 DOMAIN_ONLY = ("domain_type", "relative_paths")
 """``convert`` options of ``--to libvirt|xen`` alone."""
+DEVICE_OPTIONS = ("virtio", "keep_devices")
+"""``convert`` options of the targets that choose devices (ganeti, libvirt,
+xen, openstack), not of ovf and ova (their ``--for`` profile does)."""
 
 EXAMPLES = """
   # a VMware OVA to qcow2 images with their Glance fields, uploaded to a cloud of clouds.yaml
@@ -54,6 +57,25 @@ def _properties(args: argparse.Namespace) -> dict[str, str]:
     return property_values(args.property)
 
 
+def add_device_arguments(parser: argparse.ArgumentParser, title: str) -> None:
+    """``--virtio`` and ``--keep-devices`` (the device policy,
+    :mod:`ovfconverter.hub.devices`), which exclude each other."""
+    group = parser.add_argument_group(title).add_mutually_exclusive_group()
+    group.add_argument("--virtio", action="store_true", help="put every disk and NIC on virtio")
+    group.add_argument(
+        "--keep-devices",
+        action="store_true",
+        help="keep the source's disk buses and NIC models where the target has them, even where they cannot boot",
+    )
+
+
+def device_policy(args: argparse.Namespace) -> DevicePolicy:
+    """The device policy ``--virtio`` / ``--keep-devices`` choose."""
+    from ovfconverter.hub.devices import DevicePolicy
+
+    return DevicePolicy.VIRTIO if args.virtio else DevicePolicy.KEEP if args.keep_devices else DevicePolicy.AUTO
+
+
 def add_arguments(conv: argparse.ArgumentParser) -> None:
     """Add the options of ``convert --to openstack|libvirt|xen`` to the
     ``convert`` parser (each ``None`` or false unless given, so that other
@@ -66,13 +88,7 @@ def add_arguments(conv: argparse.ArgumentParser) -> None:
     dom.add_argument(
         "--relative-paths", action="store_true", help="name disks by file name only (make absolute before use)"
     )
-    devices = dom.add_mutually_exclusive_group()
-    devices.add_argument("--virtio", action="store_true", help="put every disk and NIC on virtio (also openstack)")
-    devices.add_argument(
-        "--keep-devices",
-        action="store_true",
-        help="keep the source's buses and models even where unbootable (also openstack)",
-    )
+    add_device_arguments(conv, "devices (--to ganeti|libvirt|xen|openstack)")
     cloud = conv.add_argument_group("upload (--to openstack)")
     cloud.add_argument("--upload", action="store_true", help="create the images in Glance")
     cloud.add_argument(
@@ -141,36 +157,30 @@ def _attachments(specs: list[str]) -> dict[int, Any]:
 
 
 def _run_domain(args: argparse.Namespace, progress: ProgressBars | None) -> int:
-    from ovfconverter.domains.convert import convert_to_domain
-    from ovfconverter.domains.write import DomainOptions, DomainTarget
-    from ovfconverter.errors import OptionError
-    from ovfconverter.hub.devices import DevicePolicy
     from ovfconverter.model.libvirt import DomainType
-    from ovfconverter.pipelines.seed import read_seed_files
-    from ovfconverter.targets.ganeti import ImportOptions
+    from ovfconverter.pipelines.convert import convert
+    from ovfconverter.pipelines.source import SourceOptions
+    from ovfconverter.targets.domain import DomainOptions, DomainResult
 
-    policy = DevicePolicy.VIRTIO if args.virtio else DevicePolicy.KEEP if args.keep_devices else DevicePolicy.AUTO
     options = DomainOptions(
-        output_dir=args.output_dir or ".",
+        output_dir=args.output_dir,
         name=args.name,
         disk_format=args.disk_format,
         relative_paths=args.relative_paths,
         domain_type=DomainType(args.domain_type or "kvm"),
-        policy=policy,
+        policy=device_policy(args),
         attachments=_attachments(args.net),
         force=args.force,
+        cloud_init=args.cloud_init,
     )
-    if args.cloud_init is not None:
-        if args.to != "libvirt":
-            raise OptionError(f"--cloud-init: not an option of --to {args.to}")
-        options.seed = read_seed_files(args.cloud_init)
-    source_options = ImportOptions(
+    source_options = SourceOptions(
         deployment_option=args.deployment_option,
         virtual_system=args.virtual_system,
+        allow_hardlinks=args.allow_hardlinks,
         properties=_properties(args),
         accept_eula=args.accept_eula,
     )
-    result = convert_to_domain(args.source, DomainTarget(args.to), options, source_options, progress)
+    result: DomainResult = convert(args.source, args.to, options, source_options, progress)
     if progress:
         progress.close()
     if args.json:
@@ -195,7 +205,6 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         raise OptionError("--net, --relative-paths and --domain-type are for libvirt and xen")
     from ovfconverter.glance.cloud import CloudOptions
     from ovfconverter.glance.upload import UploadMethod
-    from ovfconverter.hub.devices import DevicePolicy
     from ovfconverter.model.openstack import DiskFormat
     from ovfconverter.pipelines.convert import convert
     from ovfconverter.pipelines.source import SourceOptions
@@ -209,7 +218,7 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         upload=args.upload,
         cloud=CloudOptions(cloud=args.os_cloud),
         method=UploadMethod(args.upload_method or "auto"),
-        devices=DevicePolicy.VIRTIO if args.virtio else DevicePolicy.KEEP if args.keep_devices else DevicePolicy.AUTO,
+        devices=device_policy(args),
     )
     source_options = SourceOptions(
         deployment_option=args.deployment_option,

@@ -25,9 +25,9 @@ FIELD_DESTS: Mapping[str, str | Mapping[str, str]] = {
     "cloud": "os_cloud",  # CloudOptions.cloud
     "method": "upload_method",  # OpenStackOptions.method
     "attachments": "net",  # DomainOptions.attachments: --net N:bridge=BR
-    "seed": "cloud_init",  # DomainOptions.seed: --cloud-init FILES
-    "target": "to",  # convert_to_domain(target=...): --to libvirt|xen
+    "target": "to",  # convert(source, target, ...): --to libvirt|xen...
     "policy": {"virtio": "virtio", "keep": "keep_devices"},  # DomainOptions.policy: one switch per value
+    "device_policy": {"virtio": "virtio", "keep": "keep_devices"},  # ImportOptions.device_policy, likewise
 }
 """Library field -> the parser's ``dest`` (or, for a field set by one switch
 per value, value -> ``dest``), where they differ."""

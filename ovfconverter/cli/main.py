@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from ovfconverter.cli.convert import DOMAIN_ONLY, INTERIM_ONLY, OPENSTACK_ONLY
+from ovfconverter.cli.convert import DEVICE_OPTIONS, DOMAIN_ONLY, INTERIM_ONLY, OPENSTACK_ONLY, device_policy
 from ovfconverter.cli.convert import TARGETS as INTERIM_TARGETS
 from ovfconverter.cli.convert import run_convert as run_interim
 from ovfconverter.cli.flags import spelled
@@ -98,6 +98,7 @@ def _import_options(args: argparse.Namespace) -> ImportOptions:
         properties=property_values(args.property),
         accept_eula=args.accept_eula,
         cloud_init=args.cloud_init,
+        device_policy=device_policy(args),
     )
     if args.hypervisor_parameters:
         options.hypervisor, options.hypervisor_parameters = args.hypervisor_parameters
@@ -302,7 +303,7 @@ def _run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int
         if foreign:
             raise OptionError(f"{', '.join(foreign)}: not an option of --to {args.to}")
         return run_interim(args, progress)
-    others = INTERIM_ONLY + OPENSTACK_ONLY + DOMAIN_ONLY
+    others = INTERIM_ONLY + OPENSTACK_ONLY + DOMAIN_ONLY + (DEVICE_OPTIONS if args.to != "ganeti" else ())
     foreign = _given(args, others + (EXPORT_ONLY if args.to == "ganeti" else IMPORT_ONLY))
     if foreign:
         raise OptionError(f"{', '.join(foreign)}: not an option of --to {args.to}")

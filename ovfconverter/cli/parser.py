@@ -16,6 +16,7 @@ from ovfconverter.cli import completion
 from ovfconverter.cli.convert import EXAMPLES as INTERIM_EXAMPLES
 from ovfconverter.cli.convert import TARGETS as INTERIM_TARGETS
 from ovfconverter.cli.convert import add_arguments as add_interim_arguments
+from ovfconverter.cli.convert import add_device_arguments
 from ovfconverter.cli.terminal import escape_line
 from ovfconverter.disks.output_formats import DiskFormat, VmdkSubformat
 from ovfconverter.errors import OptionError
@@ -481,6 +482,7 @@ def _add_import(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="USER_DATA[,META_DATA[,NETWORK_CONFIG]]",
         help="add a cloud-init NoCloud seed (an ISO 9660 volume labelled cidata) made of these files, as one more disk",
     )
+    add_device_arguments(imp, "devices (kvm and xen-hvm parameters, written when the hypervisor is known)")
     _source_arguments(imp)
     _result_arguments(
         imp,
@@ -520,7 +522,8 @@ def _add_convert(commands: argparse._SubParsersAction[_Parser]) -> None:
         description="Convert SOURCE (an .ova, an .ovf or a folder with one; a Ganeti export's config.ini or "
         "its folder) into the --to target: 'ganeti' writes a Ganeti export folder as 'import' does, 'ovf' "
         "an OVF package folder and 'ova' one OVA as 'export' does, 'openstack' Glance images with the "
-        "fields that make Nova boot them (uploaded with --upload). Each target takes its own options below.",
+        "fields that make Nova boot them (uploaded with --upload), 'libvirt' a domain XML and 'xen' an xl.cfg, "
+        "each with its disks in one folder. Each target takes its own options below.",
         epilog=CONVERT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

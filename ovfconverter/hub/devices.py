@@ -2,11 +2,10 @@
 NIC models a :class:`~ovfconverter.model.machine.Machine` gets on each target,
 so that it boots where it arrives without hand edits.
 
-One policy for every target (libvirt, Ganeti kvm and xen-hvm, xl, OpenStack);
-each target's *spelling* of the result (libvirt ``bus=``/``model=``, Ganeti's
-``disk_type``..., Glance's ``hw_disk_bus``...) lives with that target, except
-Ganeti's hypervisor parameters, which are here (:func:`ganeti_kvm_parameters`,
-:func:`ganeti_xen_hvm_parameters`, and the reverse, :func:`ganeti_kvm_devices`).
+One policy for every target (libvirt, Ganeti kvm and xen-hvm, xl, OpenStack,
+OVF); each target's *spelling* of the result (libvirt ``bus=``/``model=``,
+Ganeti's ``disk_type`` in :mod:`ovfconverter.hub.ganeti_devices`, Glance's
+``hw_disk_bus``, OVF's ``rasd:ResourceSubType``...) lives with that target.
 
 The rules (``doc/mapping.rst``, "Devices", has the table and the boot facts):
 
@@ -49,6 +48,7 @@ from ovfconverter.model.machine import (
     NicModel,
     OsFamily,
     RemovableDrive,
+    VMwareSettings,
 )
 from ovfconverter.parameters import Parameter
 
@@ -67,7 +67,7 @@ class TargetKind(enum.Enum):
     OVF = "ovf"  # an OVF/OVA both of them import (--for generic)
 
 
-class DevicePolicy(enum.Enum):
+class DevicePolicy(str, enum.Enum):
     """How devices are chosen: ``AUTO`` (the rules above), ``VIRTIO``
     (``--virtio``) or ``KEEP`` (``--keep-devices``)."""
 
@@ -95,8 +95,13 @@ NVME = Storage(Bus.NVME)
 LSI = Storage(Bus.SCSI, ControllerModel.LSILOGIC)
 MEGASAS = Storage(Bus.SCSI, ControllerModel.MEGASAS)
 PVSCSI = Storage(Bus.SCSI, ControllerModel.PVSCSI)
-LSISAS = Storage(Bus.SCSI, ControllerModel.LSISAS1068)
 VIRTIO_SCSI = Storage(Bus.SCSI, ControllerModel.VIRTIO_SCSI)
+LSISAS = Storage(Bus.SCSI, ControllerModel.LSISAS1068)
+BUSLOGIC = Storage(Bus.SCSI, ControllerModel.BUSLOGIC)
+
+IDE_DEVICES = 4
+"""Devices one PC IDE controller holds (two channels, master and slave):
+QEMU's PIIX, VirtualBox's PIIX4, VMware's two IDE controllers of two."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,16 @@ class TargetCapabilities:
     :ivar chipsets: chipsets it offers (first = default).
     :ivar uniform: one disk storage and one NIC model for the whole machine
         (Ganeti's ``disk_type``/``nic_type`` are per instance).
+    :ivar exact: the target's models are the very devices a source's OVF
+        names (the target *is* VMware or VirtualBox), not look-alikes with
+        other guest drivers (QEMU's LSI 53C895A for VMware's 53C1030): a
+        source's storage the target lists is kept as it is, for every guest.
+    :ivar ide_room: disks (and removable drives, where written) the target's
+        IDE holds (Ganeti kvm's ``ide`` adds QEMU's own empty CD-ROM).
+    :ivar drives: the target writes the machine's removable drives (they
+        take IDE room).
+    :ivar spill: where disks go that do not fit on IDE, in preference (a
+        SCSI one only for guests with its driver).
     """
 
     storage: frozenset[Storage]
@@ -117,6 +132,10 @@ class TargetCapabilities:
     nics: frozenset[NicModel]
     chipsets: tuple[Chipset, ...] = (Chipset.I440FX,)
     uniform: bool = False
+    exact: bool = False
+    ide_room: int = IDE_DEVICES
+    drives: bool = True
+    spill: tuple[Storage, ...] = ()
 
     def universal(self, chipset: Chipset) -> Storage:
         """The controller every guest has a driver for: IDE on i440fx, AHCI
@@ -149,11 +168,26 @@ _QEMU = TargetCapabilities(
     ),
     nics=_QEMU_NICS,
     chipsets=(Chipset.I440FX, Chipset.Q35),
+    spill=(SATA,),  # QEMU's AHCI works on i440fx too, and Windows (since Vista) has its driver
 )
 _GANETI_KVM_STORAGE = frozenset({IDE, VIRTIO_BLK, LSI, MEGASAS, VIRTIO_SCSI})
 _XEN_STORAGE = frozenset({IDE})
 _VBOX_STORAGE = frozenset({IDE, SATA, LSI})  # PIIX4 IDE, AHCI SATA, LsiLogic SCSI
 _VMWARE_STORAGE = frozenset({IDE, SATA, LSI, LSISAS, PVSCSI})
+
+
+def _ovf(storage: frozenset[Storage], efi: frozenset[Storage], nics: frozenset[NicModel]) -> TargetCapabilities:
+    """An OVF product's importer: its models *are* the ones a source's OVF
+    names (``exact``); placing the plan (:func:`~ovfconverter.hub.publishing.place_devices`)
+    moves devices past IDE's four to SATA, which every product has."""
+    return TargetCapabilities(
+        storage=storage,
+        bootable=MappingProxyType({Firmware.BIOS: storage, Firmware.EFI: efi}),
+        nics=nics,
+        exact=True,
+        ide_room=1 << 10,
+    )
+
 
 #: Per target: what it emulates and boots from (facts, see doc/mapping.rst).
 CAPABILITIES: Mapping[TargetKind, TargetCapabilities] = MappingProxyType(
@@ -170,6 +204,9 @@ CAPABILITIES: Mapping[TargetKind, TargetCapabilities] = MappingProxyType(
             ),
             nics=frozenset({NicModel.E1000, NicModel.PCNET32, NicModel.RTL8139, NicModel.NE2K_PCI, NicModel.VIRTIO}),
             uniform=True,
+            ide_room=IDE_DEVICES - 1,  # disk_type=ide adds QEMU's own empty CD-ROM
+            drives=False,  # a Ganeti import writes no removable drives
+            spill=(LSI,),
         ),
         # Emulated IDE disks that PV-aware guests unplug for xen-blkfront.
         TargetKind.GANETI_XEN_HVM: TargetCapabilities(
@@ -177,31 +214,25 @@ CAPABILITIES: Mapping[TargetKind, TargetCapabilities] = MappingProxyType(
             bootable=MappingProxyType({Firmware.BIOS: _XEN_STORAGE}),
             nics=frozenset({NicModel.E1000, NicModel.RTL8139, NicModel.NE2K_PCI}),
             uniform=True,
+            drives=False,
         ),
         TargetKind.XEN_HVM: TargetCapabilities(
             storage=frozenset({IDE, SATA}),
             bootable=MappingProxyType({Firmware.BIOS: frozenset({IDE, SATA}), Firmware.EFI: frozenset({IDE, SATA})}),
             nics=frozenset({NicModel.E1000, NicModel.RTL8139, NicModel.NE2K_PCI, NicModel.PCNET32}),
+            ide_room=1 << 10,  # hub/xen names drives past the fourth xvd*: PV-aware guests see them
         ),
         # What VirtualBox's OVF import maps to its own controllers and NICs
         # (ovfreader.cpp, ApplianceImplImport.cpp; doc/publishing.rst).
-        TargetKind.VIRTUALBOX: TargetCapabilities(
-            storage=_VBOX_STORAGE,
-            bootable=MappingProxyType({Firmware.BIOS: _VBOX_STORAGE, Firmware.EFI: frozenset({IDE, SATA})}),
-            nics=frozenset({NicModel.E1000, NicModel.PCNET32, NicModel.VIRTIO}),
+        TargetKind.VIRTUALBOX: _ovf(
+            _VBOX_STORAGE, frozenset({IDE, SATA}), frozenset({NicModel.E1000, NicModel.PCNET32, NicModel.VIRTIO})
         ),
         # ovftool's ResourceSubTypes (doc/publishing.rst); never virtio.
-        TargetKind.VMWARE: TargetCapabilities(
-            storage=_VMWARE_STORAGE,
-            bootable=MappingProxyType({Firmware.BIOS: _VMWARE_STORAGE, Firmware.EFI: _VMWARE_STORAGE}),
-            nics=frozenset({NicModel.E1000, NicModel.E1000E, NicModel.VMXNET3}),
+        TargetKind.VMWARE: _ovf(
+            _VMWARE_STORAGE, _VMWARE_STORAGE, frozenset({NicModel.E1000, NicModel.E1000E, NicModel.VMXNET3})
         ),
         # What both import and boot from.
-        TargetKind.OVF: TargetCapabilities(
-            storage=_VBOX_STORAGE,
-            bootable=MappingProxyType({Firmware.BIOS: _VBOX_STORAGE, Firmware.EFI: frozenset({IDE, SATA})}),
-            nics=frozenset({NicModel.E1000}),
-        ),
+        TargetKind.OVF: _ovf(_VBOX_STORAGE, frozenset({IDE, SATA}), frozenset({NicModel.E1000})),
     }
 )
 
@@ -342,18 +373,29 @@ class DevicePlan:
     notes: tuple[str, ...] = field(default=())
 
 
+def vmware_firmware(settings: VMwareSettings) -> tuple[Firmware | None, bool]:
+    """What VMware's settings say of the firmware: ``vmw:Config`` (what
+    vSphere exports write) or ``vmw:ExtraConfig`` (``.vmx`` keys)
+    ``firmware`` = ``efi``/``bios``, and secure boot on
+    (``bootOptions.efiSecureBootEnabled`` or ``uefi.secureBoot.enabled``
+    ``true``).  ``None`` when they do not say."""
+    values = {key.strip().lower(): value.strip().lower() for key, value in settings.extra_config}
+    found = values.get("firmware")
+    firmware = Firmware(found) if found in ("efi", "bios") else None
+    secure = "true" in (values.get("bootoptions.efisecurebootenabled"), values.get("uefi.secureboot.enabled"))
+    return firmware, secure
+
+
 def machine_firmware(machine: Machine) -> tuple[Firmware, bool]:
     """The machine's firmware and secure boot setting: :attr:`Machine.firmware`,
-    else VMware ExtraConfig ``firmware`` (``efi``/``bios``) and
-    ``uefi.secureBoot.enabled``, else BIOS without secure boot."""
+    else VMware's settings (:func:`vmware_firmware`), else BIOS without
+    secure boot."""
     firmware = machine.firmware
     secure = machine.secure_boot
     if machine.vmware is not None:
-        extra = {key.lower(): value.strip().lower() for key, value in machine.vmware.extra_config}
-        if firmware is None and extra.get("firmware") in ("efi", "bios"):
-            firmware = Firmware(extra["firmware"])
-        if extra.get("uefi.secureboot.enabled") == "true":
-            secure = True
+        said, said_secure = vmware_firmware(machine.vmware)
+        firmware = firmware or said
+        secure = secure or said_secure
     firmware = firmware or Firmware.BIOS
     return firmware, secure and firmware is Firmware.EFI
 
@@ -384,6 +426,8 @@ def _kept(ctx: _Context, source: Storage | None) -> tuple[Storage | None, str]:
     note when it is not exactly the source's."""
     if source is None:
         return None, "the source does not say which controller"
+    if ctx.caps.exact and source in ctx.caps.storage:
+        return source, ""
     same = SAME_DRIVER.get(source)
     if same is IDE and ctx.chipset is Chipset.Q35:
         same = SATA
@@ -445,6 +489,32 @@ def _choose_nic(ctx: _Context, source: NicModel | None, label: str) -> tuple[Nic
     return choice, [f"{label}: the target has no {source.value} NIC: using {choice.value}"]
 
 
+def _spill_ide(ctx: _Context, disks: list[Storage], room: int, notes: list[str]) -> list[Storage]:
+    """Disks that do not fit on the target's IDE (``room`` places) move to
+    its :attr:`~TargetCapabilities.spill` storage: the ones past the room,
+    or, on a uniform target, all of them (the boot disk only where the
+    firmware boots from it)."""
+    on_ide = [index for index, storage in enumerate(disks) if storage == IDE]
+    if len(on_ide) <= max(room, 0):
+        return disks
+    caps = ctx.caps
+    bootable = caps.bootable.get(ctx.firmware, frozenset())
+    usable = [
+        storage
+        for storage in caps.spill
+        if storage in caps.storage
+        and (caps.exact or storage.bus is not Bus.SCSI or not ctx.windows)
+        and (not caps.uniform or storage in bootable)
+    ]
+    what = f"{len(on_ide)} disks on IDE, which holds {max(room, 0)} here"
+    if not usable:
+        notes.append(f"{what}: the target has no other controller for this guest; it may not start")
+        return disks
+    moved = on_ide if caps.uniform else on_ide[max(room, 0) :]
+    notes.append(f"{what}: disk {', '.join(str(i) for i in moved)} on {usable[0]}")
+    return [usable[0] if index in moved else storage for index, storage in enumerate(disks)]
+
+
 def _chipset(machine: Machine, caps: TargetCapabilities) -> Chipset:
     if machine.chipset is not None and machine.chipset in caps.chipsets:
         return machine.chipset
@@ -490,6 +560,8 @@ def choose_devices(machine: Machine, target: TargetKind, policy: DevicePolicy = 
         disks.append(choice)
         notes.extend(more)
     removable = tuple(_choose_removable(ctx, _source_storage(machine, drive)) for drive in machine.removable)
+    drives_on_ide = sum(storage == IDE for storage in removable) if caps.drives else 0
+    disks = _spill_ide(ctx, disks, caps.ide_room - drives_on_ide, notes)
     nics: list[NicModel] = []
     for number, nic in enumerate(machine.nics):
         if caps.uniform and nics:
@@ -510,126 +582,3 @@ def choose_devices(machine: Machine, target: TargetKind, policy: DevicePolicy = 
         nics=tuple(nics),
         notes=tuple(notes),
     )
-
-
-# --- Ganeti's spelling ------------------------------------------------------
-
-#: Ganeti kvm ``scsi_controller_type`` per controller model (Ganeti 3.0
-#: ``HT_KVM_VALID_SCSI_CONTROLLER_TYPES``).
-GANETI_SCSI_CONTROLLER_TYPES: Mapping[ControllerModel, str] = MappingProxyType(
-    {
-        ControllerModel.LSILOGIC: "lsi",
-        ControllerModel.MEGASAS: "megasas",
-        ControllerModel.VIRTIO_SCSI: "virtio-scsi-pci",
-    }
-)
-#: Ganeti ``nic_type`` per NIC model (kvm and xen-hvm spell them alike).
-GANETI_NIC_TYPES: Mapping[NicModel, str] = MappingProxyType(
-    {
-        NicModel.E1000: "e1000",
-        NicModel.PCNET32: "pcnet",
-        NicModel.RTL8139: "rtl8139",
-        NicModel.NE2K_PCI: "ne2k_pci",
-        NicModel.VIRTIO: "paravirtual",
-    }
-)
-
-
-#: The OVMF image Ganeti kvm instances boot EFI with (``kvm_extra``): Debian's
-#: ``ovmf`` package, without secure boot.  Ganeti 3.0 has no UEFI parameter.
-GANETI_OVMF = "/usr/share/ovmf/OVMF.fd"
-
-
-def ganeti_kvm_parameters(plan: DevicePlan) -> dict[str, str]:
-    """Ganeti kvm hypervisor parameters (Ganeti 3.0 ``gnt-instance modify -H``
-    names and values) for a plan made for :attr:`TargetKind.GANETI_KVM`.
-
-    ``disk_type`` ``ide``/``paravirtual``/``scsi-hd`` (never ``scsi``: QEMU 7.2
-    refuses ``if=scsi``) with ``scsi_controller_type``; ``nic_type``;
-    ``boot_order=disk``; ``kernel_path``/``initrd_path`` empty (the disk's own
-    boot loader); ``machine_version=pc`` (i440fx, which has IDE); for EFI,
-    ``kvm_extra=-bios`` :data:`GANETI_OVMF` (which replaces a cluster-level
-    ``kvm_extra``; the node needs Debian's ``ovmf``).
-
-    :raises ValueError: the plan was made for another target.
-    """
-    if plan.target is not TargetKind.GANETI_KVM:
-        raise ValueError(f"a plan for {plan.target.value} has no Ganeti kvm parameters")
-    params = {"boot_order": "disk", "kernel_path": "", "initrd_path": "", "machine_version": "pc"}
-    if plan.firmware is Firmware.EFI:
-        params["kvm_extra"] = f"-bios {GANETI_OVMF}"
-    if plan.disks:
-        storage = plan.disks[0]
-        if storage.bus is Bus.VIRTIO:
-            params["disk_type"] = "paravirtual"
-        elif storage.bus is Bus.SCSI and storage.model is not None:
-            params["disk_type"] = "scsi-hd"
-            params["scsi_controller_type"] = GANETI_SCSI_CONTROLLER_TYPES[storage.model]
-        else:
-            params["disk_type"] = "ide"
-    if plan.nics:
-        params["nic_type"] = GANETI_NIC_TYPES[plan.nics[0]]
-    return params
-
-
-def ganeti_xen_hvm_parameters(plan: DevicePlan) -> dict[str, str]:
-    """Ganeti xen-hvm hypervisor parameters for a plan made for
-    :attr:`TargetKind.GANETI_XEN_HVM`: ``disk_type=ioemu`` (emulated IDE,
-    which guests with PV drivers unplug), ``nic_type`` and ``boot_order=cd``
-    (disk first, then CD-ROM).
-
-    :raises ValueError: the plan was made for another target.
-    """
-    if plan.target is not TargetKind.GANETI_XEN_HVM:
-        raise ValueError(f"a plan for {plan.target.value} has no Ganeti xen-hvm parameters")
-    params = {"boot_order": "cd", "disk_type": "ioemu"}
-    if plan.nics:
-        params["nic_type"] = GANETI_NIC_TYPES[plan.nics[0]]
-    return params
-
-
-@dataclass(frozen=True)
-class GanetiKvmDevices:
-    """What a Ganeti kvm instance's parameters say about its devices (the
-    reverse of :func:`ganeti_kvm_parameters`, for export).
-
-    :ivar storage: where its disks hang, ``None`` for a ``disk_type`` with no
-        neutral equivalent (``mtd``, ``pflash``, ``sd``...).
-    :ivar nic_model: ``None`` for NIC types with no neutral model (i8255x,
-        ``ne2k_isa``).
-    """
-
-    storage: Storage | None
-    nic_model: NicModel | None
-    firmware: Firmware = Firmware.BIOS
-
-
-_KVM_DISK_TYPES: Mapping[str, Storage] = MappingProxyType({"ide": IDE, "paravirtual": VIRTIO_BLK})
-_NIC_FROM_GANETI: Mapping[str, NicModel] = MappingProxyType({v: k for k, v in GANETI_NIC_TYPES.items()})
-_SCSI_FROM_GANETI: Mapping[str, ControllerModel] = MappingProxyType(
-    {v: k for k, v in GANETI_SCSI_CONTROLLER_TYPES.items()}
-)
-
-
-def ganeti_kvm_devices(hvparams: Mapping[str, str]) -> GanetiKvmDevices:
-    """Devices from Ganeti kvm hypervisor parameters (``disk_type``,
-    ``scsi_controller_type``, ``nic_type``, ``kvm_extra``), as
-    ``config.ini``'s ``[hypervisor]`` section spells them.
-
-    Missing parameters take Ganeti 3.0's kvm defaults (``disk_type``
-    paravirtual, ``nic_type`` paravirtual, ``scsi_controller_type`` lsi).
-    ``kvm_extra`` naming an OVMF image (``-bios .../OVMF.fd``) means EFI.
-    """
-
-    def get(key: str, default: str) -> str:
-        value = (hvparams.get(key) or "").strip().lower()
-        return default if value in ("", "none") else value
-
-    disk_type = get("disk_type", "paravirtual")
-    storage: Storage | None = _KVM_DISK_TYPES.get(disk_type)
-    if disk_type in ("scsi", "scsi-hd", "scsi-block", "scsi-generic"):
-        model = _SCSI_FROM_GANETI.get(get("scsi_controller_type", "lsi"))
-        storage = Storage(Bus.SCSI, model) if model is not None else None
-    nic_model = _NIC_FROM_GANETI.get(get("nic_type", "paravirtual"))
-    firmware = Firmware.EFI if "ovmf" in get("kvm_extra", "") else Firmware.BIOS
-    return GanetiKvmDevices(storage=storage, nic_model=nic_model, firmware=firmware)

@@ -18,11 +18,11 @@ Sources: Ganeti 2.16/3.0 ``lib/backend.py`` (``FinalizeExport``) and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import OptionError
-from ovfconverter.hub.devices import ganeti_kvm_devices
+from ovfconverter.hub.devices import Storage
+from ovfconverter.hub.ganeti_devices import instance_devices
 from ovfconverter.model.ganeti import (
     HYPERVISORS,
     NIC_MODES,
@@ -37,6 +37,7 @@ from ovfconverter.model.ganeti import (
     validate_value,
 )
 from ovfconverter.model.machine import (
+    Bus,
     Controller,
     Cpus,
     Disk,
@@ -49,6 +50,7 @@ from ovfconverter.model.machine import (
     Memory,
     Needs,
     Nic,
+    NicModel,
     OsFamily,
     frozen_map,
 )
@@ -117,7 +119,27 @@ def _backend_parameters(config: InstanceExport) -> dict[str, str]:
     return backend
 
 
-def _nic(nic: GanetiNic) -> Nic:
+def _export_disks(config: InstanceExport, storage: Storage | None) -> tuple[tuple[Controller, ...], tuple[Disk, ...]]:
+    """The export's disks, on one controller of ``storage`` (virtio-blk
+    disks on none), each image keyed by its position."""
+    controllers: tuple[Controller, ...] = ()
+    if storage is not None and storage.bus is not Bus.VIRTIO:
+        controllers = (Controller(storage.bus, storage.model),)
+    disks = tuple(
+        Disk(
+            capacity=disk.size * MIB,
+            image=ImageRef(key=str(index), name=disk.dump, format="raw") if disk.dump else None,
+            controller=0 if controllers else None,
+            bus=storage.bus if storage is not None else None,
+            name=disk.name,
+            label=f"disk{index}",
+        )
+        for index, disk in enumerate(config.disks)
+    )
+    return controllers, disks
+
+
+def _nic(nic: GanetiNic, model: NicModel | None = None) -> Nic:
     mac = nic.mac if nic.mac and nic.mac.lower() not in _AUTO_MACS else None
     try:
         neutral_mac = normalize_mac(mac) if mac else None
@@ -125,6 +147,7 @@ def _nic(nic: GanetiNic) -> Nic:
         neutral_mac = None  # export_problems names it
     return Nic(
         mac=neutral_mac,
+        model=model,
         network=nic.network or nic.link,
         ganeti=GanetiNicSettings(
             mac=nic.mac, mode=nic.mode, link=nic.link, ip=nic.ip, network=nic.network, name=nic.name, vlan=nic.vlan
@@ -136,17 +159,16 @@ def machine_from_export(config: InstanceExport, name: str | None = None) -> Mach
     """The machine a Ganeti export describes.
 
     :param name: the name to give it instead of ``[instance] name``.
-    :returns: the machine (for the kvm hypervisor, its disk bus, NIC model
-        and firmware from the kvm parameters: :func:`~ovfconverter.hub.devices.ganeti_kvm_devices`);
-        each disk's image is
+    :returns: the machine; each disk's image is
         :class:`~ovfconverter.model.machine.ImageRef` keyed by its
-        position (``"0"``, ``"1"``...) and named by ``diskN_dump``.  Values
-        that :func:`export_problems` refuses are left out (``None``).
+        position (``"0"``, ``"1"``...) and named by ``diskN_dump``; its
+        devices and firmware as the hypervisor parameters say (see
+        :func:`~ovfconverter.hub.ganeti_devices.instance_devices`).  Values that :func:`export_problems`
+        refuses are left out (``None``).
     """
+    devices = instance_devices(config.hypervisor, config.hypervisor_params)
+    controllers, disks = _export_disks(config, devices.storage)
     maxmem, minmem = config.maxmem, config.minmem
-    kvm = ganeti_kvm_devices(config.hypervisor_params) if (config.hypervisor or "").lower() == "kvm" else None
-    storage = kvm.storage if kvm is not None else None
-    controllers = (Controller(storage.bus, storage.model),) if storage is not None and storage.model else ()
     memory = None
     if maxmem is not None and maxmem >= 1:
         memory = Memory(maxmem * MIB, minmem * MIB if minmem is not None and minmem != maxmem else None)
@@ -154,22 +176,12 @@ def machine_from_export(config: InstanceExport, name: str | None = None) -> Mach
     return Machine(
         name=name or config.name,
         os=guest_os(config.os),
+        firmware=devices.firmware,
         cpus=Cpus(vcpus) if vcpus is not None and vcpus >= 1 else None,
         memory=memory,
-        disks=tuple(
-            Disk(
-                capacity=disk.size * MIB,
-                image=ImageRef(key=str(index), name=disk.dump, format="raw") if disk.dump else None,
-                name=disk.name,
-                label=f"disk{index}",
-                bus=storage.bus if storage is not None else None,
-                controller=0 if controllers else None,
-            )
-            for index, disk in enumerate(config.disks)
-        ),
         controllers=controllers,
-        firmware=kvm.firmware if kvm is not None else None,
-        nics=tuple(replace(_nic(nic), model=kvm.nic_model if kvm is not None else None) for nic in config.nics),
+        disks=disks,
+        nics=tuple(_nic(nic, devices.nic_model) for nic in config.nics),
         ganeti=GanetiSettings(
             os_name=config.os,
             os_parameters=frozen_map(config.os_params),

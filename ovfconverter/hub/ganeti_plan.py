@@ -24,6 +24,8 @@ from typing import Protocol
 
 from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import OptionError, UsageError
+from ovfconverter.hub.devices import DevicePolicy, machine_firmware
+from ovfconverter.hub.ganeti_devices import device_parameters
 from ovfconverter.hub.provenance import Decision
 from ovfconverter.model.ganeti import (
     BACKEND_PARAMETERS,
@@ -71,6 +73,7 @@ class InstanceOverrides(Protocol):
     nics: dict[int, dict[str, str | None]]
     no_nics: bool
     tags: list[str] | None
+    device_policy: DevicePolicy
 
 
 @dataclass
@@ -446,7 +449,16 @@ def _os_name(settings: GanetiSettings | None, overrides: InstanceOverrides) -> s
     return validate_os_name(os_name)
 
 
-def _hypervisor(settings: GanetiSettings | None, overrides: InstanceOverrides) -> tuple[str | None, dict[str, str]]:
+def _hypervisor(
+    machine: Machine, overrides: InstanceOverrides, default: str | None, warnings: list[str]
+) -> tuple[str | None, dict[str, str]]:
+    """``[instance] hypervisor`` and ``[hypervisor]``: ``-H``, else the
+    Ganeti settings' hypervisor; its parameters are the device policy's for
+    it (:func:`~ovfconverter.hub.ganeti_devices.device_parameters`; for the
+    cluster's ``default`` hypervisor when none is named, which is then named
+    too), then the Ganeti settings' (same hypervisor only), then ``-H``'s,
+    per key."""
+    settings = machine.ganeti
     hypervisor = overrides.hypervisor or (settings.hypervisor if settings else None)
     if hypervisor is not None and hypervisor.lower() == "auto":
         hypervisor = None
@@ -456,7 +468,31 @@ def _hypervisor(settings: GanetiSettings | None, overrides: InstanceOverrides) -
     params = dict(settings.hypervisor_parameters) if settings else {}
     if overrides.hypervisor and settings and overrides.hypervisor != settings.hypervisor:
         params = {}  # the machine's parameters belong to another hypervisor
-    return hypervisor, _checked_params(_merge(params, overrides.hypervisor_parameters), "hypervisor parameter")
+    devices, notes = device_parameters(machine, hypervisor or default, overrides.device_policy)
+    warnings.extend(notes)
+    if devices and hypervisor is None:
+        hypervisor = default
+    merged = _merge({**devices, **params}, overrides.hypervisor_parameters)
+    if machine_firmware(machine)[0] is Firmware.EFI:
+        warnings.append(_efi_note(hypervisor, merged))
+    return hypervisor, _checked_params(merged, "hypervisor parameter")
+
+
+def _efi_note(hypervisor: str | None, params: Mapping[str, str]) -> Diagnostic:
+    """What an EFI machine needs on Ganeti, which has no UEFI parameter."""
+    if hypervisor == "kvm" and "ovmf" in params.get("kvm_extra", "").lower():
+        return Diagnostic(
+            f"the VM boots with UEFI: kvm_extra={params['kvm_extra']} gives it OVMF; every node needs Debian's ovmf "
+            "package, and this replaces a cluster-level kvm_extra"
+        )
+    return Diagnostic(
+        (
+            "the VM boots with UEFI, which Ganeti has no parameter for: import with ",
+            Parameter("hypervisor_parameters", value="kvm"),
+            " (or on a node whose cluster's default hypervisor is kvm) to get OVMF through kvm_extra, "
+            "or it will not boot",
+        )
+    )
 
 
 def _os_parameters(
@@ -486,13 +522,19 @@ def _os_parameters(
 
 
 def plan_instance(
-    machine: Machine, overrides: InstanceOverrides, cluster_networks: frozenset[str] | None = None
+    machine: Machine,
+    overrides: InstanceOverrides,
+    cluster_networks: frozenset[str] | None = None,
+    default_hypervisor: str | None = None,
 ) -> InstancePlan:
     """Decide the Ganeti export of ``machine`` under ``overrides``.
 
     :param cluster_networks: names of the target cluster's Ganeti networks
         (read from the node by the target), ``None`` when unknown; a network
         the machine names is used only when it is one of them.
+    :param default_hypervisor: the target cluster's default hypervisor (read
+        from the node), ``None`` when unknown: the device parameters are
+        written for it when neither ``-H`` nor the machine names one.
 
     :raises OptionError: an invalid or missing value (no name, no OS, no disk
         and no NIC, a bad MAC or mode...), from the machine or the overrides.
@@ -506,7 +548,7 @@ def plan_instance(
     settings = machine.ganeti
     name = _instance_name(machine, overrides)
     os_name = _os_name(settings, overrides)
-    hypervisor, hv_params = _hypervisor(settings, overrides)
+    hypervisor, hv_params = _hypervisor(machine, overrides, default_hypervisor, warnings)
 
     template = overrides.disk_template or (settings.disk_template if settings else None)
     if template is not None and template not in DISK_TEMPLATES:
@@ -521,17 +563,6 @@ def plan_instance(
     if overrides.os_type and settings and overrides.os_type != settings.os_name:
         os_params = {}
     os_params, os_private = _os_parameters(machine, os_params, overrides, warnings)
-    if machine.firmware is Firmware.EFI:
-        warnings.append(
-            Diagnostic(
-                (
-                    "the VM boots with UEFI; Ganeti's kvm has no UEFI parameter: give the instance OVMF yourself "
-                    "(e.g. ",
-                    Parameter("hypervisor_parameters", value="kvm:kvm_extra=..."),
-                    ") or it will not boot",
-                )
-            )
-        )
 
     config = InstanceExport(
         name=name,

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ovfconverter.errors import OptionError
+from ovfconverter.hub.devices import vmware_firmware
 from ovfconverter.hub.guest_names import guest_from_names, refine_guest
 from ovfconverter.model.envelope import (
     Envelope,
@@ -40,11 +41,13 @@ from ovfconverter.model.hardware import DiskAttachment, Hardware, NicAttachment,
 from ovfconverter.model.machine import (
     Architecture,
     Bus,
+    Chipset,
     Controller,
     ControllerModel,
     Cpus,
     Disk,
     DriveKind,
+    Firmware,
     GanetiDiskSettings,
     GanetiNicSettings,
     GanetiSettings,
@@ -360,6 +363,8 @@ def _product(section: ProductSection, profile: str | None) -> Product:
 
 
 def _vmware(system: VirtualSystem) -> VMwareSettings | None:
+    """VMware's own settings, when the system type or a ``vmw:Config`` /
+    ``vmw:ExtraConfig`` says VMware wrote it."""
     types = tuple(word for hardware in system.hardware for word in hardware.system_types)
     config = tuple(
         pair for hardware in system.hardware for pair in (*hardware.vmware_config, *hardware.vmware_extra_config)
@@ -367,6 +372,38 @@ def _vmware(system: VirtualSystem) -> VMwareSettings | None:
     if not config and not any(t.startswith("vmx") for t in types):
         return None
     return VMwareSettings(virtual_system_types=types, extra_config=config)
+
+
+#: oVirt's ``BiosType`` (its VM data): chipset, firmware and secure boot
+#: (oVirt's BiosType enum: 1 I440FX_SEA_BIOS, 2 Q35_SEA_BIOS, 3 Q35_OVMF,
+#: 4 Q35_SECURE_BOOT; 0, the cluster's default, says nothing).
+OVIRT_BIOS_TYPES: dict[str, tuple[Chipset, Firmware, bool]] = {
+    "1": (Chipset.I440FX, Firmware.BIOS, False),
+    "2": (Chipset.Q35, Firmware.BIOS, False),
+    "3": (Chipset.Q35, Firmware.EFI, False),
+    "4": (Chipset.Q35, Firmware.EFI, True),
+}
+
+
+def firmware_of(system: VirtualSystem, vmware: VMwareSettings | None) -> tuple[Firmware | None, bool, Chipset | None]:
+    """Firmware, secure boot and chipset, as the producer's own sections say:
+    VMware's ``vmw:Config``/``vmw:ExtraConfig`` ``firmware`` (and its secure
+    boot keys, :func:`~ovfconverter.hub.devices.vmware_firmware`), VirtualBox's
+    ``vbox:Machine`` ``Firmware/@type`` (``EFI``, ``EFI64``...), oVirt's
+    ``BiosType``; ``(None, False, None)`` when none says (plain OVF has no
+    element for them)."""
+    if vmware is not None:
+        firmware, secure = vmware_firmware(vmware)
+        if firmware is not None:
+            return firmware, secure and firmware is Firmware.EFI, None
+    kind = (system.virtualbox.firmware or "").strip().upper() if system.virtualbox else ""
+    if kind:
+        return (Firmware.EFI if kind.startswith("EFI") else Firmware.BIOS), False, None
+    bios = OVIRT_BIOS_TYPES.get((system.ovirt_value("BiosType") or "").strip())
+    if bios is not None:
+        chipset, firmware, secure = bios
+        return firmware, secure, chipset
+    return None, False, None
 
 
 def _virtualbox(system: VirtualSystem) -> VirtualBoxSettings | None:
@@ -387,6 +424,8 @@ def machine_from_envelope(envelope: Envelope, system: VirtualSystem, hw: Hardwar
     """
     warnings: list[str] = []
     controllers, by_instance = _controllers(hw)
+    vmware = _vmware(system)
+    firmware, secure_boot, chipset = firmware_of(system, vmware)
     machine = Machine(
         name=system.name or system.id or None,
         os=guest_os(system.operating_system),
@@ -402,7 +441,10 @@ def machine_from_envelope(envelope: Envelope, system: VirtualSystem, hw: Hardwar
         ),
         eulas=tuple(system.eulas),
         ganeti=ganeti_settings(envelope.ganeti),
-        vmware=_vmware(system),
+        firmware=firmware,
+        secure_boot=secure_boot,
+        chipset=chipset,
+        vmware=vmware,
         virtualbox=_virtualbox(system),
     )
     return machine, warnings

@@ -412,27 +412,6 @@ def unattached_disk_notes(envelope: Envelope) -> list[str]:
     return notes
 
 
-# oVirt's BiosType values that boot with OVMF (Q35_OVMF, Q35_SECURE_BOOT).
-OVIRT_UEFI_BIOS_TYPES = {"3": "Q35 with OVMF", "4": "Q35 with OVMF and secure boot"}
-
-
-def uefi_source(system: VirtualSystem) -> str | None:
-    """Why ``system`` boots with UEFI, in the producer's words (``vbox:Machine
-    firmware EFI``, ``oVirt BiosType 3``, VMware's ``vmw:Config firmware
-    efi``), ``None`` when it does not say so."""
-    for hardware in system.hardware:
-        for key, value in (*hardware.vmware_config, *hardware.vmware_extra_config):
-            if key.strip().lower() == "firmware" and value.strip().lower() == "efi":
-                return "vmw:Config firmware efi"
-    firmware = system.virtualbox.firmware if system.virtualbox else None
-    if firmware and firmware.upper().startswith("EFI"):
-        return f"vbox:Machine firmware {firmware}"
-    bios = (system.ovirt_value("BiosType") or "").strip()
-    if bios in OVIRT_UEFI_BIOS_TYPES:
-        return f"oVirt BiosType {bios}: {OVIRT_UEFI_BIOS_TYPES[bios]}"
-    return None
-
-
 def envelope_problems(envelope: Envelope) -> list[str]:
     """Problems of the envelope as a whole: Disks whose ``ovf:fileRef``
     names no File (independent of any virtual system)."""

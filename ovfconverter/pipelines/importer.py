@@ -92,6 +92,7 @@ def build_plan(
     where: str,
     missing_files: Mapping[str, str] | None = None,
     cluster_networks: frozenset[str] | None = None,
+    default_hypervisor: str | None = None,
 ) -> ImportPlan:
     """Decide the Ganeti export of ``envelope`` under ``options``, as
     :func:`import_package` does once the package is open (pure).
@@ -102,13 +103,15 @@ def build_plan(
         warning.
     :param cluster_networks: names of the target cluster's Ganeti networks,
         ``None`` when unknown (see :func:`~ovfconverter.hub.ganeti_plan.plan_instance`).
+    :param default_hypervisor: the target cluster's default hypervisor,
+        ``None`` when unknown (likewise).
     :raises PackageError: no VirtualSystem, a collection without
         ``virtual_system``, or broken references (all of them listed).
     :raises OptionError: an invalid or missing value (no name, no OS, no disk
         and no NIC, a bad MAC or mode...), from the package or the options.
     """
     reading = read_machine(envelope, source_options(options), where, missing_files)
-    plan = plan_instance(reading.machine, options, cluster_networks)
+    plan = plan_instance(reading.machine, options, cluster_networks, default_hypervisor)
     return ImportPlan(
         system=reading.system,
         profile=reading.profile,

@@ -46,11 +46,10 @@ from ovfconverter.model.hardware import (
     describe_hardware,
     envelope_problems,
     parse_host_resource,
-    uefi_source,
     unattached_disks,
     unused_disk_notes,
 )
-from ovfconverter.model.machine import Disk, Firmware, Machine, Needs
+from ovfconverter.model.machine import Disk, Machine, Needs
 from ovfconverter.model.properties import PropertyValues, disk_capacity, effective_products, resolve_properties
 from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.verify import FileCheck, FileStatus, verify_manifest
@@ -215,11 +214,7 @@ def read_machine(
     warnings.extend(unused_disk_notes(envelope, hw))
     warnings.extend(_file_warnings(envelope, hw, missing_files))
     machine, notes = machine_from_envelope(envelope, system, hw)
-    machine = replace(
-        machine,
-        products=effective_products(machine.products, values),
-        firmware=machine.firmware or (Firmware.EFI if uefi_source(system) else None),
-    )
+    machine = replace(machine, products=effective_products(machine.products, values))
     for disk in machine.disks:
         if disk.image is None and disk.capacity is None:
             raise DescriptorError(f"{disk.label} has neither a file nor a capacity", where)

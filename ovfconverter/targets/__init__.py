@@ -20,6 +20,8 @@ TARGETS: dict[str, str] = {
     "ganeti": "ovfconverter.targets.ganeti:GanetiTarget",
     "ovf": "ovfconverter.targets.ovf:OvfTarget",
     "ova": "ovfconverter.targets.ovf:OvaTarget",
+    "libvirt": "ovfconverter.targets.libvirt:LibvirtTarget",
+    "xen": "ovfconverter.targets.xen:XenTarget",
     "openstack": "ovfconverter.targets.openstack:OpenStackTarget",
 }
 """Target name -> ``module:Class`` of its :class:`~ovfconverter.pipelines.target.Target`."""

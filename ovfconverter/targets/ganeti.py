@@ -19,6 +19,7 @@ from ovfconverter.diagnostics import Code
 from ovfconverter.disks.to_raw import convert_to_raw, create_blank
 from ovfconverter.errors import OVFConverterError
 from ovfconverter.formats.config_ini import write_config
+from ovfconverter.hub.devices import DevicePolicy
 from ovfconverter.hub.ganeti_plan import DiskPlan, InstancePlan, plan_instance
 from ovfconverter.hub.publishing import SEED_KEY, SeedAttachment, attach_seed
 from ovfconverter.model.ganeti import GanetiDisk, InstanceExport
@@ -113,6 +114,7 @@ class ImportOptions:
     properties: dict[str, str] = field(default_factory=dict)
     accept_eula: bool = False
     cloud_init: str | None = None
+    device_policy: DevicePolicy = DevicePolicy.AUTO
 
 
 def default_output_dir() -> str:
@@ -190,10 +192,11 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
             log.debug("not run on a Ganeti node (no %s)", os.path.join(data_dir(), "ssconf_cluster_name"))
         else:
             log.debug(
-                "Ganeti node %s of cluster %s: Ganeti networks %s; %s",
+                "Ganeti node %s of cluster %s: Ganeti networks %s; default hypervisor %s; %s",
                 node.name or "(this host is not in the node list)",
                 node.cluster,
                 ", ".join(sorted(node.networks)) or "none",
+                node.default_hypervisor or "unknown",
                 node.policy.source,
             )
 
@@ -207,7 +210,11 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
             self.seed = seed + bytes(-len(seed) % MIB)
             machine = attach_seed(machine, "cidata.iso", len(self.seed), SeedAttachment.HARD_DISK)
             notes = list(self.seed_files.notes)
-        plan = plan_instance(machine, self.options, self.node.networks if self.node is not None else None)
+        node = self.node
+        if node is None:
+            plan = plan_instance(machine, self.options)
+        else:
+            plan = plan_instance(machine, self.options, node.networks, node.default_hypervisor)
         plan.warnings.extend(notes)
         plan.decisions = ganeti_decisions(plan, machine, self.options)
         return plan

@@ -12,6 +12,9 @@ on a real cluster (``../shared/tools/ganeti-cluster``):
 * ``ssconf_node_list``, ``ssconf_master_node``: node names, one per line;
 * ``ssconf_networks``: one ``UUID NAME`` line per Ganeti network
   (``gnt-network add``), empty when there is none; a name may hold spaces;
+* ``ssconf_hypervisor_list``: the enabled hypervisors, one per line, the
+  cluster's default (``gnt-cluster init -H``, ``gnt-cluster modify
+  --enabled-hypervisors``: the first) first;
 * ``config.data``: ``cluster.ipolicy`` (the instance policy) and, per node
   group, ``nodegroups.UUID.ipolicy`` (keys that override the cluster's),
   ``nodes.UUID.group``.
@@ -99,6 +102,8 @@ class GanetiNode:
     :ivar networks: names of the cluster's Ganeti networks.
     :ivar export_dir: Ganeti's export folder (``gnt-backup``'s).
     :ivar policy: the instance policy of this node's group.
+    :ivar hypervisors: the enabled hypervisors, the default first (empty
+        when unknown).
     """
 
     cluster: str
@@ -107,6 +112,12 @@ class GanetiNode:
     networks: frozenset[str]
     export_dir: str
     policy: InstancePolicy
+    hypervisors: tuple[str, ...] = ()
+
+    @property
+    def default_hypervisor(self) -> str | None:
+        """The hypervisor a new instance gets when it names none."""
+        return self.hypervisors[0] if self.hypervisors else None
 
 
 def data_dir() -> str:
@@ -227,6 +238,7 @@ def read_node() -> GanetiNode | None:
         networks=_network_names(_ssconf_lines(folder, "networks")),
         export_dir=export_dir(),
         policy=_policy(folder, name),
+        hypervisors=tuple(_ssconf_lines(folder, "hypervisor_list") or ()),
     )
 
 

@@ -108,6 +108,8 @@ def publish(
     config: tuple[tuple[str, str], ...] = ()
     if plan.firmware is Firmware.EFI:
         config = (("firmware", "efi"),)
+        if plan.secure_boot:  # what vSphere writes and reads for secure boot
+            config += (("bootOptions.efiSecureBootEnabled", "true"),)
         if profile.product is Product.VIRTUALBOX:
             warnings.append(
                 "the guest boots with UEFI, which VirtualBox's OVF import cannot set: enable EFI in the "

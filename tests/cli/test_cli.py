@@ -84,7 +84,7 @@ def test_options_override_per_key(qcow2_ova: Path, out_dir: Path) -> None:
         "-B",
         "vcpus=3",
         "-H",
-        "kvm:boot_order=disk,kernel_path=",
+        "kvm:nic_type=e1000,kernel_path=/boot/vmlinuz",
         "--tags",
         "web,prod",
         "--net",
@@ -99,7 +99,14 @@ def test_options_override_per_key(qcow2_ova: Path, out_dir: Path) -> None:
     assert ini["backend"]["vcpus"] == "3"
     assert ini["backend"]["maxmem"] == "512", "-B vcpus must not drop the package's memory"
     assert ini["instance"]["hypervisor"] == "kvm"
-    assert ini["hypervisor"] == {"boot_order": "disk", "kernel_path": ""}
+    assert ini["hypervisor"] == {
+        "boot_order": "disk",
+        "disk_type": "paravirtual",
+        "initrd_path": "",
+        "kernel_path": "/boot/vmlinuz",
+        "machine_version": "pc",
+        "nic_type": "e1000",
+    }, "the device policy's kvm parameters, -H winning per key"
     assert ini["instance"]["tags"] == "web prod", "Ganeti splits tags on white space"
     assert "nic0_network" not in ini["instance"] and ini["instance"]["nic0_link"] == "br1"
     assert "network" not in proc.stderr, "--net 0:link= decided NIC 0's connection: nothing to warn about"

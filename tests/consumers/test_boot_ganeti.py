@@ -3,6 +3,8 @@ hub/devices) go into a ``gnt-backup export`` folder with
 ``../shared/tools/make-boot-disk``'s disk; the real test cluster
 (``ganeti-cluster up --with-kvm``, kvm under TCG) imports and starts it, and
 the serial report must show the disk and NIC drivers those parameters mean.
+An EFI OVA (vSphere's ``vmw:Config firmware=efi``) goes through
+``ovfconverter import -H kvm`` itself, whose parameters must boot it.
 The cluster is shared: the module holds /tmp/ovfconverter-ganeti-cluster.lock
 while it uses it and brings it down at the end.  Slow."""
 
@@ -17,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import BOOT_MAC, ROOT, SHARED, boot_machines
+from builders import BOOT_MAC, ROOT, SHARED, boot_machines, boot_ova, read_ini, run_cli
 from consumer_tools import BootReport, make_boot_disk, parse_boot_report, world_readable_dir
 
-from ovfconverter.hub.devices import DevicePolicy, TargetKind, choose_devices, ganeti_kvm_parameters
+from ovfconverter.hub.devices import DevicePolicy, TargetKind, choose_devices
+from ovfconverter.hub.ganeti_devices import ganeti_kvm_parameters
 from ovfconverter.model.machine import Machine
 
 pytestmark = [
@@ -165,3 +168,32 @@ def test_boots_on_ganeti_kvm(
     assert report.firmware == firmware
     assert report.boot_disk()["driver"] == disk_driver
     assert report.nic(BOOT_MAC)["driver"] == nic_driver
+
+
+def test_efi_ova_imported_by_the_cli_boots_on_ganeti_kvm(
+    ganeti: None, boot_disks: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "ovfconv-boot-ova-efi"
+    folder = world_readable_dir("ovfconv-ova-")
+    export = EXPORT_DIR / name
+    shutil.rmtree(export, ignore_errors=True)
+    try:
+        ova = boot_ova(folder / "efi.ova", boot_disks["efi"], "vmware-efi", name)
+        imported = run_cli(
+            "import", str(ova), "-o", "raw-image+default", "-H", "kvm", "--net", "0:link=gnt0",
+            "--output-dir", str(EXPORT_DIR), "--quiet",
+        )  # fmt: skip
+        assert imported.returncode == 0, imported.stderr
+        hypervisor = read_ini(export / "config.ini")["hypervisor"]
+        assert hypervisor["kvm_extra"] == "-bios /usr/share/ovmf/OVMF.fd", "vmw:Config firmware=efi was read"
+        assert (hypervisor["disk_type"], hypervisor["nic_type"]) == ("ide", "e1000")
+        report = boot_on_cluster(name, export)
+    finally:
+        shutil.rmtree(export, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    with capsys.disabled():
+        print(f"\nganeti boot of the EFI OVA through the CLI: {report.seconds:.0f} s")
+    assert report.firmware == "efi"
+    assert report.boot_disk()["driver"] == "ata_piix"
+    (nic,) = report.nics
+    assert nic["driver"] == "e1000"

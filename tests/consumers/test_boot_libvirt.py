@@ -3,6 +3,8 @@ BIOS), a VirtualBox OVA (SATA AHCI + virtio-net, Debian), and a VMware EFI
 appliance (pvscsi + VmxNet3) are written as libvirt domains and booted under a
 real libvirtd (TCG) with ``../shared/tools/make-boot-disk``'s disk; the
 serial report must show the controllers and NIC models hub/devices chose.
+The same three as OVAs (the EFI one saying so in ``vmw:Config``), and a
+Ganeti export, go through ``ovfconverter convert --to libvirt`` and boot.
 Slow (about 20-60 s a boot under TCG)."""
 
 from __future__ import annotations
@@ -116,8 +118,13 @@ def test_boots_under_libvirt(
 
 OVFCONVERTER = Path(sys.executable).parent / "ovfconverter"
 
-#: OVA style -> (boot disk driver, NIC driver) expected under libvirt
-OVA_EXPECTED = {"vmware": ("sym53c8xx", "e1000"), "virtualbox": ("virtio_blk", "virtio_net")}
+#: OVA style -> (firmware, boot disk driver, NIC driver) expected under libvirt
+OVA_EXPECTED = {
+    "vmware": ("bios", "sym53c8xx", "e1000"),
+    "virtualbox": ("bios", "virtio_blk", "virtio_net"),
+    # OVMF cannot boot from pvscsi and other Linux has no virtio: IDE
+    "vmware-efi": ("efi", "ata_piix", "vmxnet3"),
+}
 
 
 def convert_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -130,10 +137,10 @@ def convert_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_ova_converted_to_libvirt_boots(
     style: str, qemu_uri: str, host_bridge: str, boot_disks: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    disk_driver, nic_driver = OVA_EXPECTED[style]
+    firmware, disk_driver, nic_driver = OVA_EXPECTED[style]
     folder = world_readable_dir("ovfconv-ova-")
     try:
-        ova = boot_ova(folder / f"{style}.ova", boot_disks["bios"], style, f"ovfconv-ova-{style}")
+        ova = boot_ova(folder / f"{style}.ova", boot_disks[firmware], style, f"ovfconv-ova-{style}")
         out = convert_cli(
             str(ova), "--to", "libvirt", "--output-dir", str(folder), "--domain-type", "qemu",
             "--net", f"0:bridge={host_bridge}",
@@ -144,7 +151,7 @@ def test_ova_converted_to_libvirt_boots(
         report = boot_domain(qemu_uri, xml, folder / "console.log")
         with capsys.disabled():
             print(f"\nlibvirt boot of {style} OVA: {report.seconds:.0f} s")
-        assert report.firmware == "bios"
+        assert report.firmware == firmware
         assert report.boot_disk()["driver"] == disk_driver
         (nic,) = report.nics
         assert nic["driver"] == nic_driver

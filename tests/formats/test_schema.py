@@ -6,6 +6,7 @@ read in place from ../shared/schemas (tests skip where it is absent)."""
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,34 @@ def test_other_export_options_validate(schemas: Path, instance: Path, tmp_path: 
     result = export_instance(str(instance), ExportOptions(output_dir=str(tmp_path), **options))  # type: ignore[arg-type]
     violations = validate_descriptor(_descriptor(result.path, False), str(schemas), "export")
     assert violations == [], "\n".join(map(str, violations))
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_devices_and_efi_of_a_kvm_instance_validate(
+    schemas: Path, instance: Path, tmp_path: Path, version: str
+) -> None:
+    """A kvm instance on LSI Logic SCSI with PCnet NICs and OVMF: the
+    controller, NIC models and vmw:Config firmware written are valid OVF."""
+    folder = tmp_path / "efi"
+    folder.mkdir()
+    for dump in ("disk0.img", "disk1.img"):
+        shutil.copyfile(instance.parent / dump, folder / dump)
+    devices = (
+        "disk_type = scsi-hd\nscsi_controller_type = lsi\nnic_type = pcnet\nkvm_extra = -bios /usr/share/ovmf/OVMF.fd\n"
+    )
+    (folder / "config.ini").write_text(CONFIG.replace("[hypervisor]\n", "[hypervisor]\n" + devices))
+    result = export_instance(
+        str(folder / "config.ini"), ExportOptions(ovf_version=version, output_dir=str(tmp_path / "out"))
+    )
+    descriptor = _descriptor(result.path, False)
+    if version == "1.0":
+        violations = validate_descriptor(descriptor, str(schemas), "export")
+        assert violations == [], "\n".join(map(str, violations))
+    else:
+        assert check_ovf2_structure(descriptor, "export") == []
+    assert b'vmw:key="firmware" vmw:value="efi"' in descriptor
+    # LSI Logic both importers have; PCnet VMware lacks (--for generic): E1000
+    assert descriptor.count(b">lsilogic<") == 1 and descriptor.count(b">E1000<") == 2
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

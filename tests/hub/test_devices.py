@@ -16,12 +16,10 @@ from ovfconverter.hub.devices import (
     Storage,
     TargetKind,
     choose_devices,
-    ganeti_kvm_devices,
-    ganeti_kvm_parameters,
-    ganeti_xen_hvm_parameters,
     machine_firmware,
     virtio_support,
 )
+from ovfconverter.hub.ganeti_devices import ganeti_kvm_devices, ganeti_kvm_parameters, ganeti_xen_hvm_parameters
 from ovfconverter.model.machine import (
     Bus,
     Chipset,

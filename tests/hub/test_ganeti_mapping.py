@@ -17,19 +17,26 @@ from builders import GANETI_30_CONFIG
 
 from ovfconverter.errors import OptionError
 from ovfconverter.formats.config_ini import read_config
+from ovfconverter.hub.devices import DevicePolicy
 from ovfconverter.hub.ganeti import export_problems, machine_from_export
 from ovfconverter.hub.ganeti_plan import plan_instance
 from ovfconverter.model.machine import (
+    Bus,
+    Controller,
+    ControllerModel,
     Cpus,
     Disk,
     DriveKind,
+    Firmware,
     GanetiNicSettings,
     GanetiSettings,
+    GuestOS,
     ImageRef,
     Machine,
     Memory,
     Needs,
     Nic,
+    NicModel,
     OsFamily,
     RemovableDrive,
     frozen_map,
@@ -76,6 +83,7 @@ class Overrides:
     nics: dict[int, dict[str, str | None]] = field(default_factory=dict)
     no_nics: bool = False
     tags: list[str] | None = None
+    device_policy: DevicePolicy = DevicePolicy.AUTO
 
 
 def test_a_modern_export_reads_into_the_machine() -> None:
@@ -175,3 +183,82 @@ def test_plan_says_removable_drives_are_not_imported_and_refuses_what_ganeti_wou
         plan_instance(Machine(name="vm"), Overrides())
     with pytest.raises(OptionError, match="names no Ganeti OS"):
         plan_instance(Machine(name="vm", nics=(Nic(),)), Overrides(os_type=None))
+
+
+def vmware_guest(os: GuestOS, firmware: Firmware | None = None) -> Machine:
+    """A VMware-like machine: one disk on LSI Logic SCSI, one E1000 NIC."""
+    return Machine(
+        name="vm",
+        os=os,
+        firmware=firmware,
+        controllers=(Controller(Bus.SCSI, ControllerModel.LSILOGIC),),
+        disks=(Disk(capacity=MIB, image=ImageRef("f", "a.vmdk"), controller=0, unit=0),),
+        nics=(Nic(model=NicModel.E1000),),
+    )
+
+
+DEBIAN = GuestOS(family=OsFamily.LINUX, distribution="debian", version="12")
+WINDOWS = GuestOS(family=OsFamily.WINDOWS, distribution="windows", version="2019")
+KVM_BOOT = {"boot_order": "disk", "kernel_path": "", "initrd_path": "", "machine_version": "pc"}
+
+
+def test_device_parameters_are_written_only_for_a_known_hypervisor() -> None:
+    unknown = plan_instance(vmware_guest(DEBIAN), Overrides())
+    assert (unknown.config.hypervisor, unknown.config.hypervisor_params) == (None, {})
+    on_kvm_cluster = plan_instance(vmware_guest(DEBIAN), Overrides(), default_hypervisor="kvm")
+    assert on_kvm_cluster.config.hypervisor == "kvm", "named, so that the parameters cannot reach another hypervisor"
+    assert on_kvm_cluster.config.hypervisor_params == {
+        **KVM_BOOT,
+        "disk_type": "paravirtual",
+        "nic_type": "paravirtual",
+    }
+    assert any("virtio" in warning for warning in on_kvm_cluster.warnings)
+    pvm = plan_instance(vmware_guest(DEBIAN), Overrides(), default_hypervisor="xen-pvm")
+    assert (pvm.config.hypervisor, pvm.config.hypervisor_params) == (None, {}), "xen-pvm has no devices to choose"
+
+
+def test_device_parameters_follow_the_guest_and_the_policy() -> None:
+    windows = plan_instance(vmware_guest(WINDOWS), Overrides(hypervisor="kvm"))
+    assert windows.config.hypervisor_params == {**KVM_BOOT, "disk_type": "ide", "nic_type": "e1000"}
+    keep = plan_instance(vmware_guest(DEBIAN), Overrides(hypervisor="kvm", device_policy=DevicePolicy.KEEP))
+    assert keep.config.hypervisor_params == {
+        **KVM_BOOT,
+        "disk_type": "scsi-hd",
+        "scsi_controller_type": "lsi",
+        "nic_type": "e1000",
+    }
+    xen = plan_instance(vmware_guest(WINDOWS), Overrides(hypervisor="xen-hvm"))
+    assert xen.config.hypervisor_params == {"boot_order": "cd", "disk_type": "ioemu", "nic_type": "e1000"}
+
+
+def test_given_hypervisor_parameters_win_per_key() -> None:
+    plan = plan_instance(
+        vmware_guest(DEBIAN),
+        Overrides(hypervisor="kvm", hypervisor_parameters={"nic_type": "e1000", "machine_version": None}),
+        default_hypervisor="xen-pvm",
+    )
+    assert plan.config.hypervisor == "kvm", "-H names the hypervisor, whatever the cluster's default"
+    assert plan.config.hypervisor_params == {
+        "boot_order": "disk",
+        "kernel_path": "",
+        "initrd_path": "",
+        "disk_type": "paravirtual",
+        "nic_type": "e1000",
+    }
+
+
+def test_efi_gets_ovmf_on_kvm_and_a_warning_elsewhere() -> None:
+    kvm = plan_instance(vmware_guest(DEBIAN, Firmware.EFI), Overrides(), default_hypervisor="kvm")
+    assert kvm.config.hypervisor_params["kvm_extra"] == "-bios /usr/share/ovmf/OVMF.fd"
+    assert any("gives it OVMF" in warning for warning in kvm.warnings)
+    unknown = plan_instance(vmware_guest(DEBIAN, Firmware.EFI), Overrides())
+    assert unknown.config.hypervisor_params == {}
+    assert any("Ganeti has no parameter for" in warning for warning in unknown.warnings)
+
+
+def test_a_ganeti_instance_keeps_its_own_hypervisor_parameters_exactly() -> None:
+    machine = machine_from_export(read_config(GANETI_30_CONFIG.encode()))
+    plan = plan_instance(machine, Overrides(os_type=None), default_hypervisor="kvm")
+    assert plan.config.hypervisor == "kvm"
+    assert plan.config.hypervisor_params == {"boot_order": "disk", "root_path": "/dev/vda1", "serial_console": "True"}
+    assert not any("virtio" in warning for warning in plan.warnings)

@@ -151,10 +151,16 @@ def test_refuses_what_libvirt_refuses(bad: dict[str, object], tmp_path: Path) ->
         domain_xml(vmware_like(**bad), tmp_path)
 
 
-def test_too_many_ide_devices(tmp_path: Path) -> None:
-    m = vmware_like(controllers=(Controller(Bus.IDE),), disks=tuple(Disk(controller=0) for _ in range(5)))
-    with pytest.raises(TargetError, match="ide"):
-        domain_xml(m, tmp_path)
+def test_disks_past_the_ide_room_go_to_sata(tmp_path: Path) -> None:
+    m = vmware_like(
+        controllers=(Controller(Bus.IDE),),
+        disks=tuple(Disk(controller=0) for _ in range(4)),
+        removable=(RemovableDrive(DriveKind.CDROM, controller=0),),
+    )
+    path, root = domain_xml(m, tmp_path, policy=DevicePolicy.KEEP)
+    buses = [(d.get("device"), d.find("target").get("bus")) for d in root.findall("devices/disk")]
+    assert buses == [("disk", "ide"), ("disk", "ide"), ("disk", "ide"), ("disk", "sata"), ("cdrom", "ide")]
+    virt_xml_validate(path)
 
 
 def test_many_scsi_disks_spill_to_a_second_controller(tmp_path: Path) -> None:

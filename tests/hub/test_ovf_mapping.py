@@ -13,10 +13,14 @@ from dataclasses import replace
 import pytest
 
 from ovfconverter.errors import OptionError
+from ovfconverter.formats.config_ini import read_config
 from ovfconverter.formats.ovf_reader import read_envelope
 from ovfconverter.formats.ovf_writer import write_envelope
+from ovfconverter.hub.devices import TargetKind, choose_devices
+from ovfconverter.hub.ganeti import machine_from_export
 from ovfconverter.hub.ovf import guest_os, machine_from_envelope
 from ovfconverter.hub.ovf_envelope import DiskFile, EnvelopeLayout, envelope_from_machine
+from ovfconverter.hub.publishing import place_devices
 from ovfconverter.model.envelope import (
     Envelope,
     FileReference,
@@ -37,6 +41,7 @@ from ovfconverter.model.machine import (
     Cpus,
     Disk,
     DriveKind,
+    Firmware,
     GanetiNicSettings,
     ImageRef,
     Machine,
@@ -245,3 +250,118 @@ def test_environment_transports_read_and_written_unless_the_layout_drops_them() 
     dropped = envelope_from_machine(machine, replace(LAYOUT, environment=False), [])
     assert dropped.virtual_systems[0].hardware[0].transport == ()
     assert b"transport" not in write_envelope(dropped)
+
+
+def ganeti_kvm_machine(hvparams: dict[str, str], os_name: str = "raw-image+default") -> Machine:
+    """A Ganeti kvm instance (two disks, one NIC; a guest OS nobody knows) as
+    its export reads."""
+    ini = (
+        f"[export]\nversion = 0\nos = {os_name}\n[instance]\nname = kvm1\nhypervisor = kvm\nvcpus = 1\n"
+        "maxmem = 256\nminmem = 256\ndisk_count = 2\ndisk0_dump = d0\ndisk0_size = 4\ndisk1_dump = d1\n"
+        "disk1_size = 4\nnic_count = 1\nnic0_mode = bridged\nnic0_link = br0\n[hypervisor]\n"
+        + "".join(f"{key} = {value}\n" for key, value in hvparams.items())
+    )
+    return machine_from_export(read_config(ini.encode()))
+
+
+def exported(machine: Machine, target: TargetKind = TargetKind.OVF) -> tuple[Envelope, Machine]:
+    """``machine`` written as the OVF target writes it (devices chosen and
+    placed for VMware and VirtualBox alike), and the machine read back."""
+    placed, _ = place_devices(machine, choose_devices(machine, target))
+    files = [DiskFile(f"d{i}.vmdk", 1, 4 * MIB) for i in range(len(machine.disks))]
+    envelope = read_envelope(write_envelope(envelope_from_machine(placed, LAYOUT, files)), "x.ovf")
+    return envelope, machine_of(envelope)[0]
+
+
+def controller_items(envelope: Envelope) -> list[tuple[ResourceType, str | None]]:
+    items = envelope.virtual_systems[0].hardware[0].items
+    controllers = (ResourceType.IDE_CONTROLLER, ResourceType.PARALLEL_SCSI_HBA, ResourceType.OTHER_STORAGE_DEVICE)
+    return [(i.resource_type, i.resource_subtype) for i in items if i.resource_type in controllers]
+
+
+def nic_subtypes(envelope: Envelope) -> list[str | None]:
+    items = envelope.virtual_systems[0].hardware[0].items
+    return [i.resource_subtype for i in items if i.resource_type == ResourceType.ETHERNET_ADAPTER]
+
+
+@pytest.mark.parametrize(
+    ("hvparams", "target", "controllers", "nic"),
+    [
+        # what the importers have is kept: LSI Logic (53C1030), PIIX4 IDE, E1000, PCnet (VirtualBox)
+        (
+            {"disk_type": "scsi-hd", "scsi_controller_type": "lsi", "nic_type": "pcnet"},
+            TargetKind.VIRTUALBOX,
+            [(ResourceType.PARALLEL_SCSI_HBA, "lsilogic")],
+            "PCNet32",
+        ),
+        (
+            {"disk_type": "scsi-hd", "scsi_controller_type": "lsi", "nic_type": "e1000"},
+            TargetKind.OVF,
+            [(ResourceType.PARALLEL_SCSI_HBA, "lsilogic")],
+            "E1000",
+        ),
+        ({"disk_type": "ide", "nic_type": "e1000"}, TargetKind.OVF, [(ResourceType.IDE_CONTROLLER, None)], "E1000"),
+        # virtio (Ganeti kvm's default), megasas and rtl8139 they lack: IDE, which every guest boots from, and E1000
+        (
+            {"disk_type": "paravirtual", "nic_type": "paravirtual"},
+            TargetKind.OVF,
+            [(ResourceType.IDE_CONTROLLER, None)],
+            "E1000",
+        ),
+        (
+            {"disk_type": "scsi-hd", "scsi_controller_type": "megasas", "nic_type": "rtl8139"},
+            TargetKind.VMWARE,
+            [(ResourceType.IDE_CONTROLLER, None)],
+            "E1000",
+        ),
+    ],
+)
+def test_a_ganeti_kvm_instance_exports_with_the_devices_it_had(
+    hvparams: dict[str, str], target: TargetKind, controllers: list[tuple[ResourceType, str | None]], nic: str
+) -> None:
+    envelope, again = exported(ganeti_kvm_machine(hvparams), target)
+    assert controller_items(envelope) == controllers, "one controller holds both disks"
+    assert nic_subtypes(envelope) == [nic]
+    assert [(d.controller, d.unit) for d in again.disks] == [(0, 0), (0, 1)]
+
+
+def test_efi_and_secure_boot_read_back_from_vmware_config() -> None:
+    machine = ganeti_kvm_machine({"disk_type": "ide", "kvm_extra": "-bios /usr/share/ovmf/OVMF.fd"})
+    assert machine.firmware is Firmware.EFI, "an OVMF kvm_extra is EFI"
+    config = (("firmware", "efi"), ("bootOptions.efiSecureBootEnabled", "true"))
+    layout = replace(LAYOUT, vmware_config=config)
+    envelope = read_envelope(write_envelope(envelope_from_machine(machine, layout, [])), "x.ovf")
+    again, _ = machine_of(envelope)
+    assert (again.firmware, again.secure_boot) == (Firmware.EFI, True)
+
+
+@pytest.mark.parametrize(
+    ("element", "pairs", "expected"),
+    [
+        ("Config", [("firmware", "efi")], (Firmware.EFI, False)),
+        ("ExtraConfig", [("firmware", "EFI"), ("uefi.secureBoot.enabled", "TRUE")], (Firmware.EFI, True)),
+        ("Config", [("firmware", "bios"), ("bootOptions.efiSecureBootEnabled", "true")], (Firmware.BIOS, False)),
+        ("ExtraConfig", [("svga.autodetect", "TRUE")], (None, False)),
+    ],
+)
+def test_vmware_firmware_settings_are_read(
+    element: str, pairs: list[tuple[str, str]], expected: tuple[Firmware | None, bool]
+) -> None:
+    settings = "".join(f'<vmw:{element} ovf:required="false" vmw:key="{k}" vmw:value="{v}"/>' for k, v in pairs)
+    descriptor = f"""<?xml version="1.0"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+ xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
+ xmlns:vmw="http://www.vmware.com/schema/ovf">
+  <References/>
+  <VirtualSystem ovf:id="vm">
+    <Info>A VM</Info>
+    <VirtualHardwareSection>
+      <Info>hardware</Info>
+      <Item><rasd:ElementName>1 CPU</rasd:ElementName><rasd:InstanceID>1</rasd:InstanceID>
+        <rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
+      {settings}
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>"""
+    machine, _ = machine_of(read_envelope(descriptor.encode(), "vm.ovf"))
+    assert (machine.firmware, machine.secure_boot) == expected

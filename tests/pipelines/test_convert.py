@@ -118,7 +118,7 @@ def test_source_kinds_are_detected(tmp_path: Path) -> None:
 
 
 def test_registry_names_every_target_and_refuses_others() -> None:
-    assert sorted(TARGETS) == ["ganeti", "openstack", "ova", "ovf"]
+    assert sorted(TARGETS) == ["ganeti", "libvirt", "openstack", "ova", "ovf", "xen"]
     for name in TARGETS:
         assert target_class(name).name == name
     with pytest.raises(OptionError, match="unknown target 'vmx'"):

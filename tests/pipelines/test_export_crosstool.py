@@ -104,6 +104,9 @@ nic_count = 1
 
 [hypervisor]
 boot_order = disk
+disk_type = scsi-hd
+scsi_controller_type = lsi
+nic_type = e1000
 
 [backend]
 auto_balance = True
@@ -646,12 +649,13 @@ def test_cot_info_reads_our_package(cot: Path, tmp_path: Path, fmt: str, externa
     assert profile.groups() == ("2", "768 MiB", "1", "0", "2", human(total)), text
     for index, dump in enumerate(src.dumps):
         line = re.search(
-            rf"^\s*{src.name}-disk{index}\.{fmt}\s+\S+ \w+\s+(\d+ \w+) harddisk @ IDE 0:{index}\s*$", text, re.M
+            rf"^\s*{src.name}-disk{index}\.{fmt}\s+\S+ \w+\s+(\d+ \w+) harddisk @ SCSI 0:{index}\s*$", text, re.M
         )
         assert line, text
         assert line.group(1) == human(dump.stat().st_size)
-    # virtio disks and NICs (Ganeti kvm's defaults) become what VMware and
-    # VirtualBox both emulate: IDE and E1000 (the generic profile)
+    # the instance's scsi-hd on lsi and e1000 are what VMware and VirtualBox
+    # both emulate (the generic profile): kept
+    assert "SCSI device types:        lsilogic" in text
     assert "E1000" in text and "br0" in text
     assert cot_virtual_system(cot, package) == {"id": src.name, "name": src.name, "version": 1.0}
 
@@ -663,6 +667,7 @@ def test_cot_info_reads_our_fixture_export(cot: Path, ganeti_dir: Path, tmp_path
     assert proc.returncode == 0, proc.stderr
     assert "ERROR" not in proc.stderr, proc.stderr
     assert re.search(r"^\s*None \(default\)\s+1\s+512 MiB\s+1\s+0\s+1 /\s+5 KiB\s*$", proc.stdout, re.M), proc.stdout
+    # a xen-pvm instance: no emulated controller to keep, so IDE, which every guest has a driver for
     assert re.search(rf"^\s*{FIXTURE_NAME}-disk0\.{fmt}\s+\S+ \w+\s+5 KiB harddisk @ IDE 0:0\s*$", proc.stdout, re.M)
     assert re.search(r'^\s*test\s+"Ganeti network test"\s*$', proc.stdout, re.M), proc.stdout
     assert cot_virtual_system(cot, ova)["name"] == FIXTURE_NAME

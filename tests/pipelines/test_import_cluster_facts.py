@@ -13,7 +13,17 @@ import json
 from pathlib import Path
 
 import pytest
-from builders import VmSpec, descriptor
+from builders import (
+    FORMAT_URIS,
+    DiskSpec,
+    VmSpec,
+    convert,
+    descriptor,
+    make_raw_disk,
+    ova_package,
+    read_ini,
+    run_cli,
+)
 
 from ovfconverter import ImportOptions
 from ovfconverter.formats.ovf_reader import read_envelope
@@ -21,6 +31,8 @@ from ovfconverter.model.ganeti import GanetiDisk, GanetiNic, InstanceExport
 from ovfconverter.pipelines.importer import build_plan
 from ovfconverter.targets.backup_command import backup_import_command, policy_violations
 from ovfconverter.targets.ganeti_node import DEFAULT_POLICY, GanetiNode, InstancePolicy, SpecBounds, is_below, read_node
+
+MIB = 1 << 20
 
 GANETI_SECTION = (
     '<gnt:GanetiSection xmlns:gnt="http://ganeti"><gnt:Version>0</gnt:Version><gnt:Network>'
@@ -190,6 +202,7 @@ def test_node_facts_from_ssconf_and_config_data(ganeti_dir: Path, monkeypatch: p
     (ganeti_dir / "ssconf_cluster_name").write_text("cluster.example.com\n")
     (ganeti_dir / "ssconf_node_list").write_text("node1.example.com\nnode2.example.com\n")
     (ganeti_dir / "ssconf_master_node").write_text("node1.example.com\n")
+    (ganeti_dir / "ssconf_hypervisor_list").write_text("kvm\nxen-pvm\n")
     (ganeti_dir / "ssconf_networks").write_text(
         "328439d5-4794-4c42-9cb5-bb0a09a11c6c lab\n365b3f73-b8fb-4281-98b9-18ab7b4b9b2d VM Network\n"
     )
@@ -211,6 +224,7 @@ def test_node_facts_from_ssconf_and_config_data(ganeti_dir: Path, monkeypatch: p
         "node1.example.com",
     )
     assert found.networks == frozenset({"lab", "VM Network"})
+    assert found.hypervisors == ("kvm", "xen-pvm") and found.default_hypervisor == "kvm"
     assert found.export_dir == str(ganeti_dir / "export")
     assert found.policy.source == "the cluster's instance policy"
     assert found.policy.bounds[0].minimum == {"disk-size": 4, "memory-size": 32}, "the node group's policy wins"
@@ -222,4 +236,43 @@ def test_unreadable_config_data_means_ganeti_defaults(ganeti_dir: Path) -> None:
     (ganeti_dir / "config.data").write_text("{not json")
     found = read_node()
     assert found is not None and found.networks == frozenset() and found.name is None
+    assert found.default_hypervisor is None, "no ssconf_hypervisor_list: unknown, so no kvm parameters are written"
     assert found.policy is DEFAULT_POLICY
+
+
+# --- the node as the command line meets it -----------------------------------------------------
+
+
+@pytest.fixture
+def node_and_ova(ganeti_dir: Path, tmp_path: Path) -> Path:
+    """A fake Ganeti node (kvm the default hypervisor) and an OVA to convert on it."""
+    (ganeti_dir / "ssconf_cluster_name").write_text("cluster.example.com\n")
+    (ganeti_dir / "ssconf_hypervisor_list").write_text("kvm\nfake\n")
+    (ganeti_dir / "export").mkdir()
+    raw = make_raw_disk(tmp_path / "d.raw", 2 * MIB)
+    vm = VmSpec(name="node-vm", disks=[DiskSpec("d.qcow2", capacity=2 * MIB, format_uri=FORMAT_URIS["qcow2"])])
+    return ova_package(tmp_path / "vm.ova", vm, {"d.qcow2": convert(raw, tmp_path / "d.qcow2", "qcow2")})
+
+
+@pytest.mark.parametrize("target", ["libvirt", "xen"])
+def test_converting_elsewhere_on_a_node_says_nothing_of_ganeti(node_and_ova: Path, tmp_path: Path, target: str) -> None:
+    proc = run_cli("convert", str(node_and_ova), "--to", target, "--output-dir", str(tmp_path / target), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "ganeti" not in proc.stderr.lower() and "export" not in proc.stderr, proc.stderr
+    assert (tmp_path / target / "node-vm").is_dir()
+
+
+def test_import_on_a_kvm_cluster_writes_the_device_parameters(node_and_ova: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_cli("import", str(node_and_ova), "-o", "debian", "--output-dir", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    ini = read_ini(out / "node-vm" / "config.ini")
+    assert ini["instance"]["hypervisor"] == "kvm", "the cluster's default, named with its parameters"
+    assert ini["hypervisor"]["boot_order"] == "disk" and ini["hypervisor"]["kernel_path"] == ""
+    assert ini["hypervisor"]["disk_type"] in ("ide", "paravirtual", "scsi-hd")
+    given = run_cli(
+        "import", str(node_and_ova), "-o", "debian", "--output-dir", str(out), "--force", "--quiet", "-H", "fake"
+    )
+    assert given.returncode == 0, given.stderr
+    ini = read_ini(out / "node-vm" / "config.ini")
+    assert ini["instance"]["hypervisor"] == "fake" and ini["hypervisor"] == {}, "-H names another hypervisor"

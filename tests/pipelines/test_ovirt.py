@@ -97,7 +97,9 @@ def test_an_ovirt_ova_imports(tmp_path: Path, out_dir: Path) -> None:
 def test_ovirt_uefi_is_warned_about() -> None:
     env = envelope((DATA / SAMPLE).read_text().replace("<BiosType>2</BiosType>", "<BiosType>3</BiosType>"))
     plan = build_plan(env, ImportOptions(os_type=OS), SAMPLE)
-    assert any(w.startswith("the VM boots with UEFI; Ganeti's kvm has no UEFI parameter") for w in plan.warnings)
+    assert any(w.startswith("the VM boots with UEFI, which Ganeti has no parameter for") for w in plan.warnings)
+    on_kvm = build_plan(env, ImportOptions(os_type=OS, hypervisor="kvm"), SAMPLE)
+    assert on_kvm.config.hypervisor_params["kvm_extra"] == "-bios /usr/share/ovmf/OVMF.fd"
 
 
 def test_an_unknown_volume_format_is_refused_as_an_ovirt_package(tmp_path: Path, out_dir: Path) -> None:

@@ -107,7 +107,9 @@ def test_import_warns_about_uefi(tmp_path: Path) -> None:
 
     env = sample((DATA / SAMPLE).read_text().replace('<Firmware type="BIOS"/>', '<Firmware type="EFI"/>'))
     plan = build_plan(env, ImportOptions(os_type=OS), SAMPLE)
-    assert any(w.startswith("the VM boots with UEFI; Ganeti's kvm has no UEFI parameter") for w in plan.warnings)
+    assert any(w.startswith("the VM boots with UEFI, which Ganeti has no parameter for") for w in plan.warnings)
+    on_kvm = build_plan(env, ImportOptions(os_type=OS, hypervisor="kvm"), SAMPLE)
+    assert on_kvm.config.hypervisor_params["kvm_extra"] == "-bios /usr/share/ovmf/OVMF.fd"
 
 
 def test_info_notes_where_the_macs_come_from(tmp_path: Path) -> None:
