@@ -89,6 +89,10 @@ def glance() -> Iterator[LocalGlance]:
     with open(GLANCE_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         proc = subprocess.run([str(GLANCE_TOOL), "up"], capture_output=True, text=True)
+        if proc.returncode not in (0, 3):
+            # A Glance left behind by a killed run: start over once.
+            subprocess.run([str(GLANCE_TOOL), "down"], capture_output=True, check=False)
+            proc = subprocess.run([str(GLANCE_TOOL), "up"], capture_output=True, text=True)
         if proc.returncode == 3:
             pytest.skip(proc.stderr.strip())
         assert proc.returncode == 0, proc.stderr

@@ -10,8 +10,10 @@ this module only runs and reads what consumes the results.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import os
 import re
 import shutil
@@ -382,3 +384,39 @@ def bridge(name: str) -> Iterator[str]:
         yield name
     finally:
         run("ip", "link", "del", name)
+
+
+GANETI_LOCK = "/tmp/ovfconverter-ganeti-cluster.lock"
+
+
+def _ganeti(tool: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(tool), *argv], capture_output=True, text=True, timeout=900, check=False)
+
+
+@contextlib.contextmanager
+def ganeti_cluster(tool: Path, *os_dirs: Path) -> Iterator[None]:
+    """The Ganeti test cluster (``../shared/tools/ganeti-cluster``), up with
+    the kvm hypervisor and ``os_dirs`` for as long as the block runs, under
+    the machine-wide lock; ``down`` afterwards. Skips the caller on exit 3.
+
+    A cluster left behind by an earlier, killed run can still answer ``up``
+    ("already up") yet time out on the next command: when ``up`` fails for
+    any other reason than 3, the cluster is taken down and brought up once
+    more from scratch before the failure counts."""
+    if not tool.exists():
+        pytest.skip(f"{tool} is absent: no Ganeti test cluster here")
+    argv = ["up", *(arg for d in os_dirs for arg in ("--os", str(d))), "--with-kvm"]
+    with open(GANETI_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        up = _ganeti(tool, *argv)
+        if up.returncode not in (0, 3):
+            _ganeti(tool, "down")
+            up = _ganeti(tool, *argv)
+        if up.returncode == 3:
+            pytest.skip(f"the Ganeti test cluster cannot run here: {up.stderr.strip()}")
+        assert up.returncode == 0, up.stdout + up.stderr
+        try:
+            yield
+        finally:
+            down = _ganeti(tool, "down")
+            assert down.returncode == 0, down.stderr

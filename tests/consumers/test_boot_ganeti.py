@@ -10,7 +10,6 @@ while it uses it and brings it down at the end.  Slow."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from builders import BOOT_MAC, ROOT, SHARED, boot_machines, boot_ova, read_ini, run_cli
-from consumer_tools import BootReport, make_boot_disk, parse_boot_report, world_readable_dir
+from consumer_tools import BootReport, ganeti_cluster, make_boot_disk, parse_boot_report, world_readable_dir
 
 from ovfconverter.hub.devices import DevicePolicy, TargetKind, choose_devices
 from ovfconverter.hub.ganeti_devices import ganeti_kvm_parameters
@@ -32,7 +31,6 @@ pytestmark = [
 ]
 
 TOOL = SHARED / "tools" / "ganeti-cluster"
-LOCK = "/tmp/ovfconverter-ganeti-cluster.lock"
 RAW_IMAGE_OS = ROOT / "examples" / "ganeti-os" / "raw-image"
 EXPORT_DIR = Path("/var/lib/ganeti/export")
 NODE = "node1.ganeti.test"
@@ -53,19 +51,8 @@ def cluster(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def ganeti() -> Iterator[None]:
-    if not TOOL.exists():
-        pytest.skip(f"{TOOL} is absent")
-    with open(LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        up = cluster("up", "--os", str(RAW_IMAGE_OS), "--with-kvm")
-        if up.returncode == 3:
-            pytest.skip(f"the Ganeti test cluster cannot run here: {up.stderr.strip()}")
-        assert up.returncode == 0, up.stdout + up.stderr
-        try:
-            yield
-        finally:
-            down = cluster("down")
-            assert down.returncode == 0, down.stderr
+    with ganeti_cluster(TOOL, RAW_IMAGE_OS):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ namespaces, no apt).  Instance names and MACs are distinct per test.
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import os
 import re
@@ -44,9 +43,9 @@ from builders import (
     make_raw_disk,
     write_manifest,
 )
+from consumer_tools import ganeti_cluster
 
 TOOL = SHARED / "tools" / "ganeti-cluster"
-LOCK = "/tmp/ovfconverter-ganeti-cluster.lock"
 RAW_IMAGE_OS = ROOT / "examples" / "ganeti-os" / "raw-image"
 GANETI_DIR = "/var/lib/ganeti"
 EXPORT_DIR = f"{GANETI_DIR}/export"
@@ -98,19 +97,8 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """The test cluster, up for the whole module, under the machine-wide lock."""
-    if not TOOL.exists():
-        pytest.skip(f"{TOOL} is absent: no Ganeti test cluster here")
-    with open(LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        up = subprocess.run([str(TOOL), "up", "--os", str(RAW_IMAGE_OS), "--with-kvm"], capture_output=True, text=True)
-        if up.returncode == 3:
-            pytest.skip(f"the Ganeti test cluster cannot run here: {up.stderr.strip()}")
-        assert up.returncode == 0, up.stdout + up.stderr
-        try:
-            yield Cluster()
-        finally:
-            down = subprocess.run([str(TOOL), "down"], capture_output=True, text=True)
-            assert down.returncode == 0, down.stderr
+    with ganeti_cluster(TOOL, RAW_IMAGE_OS):
+        yield Cluster()
 
 
 def import_package(cluster: Cluster, package: Path, *args: str) -> tuple[str, subprocess.CompletedProcess[str]]:
