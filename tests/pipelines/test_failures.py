@@ -711,11 +711,15 @@ def test_signal_while_qemu_img_converts_library(
         raise Interrupted(signo)
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
+    # As in an interactive Python: SIGINT raises KeyboardInterrupt even when
+    # the test runner was started with SIGINT ignored (a background job).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt if signum == signal.SIGINT else Interrupted):
             _library(direction, inputs, out, force=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     assert existing.exists()
     assert_gone(wrapper.pid)
     assert_unchanged(out, before)
