@@ -37,6 +37,7 @@ from ovfconverter.cli.terminal import escape_line, escape_text
 from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import Interrupted, OptionError, OVFConverterError, UsageError
 from ovfconverter.hub.ovf_envelope import ISO_FORMAT_URI
+from ovfconverter.timing import since_start, stage
 
 if TYPE_CHECKING:
     from ovfconverter import ExportOptions, ExportResult, ImportOptions, ImportResult
@@ -369,8 +370,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     show_bars = not args.quiet and (args.progress or sys.stderr.isatty())
     progress = ProgressBars() if show_bars else None
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    started = since_start() if args.debug else None
+    if started is not None:
+        log.debug("stage start-up (interpreter, imports, arguments): %.3f s wall", started)
     try:
-        status = int(_RUNS[args.command](args, progress))
+        with stage(args.command):
+            status = int(_RUNS[args.command](args, progress))
         sys.stdout.flush()  # a reader that left must be noticed here, not at exit
         return status
     except BrokenPipeError:  # `ovfconverter info x | head`: the reader left

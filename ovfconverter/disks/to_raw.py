@@ -43,6 +43,7 @@ from ovfconverter.model.envelope import formats_for_uri, vmdk_subformat_for_uri
 from ovfconverter.model.units import format_bytes
 from ovfconverter.package.space import SpaceBudget, stored_limit
 from ovfconverter.progress import ProgressCallback
+from ovfconverter.timing import stage
 from ovfconverter.vmdk.reader import read_stream_optimized
 
 
@@ -338,10 +339,11 @@ def _convert_with_qemu(
     """
     assert inspection.qemu_format is not None
     spec = qemu_img.image_spec(qemu_img.sector_aligned(part))
-    data = qemu_img.info(spec, inspection.qemu_format, source.name)
-    virtual_size = check_qemu_info(data, inspection, source.name)
-    warnings = check_capacity(virtual_size, source.capacity, source.name)
-    check_tables(spec, inspection, virtual_size, source.name)
+    with stage("qemu-img info and check", source.name):
+        data = qemu_img.info(spec, inspection.qemu_format, source.name)
+        virtual_size = check_qemu_info(data, inspection, source.name)
+        warnings = check_capacity(virtual_size, source.capacity, source.name)
+        check_tables(spec, inspection, virtual_size, source.name)
     most = most_written(inspection, part, virtual_size)
     space.claim(most, "converting the image", source.name)
     watcher = expansion_watcher(dest, most, part.size) if most < virtual_size else None

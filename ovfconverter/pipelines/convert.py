@@ -13,6 +13,7 @@ from ovfconverter.pipelines.source import SourceOptions
 from ovfconverter.progress import ProgressCallback
 from ovfconverter.sources import detect_source, source_class
 from ovfconverter.targets import target_class
+from ovfconverter.timing import stage
 
 
 @os_errors_as_ours
@@ -48,13 +49,17 @@ def convert(
     kind, resolved = (source_kind, path) if source_kind else detect_source(path)
     with Run(target.output_dir(resolved), target.label, progress, target.threads) as run:
         opener = source_class(kind)
-        with opener.open(resolved, source_options or SourceOptions(), target.needs(), run) as source:
-            plan = target.plan(source.machine)
+        with stage("open source"):
+            opened = opener.open(resolved, source_options or SourceOptions(), target.needs(), run)
+        with opened as source:
+            with stage("plan"):
+                plan = target.plan(source.machine)
             for warning in source.warnings:
                 run.warn(warning, source.name, Code.SOURCE)
             for warning in plan.warnings:
                 run.warn(warning, source.name, Code.PLAN)
-            return target.write(plan, source, run)
+            with stage("write"):
+                return target.write(plan, source, run)
 
 
 @dataclass

@@ -35,6 +35,7 @@ from ovfconverter.pipelines.target import Target
 from ovfconverter.targets.backup_command import BackupImportCommand, backup_import_command
 from ovfconverter.targets.decisions import ganeti_decisions
 from ovfconverter.targets.ganeti_node import GanetiNode, data_dir, export_dir, is_below, read_node, resolves
+from ovfconverter.timing import stage
 
 log = logging.getLogger("ovfconverter")
 
@@ -245,7 +246,8 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
                 code=Code.PLACE,
             )
         with_images = [disk for disk in plan.disks if disk.image is not None and disk.image.key != SEED_KEY]
-        fetched = source.images([disk.disk for disk in with_images if disk.disk is not None], run)
+        with stage("images (manifest checked but for the files hashed while converting)"):
+            fetched = source.images([disk.disk for disk in with_images if disk.disk is not None], run)
         images = {disk.index: image for disk, image in zip(with_images, fetched, strict=True)}
         os.mkdir(staging.result, 0o700)
         space = SpaceBudget(staging.result)  # every disk claims what it may write from one budget
@@ -269,9 +271,11 @@ class GanetiTarget(Target[ImportOptions, InstancePlan, ImportResult]):
         config_path = os.path.join(staging.result, "config.ini")
         with open(config_path, "x", encoding="utf-8") as stream:
             stream.write(write_config(config))
-        for name in [*(d.path for d in disks), config_path, staging.result]:
-            fsync_path(name)
-        staging.commit(final, self.options.force)
+        with stage("fsync"):
+            for name in [*(d.path for d in disks), config_path, staging.result]:
+                fsync_path(name)
+        with stage("commit"):
+            staging.commit(final, self.options.force)
         result_disks = [
             ImportedDisk(os.path.join(final, os.path.basename(d.path)), d.size, d.source, d.source_format)
             for d in disks
@@ -307,9 +311,10 @@ def _write_disk(
     log.info("disk %d: converting %s to raw", plan.index, image.image.name)
     check = image.check
     try:
-        converted = convert_to_raw(
-            image.image, dest, run.work, run.progress, check.update if check else None, run.threads, space
-        )
+        with stage("convert to raw", image.image.name):
+            converted = convert_to_raw(
+                image.image, dest, run.work, run.progress, check.update if check else None, run.threads, space
+            )
     except OVFConverterError as exc:
         if check is not None:
             check.close()

@@ -49,6 +49,7 @@ from ovfconverter.progress import Meter
 from ovfconverter.targets.decisions import ovf_decisions
 from ovfconverter.targets.ganeti_node import export_dir, is_below
 from ovfconverter.targets.ovf_profile import option_problems, publish
+from ovfconverter.timing import stage
 
 log = logging.getLogger("ovfconverter")
 
@@ -378,7 +379,8 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
             )
         staging = run.staging
         staging.check_target(final, options.force)
-        dumps = _raw_images(plan.machine, source, run, plan.seed_disk)
+        with stage("raw images"):
+            dumps = _raw_images(plan.machine, source, run, plan.seed_disk)
         populated = [min(os.stat(d.path).st_blocks * 512, d.size) if d.offset == 0 else None for d in dumps]
         space = SpaceBudget(staging.work)
         for dump, allocated in zip(dumps, populated, strict=True):
@@ -402,7 +404,8 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
             if signing is not None and cert_name is not None:
                 cert = writer.fit_certificate(signature_file(plan.manifest_name, manifest, signing, options.digest))
                 certificate = (cert_name, cert)
-            writer.finish((plan.descriptor_name, descriptor), (plan.manifest_name, manifest), certificate)
+            with stage("finish package (descriptor, manifest, fsync)"):
+                writer.finish((plan.descriptor_name, descriptor), (plan.manifest_name, manifest), certificate)
         exported = [
             ExportedFile(plan.descriptor_name, len(descriptor), hashlib.new(options.digest, descriptor).hexdigest()),
             ExportedFile(plan.manifest_name, len(manifest), hashlib.new(options.digest, manifest).hexdigest()),
@@ -417,7 +420,8 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
             ),
             *(ExportedFile(p.href, p.size, p.digest) for p in produced),
         ]
-        staging.commit(final, options.force)
+        with stage("commit"):
+            staging.commit(final, options.force)
         log.info("wrote %s", final)
         return ExportResult(
             path=final, descriptor=plan.descriptor_name, envelope=envelope, files=exported, warnings=run.warnings
@@ -469,16 +473,18 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
         sink = Sink(stream, options.digest, level if options.compress else None, meter)
         try:
             image_name = href[: -len(".gz")] if options.compress else href
-            virtual = produce_image(
-                dump, output, sink, image_name, run.work, level=level, threads=run.threads, progress=run.progress
-            )
-            size, digest = sink.finish()
+            with stage("produce", href):
+                virtual = produce_image(
+                    dump, output, sink, image_name, run.work, level=level, threads=run.threads, progress=run.progress
+                )
+                size, digest = sink.finish()
         except BaseException:
             sink.close()
             raise
         if not options.compress and checked_after_writing(output):
             stream.flush()
-            check_written(ByteRange(os.path.abspath(location), start, size, href), output, virtual)
+            with stage("check", href):
+                check_written(ByteRange(os.path.abspath(location), start, size, href), output, virtual)
         return ProducedDisk(href, size, digest, virtual)
 
 
