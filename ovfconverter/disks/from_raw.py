@@ -6,8 +6,14 @@ format allows:
   compressing grains on a thread pool, straight into the sink: one pass;
 * raw: the dump's bytes, holes kept as holes: one pass;
 * other formats (qcow2, VDI, VHD, VHDX, monolithicSparse VMDK): qemu-img
-  writes a temporary image (its writes are not sequential), which is
-  checked, then its bytes go to the sink.
+  writes the image straight into the sink's file at the sink's position
+  (an OVA member, or the package's own file): an empty image made by
+  ``qemu-img create`` is put there, and ``qemu-img convert -n`` fills it
+  through the raw driver's ``offset`` (its writes are not sequential, so
+  nothing can take them from a pipe).  The bytes are then hashed from the
+  page cache while ``qemu-img check`` reads them on the other core.  Only
+  when the sink compresses (``--compress``) does qemu-img write a
+  temporary image whose bytes then go through the sink.
 
 Every image is checked after it is written, by one function,
 :func:`check_written`: its header read back by the inspector says the
@@ -20,6 +26,7 @@ from __future__ import annotations
 import os
 import uuid
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from ovfconverter.disks import qemu_img
 from ovfconverter.disks.inspector import inspect_image
@@ -29,6 +36,7 @@ from ovfconverter.io.ranges import ByteRange, range_reader
 from ovfconverter.io.sink import Sink, copy_to_sink
 from ovfconverter.io.sparse import copy_ranges
 from ovfconverter.progress import Meter, ProgressCallback
+from ovfconverter.timing import stage
 from ovfconverter.vmdk.writer import write_stream_optimized
 
 SECTOR = 512
@@ -58,17 +66,16 @@ def largest_image(size: int) -> int:
 
 def space_needed(target: TargetFormat, compress: bool, allocated: int) -> int:
     """Free space an export of a dump holding ``allocated`` bytes of data
-    claims before writing ``target``, in bytes: the data for raw; twice the
-    largest image qemu-img may write for the formats it writes (its
-    temporary image, then the package's copy); nothing for compressed
-    output (streamOptimized VMDK, ``--compress``), which is written in one
-    pass and is at most about the data's size: a full disk then ends the
-    export cleanly."""
+    claims before writing ``target``, in bytes: the data for raw; the
+    largest image qemu-img may write for the formats it writes (straight
+    into the package); nothing for compressed output (streamOptimized VMDK,
+    ``--compress``), which is written in one pass and is at most about the
+    data's size: a full disk then ends the export cleanly."""
     if compress or checked_after_writing(target):
         return 0
     if target.qemu_format == "raw":
         return allocated
-    return 2 * largest_image(allocated)
+    return largest_image(allocated)
 
 
 def produce_image(
@@ -81,12 +88,19 @@ def produce_image(
     level: int,
     threads: int,
     progress: ProgressCallback | None = None,
+    location: str | None = None,
+    durable: bool = False,
 ) -> int:
     """Write ``dump`` (a raw image) as ``target`` into ``sink``.
 
     :param name: the image's file name in the package (written into a
         VMDK's descriptor; used in messages).
     :param workdir: where qemu-img's temporary image goes.
+    :param location: the path of the file the sink's stream writes, whose
+        end is the sink's position: qemu-img then writes its image there
+        in place (``None``: through a temporary image).
+    :param durable: ``location`` is the package's own file, to be synced
+        at the end (see :func:`convert_in_place`).
     :param level: VMDK grain compression level (see
         :mod:`ovfconverter.io.deflate`).
     :returns: the image's virtual size in bytes.
@@ -100,6 +114,8 @@ def produce_image(
         cid = zlib.crc32(f"{name}:{dump.size}".encode()) or 1
         write_stream_optimized(dump, sink, name, level=level, threads=threads, progress=progress, cid=cid)
         return -(-dump.size // SECTOR) * SECTOR
+    if location is not None and not sink.compressing:
+        return convert_in_place(dump, target, sink, location, name, workdir, progress, durable=durable)
     temporary = os.path.join(workdir, f"image-{uuid.uuid4().hex}.{target.extension}")
     try:
         size, virtual_size = convert_from_raw(dump, temporary, target, progress)
@@ -111,6 +127,88 @@ def produce_image(
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+    return virtual_size
+
+
+def convert_in_place(
+    dump: ByteRange,
+    target: TargetFormat,
+    sink: Sink,
+    location: str,
+    name: str,
+    workdir: str,
+    progress: ProgressCallback | None = None,
+    *,
+    durable: bool = False,
+) -> int:
+    """Write ``dump`` as ``target`` (a format qemu-img writes) at the sink's
+    position in ``location``, at or past the end of that file, then hash it
+    into the sink while it is checked (:func:`check_written`) on the other
+    core.  ``qemu-img info`` reads the virtual size from the empty image
+    while the conversion runs.
+
+    :param durable: the file is the package's own (it is synced at the
+        end): its write-back to disk starts while it is hashed, so the
+        final ``fsync`` has little left to wait for.
+    :returns: the image's virtual size in bytes.
+    :raises QemuImgError: qemu-img failed.
+    :raises DiskImageError: the image written is not what was asked for.
+    """
+    sink.stream.flush()
+    start = sink.stream.tell()
+    descriptor = sink.stream.fileno()
+    empty = os.path.join(workdir, f"empty-{uuid.uuid4().hex}.{target.extension}")
+    try:
+        qemu_img.create(empty, target.qemu_format, dump.size, name, target.options)
+        with open(empty, "rb") as stream:
+            header = stream.read(largest_image(0))
+        os.pwrite(descriptor, header, start)
+        with ThreadPoolExecutor(3, thread_name_prefix="image") as pool:
+            measuring = pool.submit(_virtual_size, ByteRange(empty, 0, len(header), name), target, dump)
+            with stage("qemu-img convert in place", name):
+                qemu_img.convert_into(
+                    qemu_img.image_spec(dump),
+                    "raw",
+                    ByteRange(os.path.abspath(location), start, len(header), name),
+                    target.qemu_format,
+                    name,
+                    total=dump.size,
+                    progress=progress,
+                    max_file_size=start + largest_image(dump.size),
+                )
+            written = ByteRange(os.path.abspath(location), start, os.fstat(descriptor).st_size - start, name)
+            if start and written.size % SECTOR:
+                # qemu reads a slice of whole sectors only: put the tar padding, zeros, in place already
+                os.ftruncate(descriptor, start + -(-written.size // SECTOR) * SECTOR)
+            with stage("hash and check, side by side", name):
+                jobs = [pool.submit(check_written, qemu_img.sector_aligned(written), target)]
+                if durable:
+                    jobs.append(pool.submit(os.fdatasync, descriptor))
+                try:
+                    meter = Meter(progress, "pack", name, written.size)
+                    saved, sink.meter = sink.meter, meter
+                    sink.written_in_place(written.size, written.path)
+                    sink.meter = saved
+                    meter.finish()
+                finally:
+                    for job in jobs:
+                        job.result()
+            return measuring.result()
+    finally:
+        if os.path.exists(empty):
+            os.unlink(empty)
+
+
+def _virtual_size(image: ByteRange, target: TargetFormat, dump: ByteRange) -> int:
+    """The virtual size ``qemu-img info`` gives for ``image``, in bytes,
+    which must hold ``dump``.
+
+    :raises DiskImageError: it does not.
+    """
+    data = qemu_img.info(qemu_img.image_spec(image), target.qemu_format, image.name)
+    virtual_size = data.get("virtual-size")
+    if not isinstance(virtual_size, int) or virtual_size < dump.size:
+        raise DiskImageError(f"the {target.name} image written has virtual size {virtual_size!r}", image.name)
     return virtual_size
 
 
@@ -143,14 +241,11 @@ def convert_from_raw(
         )
     size = os.path.getsize(dest)
     written = ByteRange(os.path.abspath(dest), 0, size, os.path.basename(dest))
-    check_written(written, target)
     if target.qemu_format == "raw":
+        check_written(written, target)
         return size, size
-    data = qemu_img.info(qemu_img.image_spec(written), target.qemu_format, written.name)
-    virtual_size = data.get("virtual-size")
-    if not isinstance(virtual_size, int) or virtual_size < dump.size:
-        raise DiskImageError(f"the {target.name} image written has virtual size {virtual_size!r}", written.name)
-    return size, virtual_size
+    check_written(written, target)
+    return size, _virtual_size(written, target, dump)
 
 
 def check_written(image: ByteRange, target: TargetFormat, virtual_size: int | None = None) -> None:

@@ -387,6 +387,72 @@ def convert(
     for option in options:
         args += ["-o", option]
     args += [*extra, "-p", source, os.path.abspath(dest)]
+    _run_convert(args, subject, os.path.dirname(os.path.abspath(dest)), total, progress, max_file_size, watcher)
+
+
+def create(dest: str, fmt: str, size: int, subject: str, options: Sequence[str] = ()) -> None:
+    """``qemu-img create -f FMT [-o OPTIONS] DEST SIZE``: a new empty image
+    of ``size`` bytes (virtual) at the absolute path ``dest``.
+
+    :raises QemuImgError: qemu-img failed.
+    """
+    args = ["create", "-q", "-f", fmt]
+    for option in options:
+        args += ["-o", option]
+    run([*args, os.path.abspath(dest), str(size)], subject)
+
+
+def _opts_value(text: str) -> str:
+    """``text`` as a QemuOpts value: commas doubled (qemu's escape)."""
+    return text.replace(",", ",,")
+
+
+def convert_into(
+    source: str,
+    source_format: str,
+    dest: ByteRange,
+    dest_format: str,
+    subject: str,
+    total: int,
+    progress: ProgressCallback | None = None,
+    max_file_size: int | None = None,
+) -> None:
+    """``qemu-img convert -n --target-is-zero -f SRCFMT -p SOURCE
+    --target-image-opts driver=DESTFMT,file.driver=raw,file.offset=...``:
+    write into an empty image of ``dest_format`` that already starts at
+    ``dest.offset`` of the file ``dest.path`` (made by :func:`create` and
+    placed there), growing the file from there; the image must end the
+    file.  The bytes qemu-img writes are those a plain ``convert`` would
+    write into a file of their own (the image is created the same way), so
+    an image lands inside an OVA member or a package's file without a
+    copy.
+
+    :param total: the source's virtual size in bytes (progress, time limit).
+    :param max_file_size: the largest the whole file may grow, in bytes.
+    :raises QemuImgError: the conversion failed, or ran out of time.
+    """
+    target = ",".join(
+        [
+            f"driver={dest_format}",
+            "file.driver=raw",
+            f"file.offset={dest.offset}",
+            "file.file.driver=file",
+            f"file.file.filename={_opts_value(os.path.abspath(dest.path))}",
+        ]
+    )
+    args = ["convert", "-n", "--target-is-zero", "-f", source_format, "-p", source, "--target-image-opts", target]
+    _run_convert(args, subject, os.path.dirname(os.path.abspath(dest.path)), total, progress, max_file_size, None)
+
+
+def _run_convert(
+    args: list[str],
+    subject: str,
+    folder: str,
+    total: int | None,
+    progress: ProgressCallback | None,
+    max_file_size: int | None,
+    watcher: Watcher | None,
+) -> None:
     meter = Meter(progress, "convert", subject, total)
 
     def parse(block: bytes) -> None:
@@ -408,7 +474,6 @@ def convert(
     except QemuImgError as exc:
         # qemu-img 7.2 reports a full file system as "Invalid argument" for
         # some formats (streamOptimized VMDK): say what really happened.
-        folder = os.path.dirname(os.path.abspath(dest))
         if shutil.disk_usage(folder).free < (1 << 20):
             raise QemuImgError(f"No space left on device in {folder} (qemu-img said: {exc.message})", subject) from None
         raise

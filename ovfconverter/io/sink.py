@@ -92,6 +92,42 @@ class Sink:
         self.stream.write(data)
         self.size += len(data)
 
+    @property
+    def compressing(self) -> bool:
+        """True when the data is gzip-compressed on its way to the stream."""
+        return self._compressor is not None
+
+    def written_in_place(self, size: int, path: str, block_size: int = 4 << 20) -> None:
+        """Take ``size`` bytes that another writer (qemu-img) has already
+        put in the file at the stream's current position: hash them, read
+        back from the page cache through ``path`` (that file's name: the
+        stream itself is write-only), and move the stream past them.
+
+        :raises ValueError: the sink compresses (nothing may bypass it).
+        :raises OSError: the file ends before ``size`` bytes.
+        """
+        if self._compressor is not None:
+            raise ValueError("a compressing sink cannot take bytes written in place")
+        self.stream.flush()
+        if self._hole_pending:
+            self.stream.seek(self._hole_pending, io.SEEK_CUR)
+            self._hole_pending = 0
+        position = self.stream.tell()
+        left = size
+        with open(path, "rb", buffering=0) as source:
+            while left:
+                block = os.pread(source.fileno(), min(block_size, left), position)
+                if not block:
+                    raise OSError(f"{path} ends {left} bytes before the image written in place")
+                self.digest.update(block)
+                position += len(block)
+                left -= len(block)
+                self.size += len(block)
+                self.given += len(block)
+                if self.meter:
+                    self.meter.advance(len(block))
+        self.stream.seek(position)
+
     def finish(self) -> tuple[int, str]:
         """Flush the compressor and any trailing hole.
 

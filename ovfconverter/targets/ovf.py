@@ -475,7 +475,16 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
             image_name = href[: -len(".gz")] if options.compress else href
             with stage("produce", href):
                 virtual = produce_image(
-                    dump, output, sink, image_name, run.work, level=level, threads=run.threads, progress=run.progress
+                    dump,
+                    output,
+                    sink,
+                    image_name,
+                    run.work,
+                    level=level,
+                    threads=run.threads,
+                    progress=run.progress,
+                    location=location,
+                    durable=not is_below(run.work, location),  # not a scratch file packed later
                 )
                 size, digest = sink.finish()
         except BaseException:

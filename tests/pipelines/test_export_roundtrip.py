@@ -879,3 +879,42 @@ def test_generated_instances_round_trip(inst: Instance, layout: str, fmt_id: str
             return
         folder, ini = reimport(Path(result.path), work / "back")
         assert_round_trip(ini, folder, sources, fmt, expected_config(inst, layout))
+
+
+@pytest.mark.parametrize("fmt_id", ["qcow2", "vdi", "vhd", "vhdx", "vmdk-monolithicSparse"])
+@pytest.mark.parametrize("ova", [False, True], ids=["folder", "ova"])
+def test_image_written_in_place_is_plain_qemu_img_output(tmp_path: Path, fmt_id: str, ova: bool) -> None:
+    """qemu-img writes these formats straight into the package (an OVA
+    member at its offset, or the package's own file): the stored image is
+    as long as the one a plain ``qemu-img convert`` writes into a file of
+    its own, holds the same data, and the member or file holds nothing
+    else, even when qemu-img's image does not end on a 512-byte boundary
+    (a qcow2 file often does not)."""
+    fmt = FORMATS[fmt_id]
+    inst = replace(MODERN, nics=[], disks=[Disk(3 * MIB)])
+    config = write_export(tmp_path / "export", inst, "ganeti-2.6+")
+    (source,) = dumps(config)
+    plain = tmp_path / f"plain.{fmt.extension}"
+    options = {
+        "vhd": ["-o", "subformat=dynamic,force_size=on"],
+        "vmdk-monolithicSparse": ["-o", "subformat=monolithicSparse"],
+    }
+    qemu_img("convert", "-f", "raw", "-O", fmt.qemu, *options.get(fmt_id, []), str(source), str(plain))
+    result = export_instance(
+        str(config),
+        ExportOptions(format=fmt.format, vmdk_subformat=fmt.subformat, ova=ova, output_dir=str(tmp_path / "out")),
+    )
+    href = result.envelope.files[0].href
+    if ova:
+        with tarfile.open(result.path) as tar:
+            member = tar.getmember(href)
+            image = tmp_path / href
+            tar.extract(member, tmp_path, filter="data")
+    else:
+        image = Path(result.path) / href
+    stored = next(f for f in result.files if f.name == href)
+    assert image.stat().st_size == stored.size == plain.stat().st_size
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == stored.digest
+    assert images_identical(image, fmt.qemu, source, "raw")
+    if fmt.checkable:
+        qemu_img("check", "-f", fmt.qemu, str(image))

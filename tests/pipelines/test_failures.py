@@ -321,8 +321,11 @@ args = sys.argv[1:]
 mode = os.environ.get("FAULT_MODE", "")
 if mode and args and args[0] == "convert":
     dest = args[-1]
+    in_place = "--target-image-opts" in args  # an image written inside the package's file (an OVA member)
+    if in_place:
+        dest = dest.split("file.file.filename=", 1)[1].replace(",,", ",")
     if mode != "sleep":
-        with open(dest, "wb") as out:
+        with open(dest, "ab" if in_place else "wb") as out:
             out.write(b"part of qemu-img's output " * 40000)
     marker = os.environ["FAULT_MARKER"]
     with open(marker + ".tmp", "w") as out:
