@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
+import os
 import random
 import re
 import shutil
@@ -883,17 +884,21 @@ def test_generated_instances_round_trip(inst: Instance, layout: str, fmt_id: str
 
 @pytest.mark.parametrize("fmt_id", ["qcow2", "vdi", "vhd", "vhdx", "vmdk-monolithicSparse"])
 @pytest.mark.parametrize("ova", [False, True], ids=["folder", "ova"])
-def test_image_written_in_place_is_plain_qemu_img_output(tmp_path: Path, fmt_id: str, ova: bool) -> None:
+@pytest.mark.parametrize("empty", [False, True], ids=["data", "zeros"])
+def test_image_written_in_place_is_plain_qemu_img_output(tmp_path: Path, fmt_id: str, ova: bool, empty: bool) -> None:
     """qemu-img writes these formats straight into the package (an OVA
     member at its offset, or the package's own file): the stored image is
     as long as the one a plain ``qemu-img convert`` writes into a file of
     its own, holds the same data, and the member or file holds nothing
     else, even when qemu-img's image does not end on a 512-byte boundary
-    (a qcow2 file often does not)."""
+    (the qcow2 image of a disk of zeros ends 8 bytes into a sector)."""
     fmt = FORMATS[fmt_id]
     inst = replace(MODERN, nics=[], disks=[Disk(3 * MIB)])
     config = write_export(tmp_path / "export", inst, "ganeti-2.6+")
     (source,) = dumps(config)
+    if empty:
+        source.write_bytes(b"")
+        os.truncate(source, 3 * MIB)
     plain = tmp_path / f"plain.{fmt.extension}"
     options = {
         "vhd": ["-o", "subformat=dynamic,force_size=on"],
