@@ -4,27 +4,32 @@ streams (disk files written with ``ovf:compression="gzip"``, gzip input).
 Every grain backend produces and consumes the zlib format (RFC 1950: a 2-byte
 header, raw deflate data, an Adler-32 trailer) that streamOptimized VMDK
 grains hold, and releases the GIL while it works, so grains are compressed
-or inflated on a thread pool.  Measured on the reference workload (256 MiB
-of real data in 64 KiB grains, 2 threads, doc/performance.rst):
+or inflated on a thread pool.  Measured on the reference workload of
+doc/performance.rst (256 MiB of real data in 64 KiB grains, one thread,
+load about 3, 2026-12-05):
 
-===========  ==========  ===========  ====================================
-backend      level       output       speed
-===========  ==========  ===========  ====================================
-zlib (qemu)  6           107.4 MB     ~15 MB/s (qemu-img: one thread)
-zlib-ng      3 / 4 / 6   112 / 111 /  ~110 / ~95 / ~65 MB/s
-                         109 MB
-ISA-L        1           118.5 MB     ~370 MB/s
-===========  ==========  ===========  ====================================
+=================  =========  ==========  ============
+backend            level      output      speed
+=================  =========  ==========  ============
+ISA-L (``isal``)   1 / 2 / 3  150.9 /     305 / 324 /
+                              150.1 /     262 MB/s
+                              148.2 MB
+zlib-ng            4 / 6      145.4 /     82 / 81 MB/s
+                              144.3 MB
+zlib (standard)    4 / 6      145.7 /     56 / 35 MB/s
+                              144.0 MB
+=================  =========  ==========  ============
 
-The default level, :data:`DEFAULT_LEVEL` 1, uses ISA-L (the ``isal``
-package): on the reference workload of doc/performance.rst its OVA is
-4.7 % larger than qemu-img's streamOptimized VMDK, made six times faster;
-on very compressible data the difference grows to about 10 %.  Levels 2-9
-use zlib-ng (the ``zlib-ng`` package): level 4 is within 1-3 % of
-qemu-img's size, at about twice level 1's time.  Inflating uses ISA-L,
-else zlib-ng.  Without those packages the standard :mod:`zlib` does
-everything, slower.  gzip streams are written with zlib-ng when installed
-(:func:`gzip_compressor`) and read with the standard :mod:`zlib`
+So ISA-L, a hard requirement, serves levels 1-3 (its own levels 1-3; the
+default, :data:`DEFAULT_LEVEL` 1, makes an OVA about 4.7 % larger than
+qemu-img's streamOptimized VMDK at zlib level 6, several times faster),
+gzip streams at those levels, and all inflating.  Levels 4-9 buy the
+last 2-4 % of size at a quarter of the speed or less: zlib-ng runs them
+when installed (the optional extra ``ovfconverter[zlib-ng]``, 1.5-2.3x the
+standard :mod:`zlib` there), else the standard :mod:`zlib` does.  Without
+ISA-L (an installation that skipped it) the standard :mod:`zlib` does
+everything: deflate at level 1 about five times slower, inflate about
+1.2x slower.  gzip input is read with the standard :mod:`zlib`
 (:func:`gunzip_chunks`), whose errors name the corruption.
 """
 
@@ -47,8 +52,11 @@ except ImportError:  # pragma: no cover - depends on the installation
 _ZLIB_NG: ModuleType | None
 try:
     from zlib_ng import zlib_ng as _ZLIB_NG
-except ImportError:  # pragma: no cover - depends on the installation
+except ImportError:  # pragma: no cover - an optional extra
     _ZLIB_NG = None
+
+ISAL_LEVELS = 3
+"""Levels 1 to this one are ISA-L's (the levels it has)."""
 
 _ERRORS: tuple[type[Exception], ...] = tuple(module.error for module in (zlib, _ISAL, _ZLIB_NG) if module is not None)
 
@@ -94,9 +102,9 @@ def use_backend(name: str) -> None:
 def _compressor(level: int) -> ModuleType:
     if _forced is not None:
         return _forced
-    if level == 1 and _ISAL is not None:
+    if level <= ISAL_LEVELS and _ISAL is not None:
         return _ISAL
-    return _ZLIB_NG or _ISAL or zlib
+    return _ZLIB_NG or zlib
 
 
 def _inflater() -> ModuleType:
@@ -113,7 +121,8 @@ def backend_name(level: int = DEFAULT_LEVEL) -> str:
 
 def backend_level(level: int) -> int:
     """The level the backend compressing at zlib-style ``level`` (0-9) is
-    given: the same, except ISA-L, whose levels stop at 3.
+    given: the same, except ISA-L (when a test forces it at levels above
+    3), whose levels stop at 3.
 
     :raises OptionError: ``level`` is not in 0-9.
     """
@@ -174,12 +183,15 @@ class Compressor(Protocol):
 
 
 def gzip_compressor(level: int) -> Compressor:
-    """A gzip-format (RFC 1952) compressor at ``level`` 1-9: zlib-ng's when
-    installed (faster), else the standard :mod:`zlib`'s."""
-    if _ZLIB_NG is not None:
-        compressor: Compressor = _ZLIB_NG.compressobj(level, _ZLIB_NG.DEFLATED, 16 + _ZLIB_NG.MAX_WBITS)
-        return compressor
-    return zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # pragma: no cover - installation
+    """A gzip-format (RFC 1952) compressor at ``level`` 1-9, from the
+    backend :func:`backend_name` names for that level (ISA-L at 1-3:
+    about four times zlib-ng's level 1 speed).
+
+    :raises OptionError: ``level`` is not in 0-9.
+    """
+    module = _compressor(level)
+    compressor: Compressor = module.compressobj(backend_level(level), module.DEFLATED, 16 + module.MAX_WBITS)
+    return compressor
 
 
 def gunzip_chunks(chunks: Iterator[bytes], name: str) -> Iterator[bytes]:

@@ -71,9 +71,11 @@ class ExportOptions:
         VirtualBox import from an OVA) or ``monolithicSparse``.
     :ivar compress: gzip each disk file and mark it ``ovf:compression="gzip"``.
     :ivar compression_level: deflate level 1-9 of VMDK grains and of
-        ``compress`` (default ``None``: 1, ISA-L, six times qemu-img's speed
-        for a few per cent more size; 4 and up: zlib-ng, within 1-3 % of
-        qemu-img's size at about twice level 1's time).
+        ``compress`` (default ``None``: 1).  1-3 are ISA-L's levels (1:
+        several times qemu-img's speed, an OVA about 5 % larger than its
+        VMDK; 3: about 3 % larger); 4-9 are zlib's (zlib-ng's when the
+        ``zlib-ng`` extra is installed): within 1 % of qemu-img's size at a
+        quarter of level 1's speed or less (:mod:`ovfconverter.io.deflate`).
     :ivar threads: compression threads per disk (default ``None``: the
         number of CPUs).
     :ivar ova: write one ``.ova`` file instead of a folder.

@@ -8,6 +8,7 @@ hostile files with our own error types only.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -490,3 +491,17 @@ def test_reader_accepts_zero_tail_after_qemu_grains(tmp_path: Path, samples: dic
     with open(padded, "ab") as f:
         f.write(b"\1" + bytes(511))
     refused(tmp_path, padded.read_bytes(), DiskImageError, "followed by data")
+
+
+def test_levels_one_to_three_are_isal_and_four_to_nine_zlib() -> None:
+    """ISA-L is a hard requirement and serves levels 1-3 (grains and gzip);
+    levels 4-9 are zlib's, zlib-ng's when the optional extra is installed.
+    Every level's gzip stream reads back with the standard gzip module."""
+    assert deflate.isal_available(), "isal is a dependency of ovfconverter"
+    upper = "zlib-ng" if deflate.zlib_ng_available() else "zlib"
+    assert [deflate.backend_name(level) for level in range(1, 10)] == ["isal"] * 3 + [upper] * 6
+    data = b"".join(i.to_bytes(4, "big") for i in range(50_000)) * 4
+    for level in range(1, 10):
+        compressor = deflate.gzip_compressor(level)
+        assert gzip.decompress(compressor.compress(data) + compressor.flush()) == data
+        assert deflate.inflate(deflate.compress(data, level), len(data)) == data
