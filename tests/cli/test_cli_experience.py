@@ -271,7 +271,14 @@ def test_debug_adds_debug_lines(warning_ova: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     kinds = _kinds(proc.stderr)
     no_node = Path(os.environ["OVFCONVERTER_GANETI_DIR"]) / "ssconf_cluster_name"
-    assert kinds["debug"] == [f"ovfconverter: debug: not run on a Ganeti node (no {no_node})"]
+    stages = [line for line in kinds["debug"] if line.startswith("ovfconverter: debug: stage ")]
+    assert [line for line in kinds["debug"] if line not in stages] == [
+        f"ovfconverter: debug: not run on a Ganeti node (no {no_node})"
+    ]
+    # per-stage timers (doc/performance.rst): start-up, then each step, the command last
+    assert re.fullmatch(r"ovfconverter: debug: stage start-up \(.*\): \d+\.\d{3} s wall", stages[0])
+    assert re.fullmatch(r"ovfconverter: debug: stage import: \d+\.\d{3} s wall, \d+\.\d{3} s CPU", stages[-1])
+    assert any(line.startswith("ovfconverter: debug: stage fsync: ") for line in stages), stages
     assert any(
         line.startswith("ovfconverter: warning: package.ovf: --disk 0 replaces disk 0") for line in kinds["warning"]
     )
