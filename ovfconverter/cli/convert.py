@@ -218,7 +218,7 @@ def run_convert(args: argparse.Namespace, progress: ProgressBars | None) -> int:
         upload=args.upload,
         cloud=CloudOptions(cloud=args.os_cloud),
         method=UploadMethod(args.upload_method or "auto"),
-        devices=device_policy(args),
+        policy=device_policy(args),
     )
     source_options = SourceOptions(
         deployment_option=args.deployment_option,

@@ -82,7 +82,7 @@ class OpenStackOptions:
     :ivar upload: create the images in Glance afterwards.
     :ivar cloud: which cloud (``--os-cloud``), when uploading.
     :ivar method: :class:`~ovfconverter.glance.upload.UploadMethod`.
-    :ivar devices: the device policy (``--virtio``, ``--keep-devices``).
+    :ivar policy: the device policy (``--virtio``, ``--keep-devices``).
     """
 
     output_dir: str = "."
@@ -92,7 +92,7 @@ class OpenStackOptions:
     upload: bool = False
     cloud: CloudOptions = field(default_factory=CloudOptions)
     method: UploadMethod = UploadMethod.AUTO
-    devices: DevicePolicy = DevicePolicy.AUTO
+    policy: DevicePolicy = DevicePolicy.AUTO
 
 
 @dataclass
@@ -225,7 +225,7 @@ class OpenStackTarget(Target[OpenStackOptions, OpenStackPlan, OpenStackResult]):
             with neither an image nor a capacity.
         """
         options = self.options
-        devices = choose_devices(machine, TargetKind.OPENSTACK, options.devices)
+        devices = choose_devices(machine, TargetKind.OPENSTACK, options.policy)
         # A disk whose image is all the source says of its size: min_disk once it is read (write).
         sized = replace(
             machine,

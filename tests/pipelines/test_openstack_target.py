@@ -15,8 +15,10 @@ from builders import (
     DiskSpec,
     LocalGlance,
     VmSpec,
+    boot_ova,
     folder_package,
     images_identical,
+    make_raw_disk,
     ova_package,
     read_ini,
     streamoptimized,
@@ -26,6 +28,7 @@ from builders import (
 from ovfconverter.errors import CloudError, ManifestError, OptionError, OutputExistsError
 from ovfconverter.formats.glance_json import parse_glance_json
 from ovfconverter.glance.cloud import CloudOptions
+from ovfconverter.hub.devices import DevicePolicy
 from ovfconverter.model.openstack import DiskFormat
 from ovfconverter.parameters import Parameter
 from ovfconverter.pipelines.convert import convert
@@ -81,6 +84,28 @@ def test_ganeti_export_to_images_and_json_files(out_dir: Path, export: Path, fmt
     volume = json.loads((folder / "web1.example.com-disk1.json").read_text())
     assert volume["hw_disk_bus"] == "virtio" and "os_distro" not in volume and volume["min_ram"] == 0
     assert os.listdir(out_dir) == ["web1.example.com"]  # no staging left
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (DevicePolicy.AUTO, ("scsi", "lsilogic", "e1000")),  # "other 64-bit Linux": no virtio assumed
+        (DevicePolicy.KEEP, ("scsi", "lsilogic", "e1000")),
+        (DevicePolicy.VIRTIO, ("virtio", None, "virtio")),
+    ],
+)
+def test_device_policy_reaches_the_image_properties(
+    tmp_path: Path, out_dir: Path, policy: DevicePolicy, expected: tuple[str, str | None, str]
+) -> None:
+    """A VMware-style OVA (LSI Logic SCSI, E1000): its buses are kept where
+    Nova has them, or all virtio with ``policy=virtio`` (a warning naming the
+    parameter)."""
+    ova = boot_ova(tmp_path / "vm.ova", make_raw_disk(tmp_path / "d.raw", MIB), "vmware", "vm")
+    result = to_openstack(ova, out_dir, policy=policy)
+    boot = json.loads((out_dir / "vm" / "vm.json").read_text())
+    assert (boot["hw_disk_bus"], boot.get("hw_scsi_model"), boot["hw_vif_model"]) == expected
+    virtio_notes = [w for w in result.warnings if "policy=virtio" in w]
+    assert len(virtio_notes) == (1 if policy is DevicePolicy.VIRTIO else 0), result.warnings
 
 
 def test_ova_to_image_with_the_manifest_checked_in_the_same_pass(tmp_path: Path, out_dir: Path) -> None:
