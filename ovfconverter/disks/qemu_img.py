@@ -177,6 +177,8 @@ class _Guard:
         self.reason: tuple[str, str] | None = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="qemu-img guard", daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
 
     def _watch(self) -> None:
@@ -194,8 +196,10 @@ class _Guard:
 
     def stop(self) -> None:
         self._done.set()
-        if self._thread is not None:
+        try:
             self._thread.join()
+        except RuntimeError:  # interrupted before the thread had started: it ends at once
+            pass
 
 
 def run(
@@ -227,22 +231,31 @@ def run(
         killed, or ran past ``timeout``.
     :raises UnsafeInputError: the watcher stopped it.
     """
+    started: list[_Child] = []
+    guard: _Guard | None = None
     with tempfile.TemporaryFile() as errfile:
-        proc = _start([qemu_img_path(), *args], errfile, subject, _limits(address_space, cpu_seconds, file_size))
-        guard = _Guard(proc, BASE_TIMEOUT if timeout is None else timeout, watcher)
         try:
+            proc = _start(
+                [qemu_img_path(), *args], errfile, subject, _limits(address_space, cpu_seconds, file_size), started
+            )
+            guard = _Guard(proc, BASE_TIMEOUT if timeout is None else timeout, watcher)
+            guard.start()
             out = _read_output(proc, args[0], subject, on_output)
             proc.wait()
         except BaseException:
-            proc.kill()
-            proc.wait()
+            for child in started:
+                child.stop()
             raise
         finally:
-            guard.stop()
-            proc.stdout.close()  # type: ignore[union-attr]
+            if guard is not None:
+                guard.stop()
+            for child in started:
+                if getattr(child, "stdout", None) is not None:
+                    child.stdout.close()  # type: ignore[union-attr]
         errfile.seek(0, os.SEEK_END)
         errfile.seek(max(0, errfile.tell() - 65536))
         err = errfile.read()
+    assert guard is not None
     if guard.reason is not None:
         kind, message = guard.reason
         if kind == "watcher":
@@ -253,17 +266,37 @@ def run(
     return out
 
 
+class _Child(subprocess.Popen[bytes]):
+    """A qemu-img child that is on the caller's ``started`` list before it
+    is forked.  SIGINT raises KeyboardInterrupt (and the CLI's SIGTERM
+    handler :class:`~ovfconverter.errors.Interrupted`) at whatever bytecode
+    runs, also inside ``Popen`` once the child exists, before the caller
+    holds it: the list still finds the child to kill."""
+
+    def __init__(self, started: list[_Child], *args: Any, **kwargs: Any) -> None:
+        started.append(self)
+        super().__init__(*args, **kwargs)
+
+    def stop(self) -> None:
+        """Kill and reap the child if it was forked and still runs."""
+        if getattr(self, "pid", None) is not None and getattr(self, "returncode", 0) is None:
+            self.kill()
+            self.wait()
+
+
 def _start(
-    command: list[str], errfile: IO[bytes], subject: str, preexec: Callable[[], None]
-) -> subprocess.Popen[bytes]:
+    command: list[str], errfile: IO[bytes], subject: str, preexec: Callable[[], None], started: list[_Child]
+) -> _Child:
     """Start ``command`` (qemu-img first) with no stdin, stdout piped,
-    stderr to ``errfile`` and ``preexec`` (the rlimits) applied in the child.
+    stderr to ``errfile`` and ``preexec`` (the rlimits) applied in the child;
+    the child is put on ``started`` before it is forked.
 
     :raises MissingToolError: the qemu-img it names does not exist.
     :raises QemuImgError: it cannot be started for another reason.
     """
     try:
-        return subprocess.Popen(
+        return _Child(
+            started,
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
