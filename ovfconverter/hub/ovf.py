@@ -61,6 +61,7 @@ from ovfconverter.model.machine import (
     Product,
     Property,
     RemovableDrive,
+    VirtualBoxController,
     VirtualBoxSettings,
     VMwareSettings,
     frozen_map,
@@ -251,9 +252,13 @@ def _controllers(hw: Hardware) -> tuple[tuple[Controller, ...], dict[str, int]]:
 
 
 def _image(envelope: Envelope, file_id: str | None, disk: VirtualDisk | None) -> ImageRef | None:
-    ref = envelope.file(file_id) if file_id else None
-    if ref is None:
+    """The image of ``file_id``; a File the References lack keeps its id
+    (a source refuses such a package before; ``info`` names it)."""
+    if not file_id:
         return None
+    ref = envelope.file(file_id)
+    if ref is None:
+        return ImageRef(key=file_id, name=file_id, format=format_for_uri(disk.format if disk else None))
     return ImageRef(
         key=ref.id, name=ref.href, format=format_for_uri(disk.format if disk else None), stored_size=ref.size
     )
@@ -275,7 +280,11 @@ def _drive(envelope: Envelope, item: ResourceItem, by_instance: dict[str, int]) 
     files = [ref[1] for ref in map(parse_host_resource, item.host_resources) if ref and ref[0] == "file"]
     ref = envelope.file(files[0]) if files else None
     return RemovableDrive(
-        kind=DriveKind.FLOPPY if item.resource_type == ResourceType.FLOPPY_DRIVE else DriveKind.CDROM,
+        kind=DriveKind.FLOPPY
+        if item.resource_type == ResourceType.FLOPPY_DRIVE
+        else DriveKind.DVD
+        if item.resource_type == ResourceType.DVD_DRIVE
+        else DriveKind.CDROM,
         image=ImageRef(key=files[0], name=ref.href if ref else files[0]) if files else None,
         controller=by_instance.get(item.parent) if item.parent else None,
         unit=_unit(item),
@@ -344,6 +353,7 @@ def _product(section: ProductSection, profile: str | None) -> Product:
         full_version=section.full_version,
         product_url=section.product_url,
         vendor_url=section.vendor_url,
+        app_url=section.app_url,
         class_id=section.class_id,
         instance_id=section.instance_id,
         properties=tuple(
@@ -356,6 +366,7 @@ def _product(section: ProductSection, profile: str | None) -> Product:
                 password=prop.password,
                 label=prop.label,
                 description=prop.description,
+                category=prop.category,
             )
             for prop in section.properties
         ),
@@ -410,7 +421,14 @@ def _virtualbox(system: VirtualSystem) -> VirtualBoxSettings | None:
     machine = system.virtualbox
     if machine is None:
         return None
-    return VirtualBoxSettings(uuid=machine.uuid, boot_order=machine.boot_order)
+    return VirtualBoxSettings(
+        uuid=machine.uuid,
+        boot_order=machine.boot_order,
+        name=machine.name,
+        os_type=machine.os_type,
+        firmware=machine.firmware,
+        controllers=tuple(VirtualBoxController(name, kind) for name, kind in machine.controllers),
+    )
 
 
 def machine_from_envelope(envelope: Envelope, system: VirtualSystem, hw: Hardware) -> tuple[Machine, list[str]]:

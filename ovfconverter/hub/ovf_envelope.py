@@ -32,7 +32,6 @@ from ovfconverter.model.machine import (
     Bus,
     Controller,
     ControllerModel,
-    DriveKind,
     GanetiNicSettings,
     Machine,
     Nic,
@@ -216,7 +215,7 @@ def _drive_items(machine: Machine, items: _Items, placed: dict[int, str], drives
     for index, (drive, resource) in enumerate(zip(machine.removable, drives, strict=True)):
         if resource is None:
             continue
-        cdrom = drive.kind is DriveKind.CDROM
+        cdrom = drive.kind.optical  # a DVD drive too: CD drive is what every consumer reads
         items.add(
             ResourceItem(
                 resource_type=ResourceType.CD_DRIVE if cdrom else ResourceType.FLOPPY_DRIVE,
@@ -268,6 +267,7 @@ def _product_section(product: Product) -> ProductSection:
         full_version=product.full_version,
         product_url=product.product_url,
         vendor_url=product.vendor_url,
+        app_url=product.app_url,
         properties=tuple(
             ProductProperty(
                 key=prop.key,
@@ -279,6 +279,7 @@ def _product_section(product: Product) -> ProductSection:
                 user_configurable=prop.user_configurable,
                 password=prop.password,
                 description=prop.description,
+                category=prop.category,
             )
             for prop in product.properties
         ),

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from ovfconverter.errors import TargetError
 from ovfconverter.hub import values
 from ovfconverter.hub.devices import SATA, DevicePlan, DevicePolicy, TargetKind, choose_devices
-from ovfconverter.model.machine import DriveKind, Firmware, Machine, Nic
+from ovfconverter.model.machine import Firmware, Machine, Nic
 from ovfconverter.model.xen import GuestType, XlConfig, XlDisk, XlVif
 
 #: xl ``model=`` per NIC model (qemu-xen's names).
@@ -88,7 +88,7 @@ def _hvm(machine: Machine, settings: XenSettings) -> XenResult:
     plan = choose_devices(machine, TargetKind.XEN_HVM, settings.policy)
     drives: list[tuple[str | None, str, bool]] = [(path, settings.disk_format, False) for path in settings.disk_paths]
     for number, drive in enumerate(machine.removable):
-        if drive.kind is DriveKind.CDROM:
+        if drive.kind.optical:
             path = settings.removable_paths[number] if number < len(settings.removable_paths) else None
             drives.append((path, "raw", True))
     notes = list(plan.notes)

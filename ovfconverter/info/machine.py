@@ -1,20 +1,20 @@
 """``info`` of any source that is not an OVF package, through the neutral
 model: the :class:`~ovfconverter.model.machine.Machine` the source's reader
 gives (a Ganeti export's ``config.ini`` and its dumps), and what reading it
-noticed.  (An OVF package has its own, fuller report:
-:func:`~ovfconverter.info.read.read_package`.)
+noticed.  (An OVF package's report,
+:func:`~ovfconverter.info.read.read_package`, adds the package's own facts
+to the same machine, one per VirtualSystem: :mod:`ovfconverter.info.systems`.)
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ovfconverter.errors import os_errors_as_ours
+from ovfconverter.info.model import plain
 from ovfconverter.model.machine import Machine, Needs
 from ovfconverter.pipelines.run import Run
 from ovfconverter.pipelines.source import SourceOptions
@@ -55,19 +55,6 @@ def read_source(path: str, allow_hardlinks: bool = False) -> MachineInfo:
             return MachineInfo(path, kind, source.name, source.machine, [*run.warnings, *source.warnings])
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as JSON data: dataclasses as objects, enums as their value."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
-
-
 def machine_json(info: MachineInfo) -> dict[str, Any]:
     """The report as JSON data: ``path``, ``kind``, ``name``, ``machine``
     (every field of :class:`~ovfconverter.model.machine.Machine`, enums as
@@ -76,7 +63,7 @@ def machine_json(info: MachineInfo) -> dict[str, Any]:
         "path": info.path,
         "kind": info.kind,
         "name": info.name,
-        "machine": _plain(info.machine),
+        "machine": plain(info.machine),
         "warnings": list(info.warnings),
         "format_version": MACHINE_JSON_VERSION,
     }

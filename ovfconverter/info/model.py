@@ -7,11 +7,14 @@ Sizes are bytes, memory is MiB (``memory_mib``), as the field names say.
 
 from __future__ import annotations
 
+import enum
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from ovfconverter.model.ganeti import GanetiSection
+from ovfconverter.model.machine import Machine
 
 JSON_FORMAT_VERSION = 1
 """Bumped only when a field changes meaning or disappears."""
@@ -69,7 +72,10 @@ class FileInfo:
 
 @dataclass
 class DeviceInfo:
-    """A removable drive or another device that is not imported."""
+    """A removable drive or another device that is not imported.
+
+    :ivar type: the CIM ``ResourceType`` name (``CD_DRIVE``, ``SOUND_CARD``).
+    """
 
     label: str
     type: str
@@ -78,9 +84,14 @@ class DeviceInfo:
 
 @dataclass
 class NicInfo:
-    """An Ethernet adapter: MAC (``None`` when the package has none),
-    network (``rasd:Connection``), model (``ResourceSubType``), and where
-    the MAC comes from (``Item``, ``vbox:Machine``; ``None`` without)."""
+    """An Ethernet adapter: MAC (``None`` when the package has none, or
+    none that is a MAC), network (``rasd:Connection``), model
+    (``ResourceSubType`` as written), and where the MAC comes from
+    (``Item``, ``vbox:Machine``; ``None`` without).
+
+    ``mac_source`` is a package fact, not the machine's: which part of
+    the descriptor stated the MAC says nothing about the machine itself.
+    """
 
     mac: str | None
     network: str | None
@@ -134,6 +145,10 @@ class PropertyInfo:
     :ivar profile_defaults: profile -> the default under it (``Value``
         elements).
     :ivar os_parameter: the Ganeti OS parameter an import puts it in.
+
+    ``ovf_key``, ``default`` and ``profile_defaults`` are package facts:
+    the key as written and the values under every profile, where the
+    machine holds the selected profile's value only.
     """
 
     key: str
@@ -170,6 +185,15 @@ class ProductInfo:
 class SystemInfo:
     """A VirtualSystem under one deployment profile.
 
+    The machine's part comes from :attr:`machine`, the
+    :class:`~ovfconverter.model.machine.Machine` the OVF reader gives (as
+    for every source); ``id``, ``name`` (as written, ``None`` without a
+    Name), ``collection``, ``system_types`` (``vssd:VirtualSystemType``:
+    OVF's own names of a hardware family, the VMware ones kept in the
+    machine's VMware settings) and ``other_devices`` (Items no conversion
+    creates, so no machine holds them) are package facts, read from the
+    descriptor.
+
     :ivar memory_mib: memory in MiB (rounded up), ``None`` when unstated.
     :ivar disks: DiskSection ids (or ``file:ID`` for a File used directly),
         in import order.
@@ -178,6 +202,8 @@ class SystemInfo:
     :ivar products: its ProductSections (with those of the collections
         containing it first).
     :ivar eulas: the license texts an import asks to accept.
+    :ivar machine: the machine the system describes under ``profile``
+        (sizes in bytes).
     """
 
     id: str
@@ -198,6 +224,7 @@ class SystemInfo:
     products: list[ProductInfo] = field(default_factory=list)
     eulas: list[str] = field(default_factory=list)
     virtualbox: VirtualBoxInfo | None = None
+    machine: Machine = field(default_factory=Machine)
 
 
 @dataclass
@@ -296,11 +323,26 @@ class VerifyReport:
     warnings: list[str] = field(default_factory=list)
 
 
+def plain(value: Any) -> Any:
+    """``value`` as JSON data: dataclasses as objects (fields in order),
+    enums as their value, mappings as objects, tuples as lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
+
+
 def to_json(report: PackageInfo | VerifyReport) -> dict[str, Any]:
     """The report as JSON data (lists, dicts, strings, numbers, booleans,
     ``None``: what ``json.loads`` gives back), with a ``format_version``
-    field."""
-    data = asdict(report)
+    field; each system's ``machine`` in the shape of
+    :func:`~ovfconverter.info.machine.machine_json`."""
+    data = plain(report)
     data["format_version"] = JSON_FORMAT_VERSION
     result: dict[str, Any] = json.loads(json.dumps(data))
     return result

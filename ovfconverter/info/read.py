@@ -30,33 +30,22 @@ from ovfconverter.formats.ovf_reader import read_envelope
 from ovfconverter.formats.schema import check_ovf2_structure, find_ovf_schema, validate_descriptor
 from ovfconverter.info.model import (
     CertificateInfo,
-    DeviceInfo,
     DiskInfo,
     FileInfo,
     FileVerdict,
-    NicInfo,
     PackageInfo,
-    ProductInfo,
-    ProfileHardwareInfo,
     ProfileInfo,
-    PropertyInfo,
-    SystemInfo,
     VerifyReport,
-    VirtualBoxInfo,
 )
+from ovfconverter.info.systems import system_info
 from ovfconverter.io.deflate import gunzip_chunks
 from ovfconverter.io.ranges import ByteRange, iter_ranges, range_reader
-from ovfconverter.model.envelope import Envelope, FileReference, VirtualSystem, resource_type_name
+from ovfconverter.model.envelope import Envelope, FileReference
 from ovfconverter.model.hardware import (
-    DiskAttachment,
-    describe_hardware,
     envelope_problems,
     parse_host_resource,
     unattached_disk_notes,
-    unused_disk_notes,
 )
-from ovfconverter.model.properties import OS_PARAMETER, OS_PRIVATE_PARAMETER, resolve_properties
-from ovfconverter.model.units import bytes_to_mib_ceil
 from ovfconverter.package.access import Package, open_package
 from ovfconverter.package.verify import FileStatus, verify_manifest
 from ovfconverter.parameters import Parameter
@@ -175,119 +164,6 @@ def read_trust_store(path: str) -> tuple[x509.Certificate, ...]:
     if len(data) > MAX_TRUST_STORE:
         raise OptionError(f"the trust store is larger than {MAX_TRUST_STORE} bytes", path)
     return load_trust_store(data, path)
-
-
-def _attachment_id(attachment: DiskAttachment) -> str:
-    return attachment.disk.disk_id if attachment.disk else f"file:{attachment.file_id}"
-
-
-def _profile_hardware(envelope: Envelope, system: VirtualSystem) -> list[ProfileHardwareInfo]:
-    """What each deployment profile of ``system`` amounts to."""
-    result = []
-    for option in envelope.deployment_options:
-        hw = describe_hardware(envelope, system, option.id)
-        sizes = [a.disk.capacity if a.disk else None for a in hw.disks]
-        result.append(
-            ProfileHardwareInfo(
-                profile=option.id,
-                cpus=hw.cpus,
-                memory_mib=bytes_to_mib_ceil(hw.memory) if hw.memory is not None else None,
-                disks=[_attachment_id(a) for a in hw.disks],
-                disk_bytes=None if None in sizes else sum(s for s in sizes if s is not None),
-                nics=[n.connection for n in hw.nics],
-            )
-        )
-    return result
-
-
-def _virtualbox(system: VirtualSystem) -> VirtualBoxInfo | None:
-    machine = system.virtualbox
-    if machine is None:
-        return None
-    return VirtualBoxInfo(
-        uuid=machine.uuid,
-        name=machine.name,
-        os_type=machine.os_type,
-        firmware=machine.firmware,
-        boot_order=list(machine.boot_order),
-        storage_controllers=[{"name": name, "type": kind} for name, kind in machine.controllers],
-    )
-
-
-def _products(system: VirtualSystem) -> list[ProductInfo]:
-    return [
-        ProductInfo(
-            class_id=product.class_id,
-            instance_id=product.instance_id,
-            product=product.product,
-            vendor=product.vendor,
-            version=product.version,
-            full_version=product.full_version,
-            product_url=product.product_url,
-            vendor_url=product.vendor_url,
-            app_url=product.app_url,
-            properties=[
-                PropertyInfo(
-                    key=prop.key,
-                    ovf_key=prop.bare_key,
-                    type=prop.type,
-                    default=prop.value,
-                    qualifiers=prop.qualifiers,
-                    user_configurable=prop.user_configurable,
-                    password=prop.password,
-                    label=prop.label,
-                    description=prop.description,
-                    category=prop.category,
-                    profile_defaults={
-                        profile: value for profiles, value in prop.profile_values for profile in profiles.split()
-                    },
-                    os_parameter=OS_PRIVATE_PARAMETER if prop.password else OS_PARAMETER,
-                )
-                for prop in product.properties
-            ],
-        )
-        for product in system.products
-    ]
-
-
-def _systems(envelope: Envelope, profile: str | None, warnings: list[str]) -> list[SystemInfo]:
-    systems = []
-    for system in envelope.virtual_systems:
-        hw = describe_hardware(envelope, system, profile)
-        warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in hw.problems + hw.notes)
-        values = resolve_properties(system.properties, profile, {})
-        warnings.extend(Diagnostic(text, f"VirtualSystem {system.id!r}") for text in values.warnings)
-        if hw.unused_disks:
-            warnings.extend(f"VirtualSystem {system.id!r}: {text}" for text in unused_disk_notes(envelope, hw)[:1])
-        osys = system.operating_system
-        removable = []
-        for item in hw.removable:
-            files = [ref[1] for ref in map(parse_host_resource, item.host_resources) if ref and ref[0] == "file"]
-            href = next((f.href for f in envelope.files if files and f.id == files[0]), None)
-            removable.append(DeviceInfo(item.label, resource_type_name(item.resource_type), href))
-        systems.append(
-            SystemInfo(
-                id=system.id,
-                name=system.name,
-                collection=list(system.collection_path),
-                profile=profile,
-                os_id=osys.id if osys else None,
-                os_description=osys.description if osys else None,
-                os_vmware_type=osys.vmware_os_type if osys else None,
-                system_types=[t for hwsec in system.hardware for t in hwsec.system_types],
-                cpus=hw.cpus,
-                memory_mib=bytes_to_mib_ceil(hw.memory) if hw.memory is not None else None,
-                disks=[_attachment_id(a) for a in hw.disks],
-                nics=[NicInfo(n.mac, n.connection, n.model, n.mac_source) for n in hw.nics],
-                removable=removable,
-                other_devices=[DeviceInfo(i.label, resource_type_name(i.resource_type)) for i in hw.other],
-                profiles=_profile_hardware(envelope, system),
-                products=_products(system),
-                eulas=list(system.eulas),
-                virtualbox=_virtualbox(system),
-            )
-        )
-    return systems
 
 
 def _file_infos(
@@ -429,7 +305,7 @@ def read_package(
         listed = {entry.filename: entry.algorithm for entry in entries}
         files, ranges_by_id = _file_infos(package, envelope, listed, warnings)
         files += _manifest_only_files(package, entries, files, warnings)
-        systems = _systems(envelope, profile, warnings)
+        systems = [system_info(envelope, system, profile, warnings) for system in envelope.virtual_systems]
         warnings += unattached_disk_notes(envelope)
         shown = {disk_id for system in systems for disk_id in system.disks}
         return PackageInfo(

@@ -106,10 +106,17 @@ class NicModel(enum.Enum):
 
 
 class DriveKind(enum.Enum):
-    """A removable drive."""
+    """A removable drive (DSP0243 uses CIM ``ResourceType`` 15 CD drive,
+    16 DVD drive, 14 floppy drive)."""
 
     CDROM = "cdrom"
+    DVD = "dvd"
     FLOPPY = "floppy"
+
+    @property
+    def optical(self) -> bool:
+        """A CD or DVD drive (the targets give both a CD-ROM device)."""
+        return self is not DriveKind.FLOPPY
 
 
 @dataclass(frozen=True)
@@ -300,6 +307,9 @@ class Property:
         ``ValueMap{"a","b"}``...).
     :ivar user_configurable: ``ovf:userConfigurable``.
     :ivar password: ``ovf:password``: the value is a secret.
+    :ivar category: the ``Category`` heading it comes under (DSP0243
+        section 9.5.1: how a deployment form groups the properties),
+        ``None`` before any.
     """
 
     key: str
@@ -310,11 +320,17 @@ class Property:
     password: bool = False
     label: str | None = None
     description: str | None = None
+    category: str | None = None
 
 
 @dataclass(frozen=True)
 class Product:
-    """A ProductSection: what the appliance is, and its properties."""
+    """A ProductSection (DSP0243 section 9.5): what the appliance is, and
+    its properties.
+
+    :ivar app_url: ``AppUrl``: where the running appliance's own user
+        interface is, ``None`` when not stated.
+    """
 
     product: str | None = None
     vendor: str | None = None
@@ -322,6 +338,7 @@ class Product:
     full_version: str | None = None
     product_url: str | None = None
     vendor_url: str | None = None
+    app_url: str | None = None
     class_id: str | None = None
     instance_id: str | None = None
     properties: tuple[Property, ...] = ()
@@ -377,16 +394,42 @@ class VMwareSettings:
 
 
 @dataclass(frozen=True)
+class VirtualBoxController:
+    """A ``StorageController`` of VirtualBox's machine settings, in
+    VirtualBox's words.
+
+    :ivar name: its ``name`` (``IDE``, ``SATA``...).
+    :ivar type: its ``type`` (``PIIX4``, ``AHCI``, ``LsiLogic``...), ``None``
+        when absent.
+    """
+
+    name: str
+    type: str | None = None
+
+
+@dataclass(frozen=True)
 class VirtualBoxSettings:
-    """What VirtualBox's own ``vbox:Machine`` section says beyond plain OVF.
+    """What VirtualBox's own ``vbox:Machine`` section says beyond plain OVF
+    (VirtualBox's ``.vbox`` settings format, not DSP0243), in VirtualBox's
+    words; :attr:`Machine.firmware` and :class:`Nic` MACs hold its neutral
+    reading.
 
     :ivar uuid: the machine's UUID, without braces.
+    :ivar name: the machine's name in VirtualBox.
+    :ivar os_type: VirtualBox's guest OS type (``Debian_64``).
+    :ivar firmware: ``Firmware/@type`` as written (``BIOS``, ``EFI``,
+        ``EFI32``, ``EFI64``, ``EFIDUAL``), ``None`` when absent (BIOS).
     :ivar boot_order: device kinds in boot order (``HardDisk``, ``DVD``,
         ``Network``, ``Floppy``).
+    :ivar controllers: its storage controllers in order.
     """
 
     uuid: str | None = None
     boot_order: tuple[str, ...] = ()
+    name: str | None = None
+    os_type: str | None = None
+    firmware: str | None = None
+    controllers: tuple[VirtualBoxController, ...] = ()
 
 
 @dataclass(frozen=True)
