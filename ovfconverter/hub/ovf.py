@@ -61,7 +61,6 @@ from ovfconverter.model.machine import (
     Product,
     Property,
     RemovableDrive,
-    VirtualBoxController,
     VirtualBoxSettings,
     VMwareSettings,
     frozen_map,
@@ -421,14 +420,7 @@ def _virtualbox(system: VirtualSystem) -> VirtualBoxSettings | None:
     machine = system.virtualbox
     if machine is None:
         return None
-    return VirtualBoxSettings(
-        uuid=machine.uuid,
-        boot_order=machine.boot_order,
-        name=machine.name,
-        os_type=machine.os_type,
-        firmware=machine.firmware,
-        controllers=tuple(VirtualBoxController(name, kind) for name, kind in machine.controllers),
-    )
+    return VirtualBoxSettings(uuid=machine.uuid, boot_order=machine.boot_order)
 
 
 def machine_from_envelope(envelope: Envelope, system: VirtualSystem, hw: Hardware) -> tuple[Machine, list[str]]:

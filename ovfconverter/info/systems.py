@@ -9,7 +9,8 @@ Kept as package facts, read from the descriptor (each for the reason in
 :class:`~ovfconverter.info.model.SystemInfo`'s docstring): the system's
 id, name as written and collection; ``vssd:VirtualSystemType``; where a
 NIC's MAC was found; the Items no conversion creates; a property's key as
-written, its ``ovf:value`` and its default under each profile.
+written, its ``ovf:value`` and its default under each profile;
+VirtualBox's name, OS type, firmware and controllers in its own words.
 """
 
 from __future__ import annotations
@@ -126,17 +127,21 @@ def _product(product: Product, section: ProductSection) -> ProductInfo:
     )
 
 
-def _virtualbox(machine: Machine) -> VirtualBoxInfo | None:
-    vbox = machine.virtualbox
-    if vbox is None:
+def _virtualbox(machine: Machine, system: VirtualSystem) -> VirtualBoxInfo | None:
+    """VirtualBox's settings: UUID and boot order from the machine; its
+    name, OS type, firmware and controllers in VirtualBox's words, as
+    written (the machine holds them neutrally: name, guest OS, firmware,
+    controllers)."""
+    vbox, written = machine.virtualbox, system.virtualbox
+    if vbox is None or written is None:
         return None
     return VirtualBoxInfo(
         uuid=vbox.uuid,
-        name=vbox.name,
-        os_type=vbox.os_type,
-        firmware=vbox.firmware,
+        name=written.name,
+        os_type=written.os_type,
+        firmware=written.firmware,
         boot_order=list(vbox.boot_order),
-        storage_controllers=[{"name": c.name, "type": c.type} for c in vbox.controllers],
+        storage_controllers=[{"name": name, "type": kind} for name, kind in written.controllers],
     )
 
 
@@ -170,6 +175,6 @@ def system_info(envelope: Envelope, system: VirtualSystem, profile: str | None, 
         profiles=_profiles(envelope, system),
         products=_products(machine, system.products),
         eulas=list(machine.eulas),
-        virtualbox=_virtualbox(machine),
+        virtualbox=_virtualbox(machine, system),
         machine=machine,
     )

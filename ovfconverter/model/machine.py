@@ -394,42 +394,16 @@ class VMwareSettings:
 
 
 @dataclass(frozen=True)
-class VirtualBoxController:
-    """A ``StorageController`` of VirtualBox's machine settings, in
-    VirtualBox's words.
-
-    :ivar name: its ``name`` (``IDE``, ``SATA``...).
-    :ivar type: its ``type`` (``PIIX4``, ``AHCI``, ``LsiLogic``...), ``None``
-        when absent.
-    """
-
-    name: str
-    type: str | None = None
-
-
-@dataclass(frozen=True)
 class VirtualBoxSettings:
-    """What VirtualBox's own ``vbox:Machine`` section says beyond plain OVF
-    (VirtualBox's ``.vbox`` settings format, not DSP0243), in VirtualBox's
-    words; :attr:`Machine.firmware` and :class:`Nic` MACs hold its neutral
-    reading.
+    """What VirtualBox's own ``vbox:Machine`` section says beyond plain OVF.
 
     :ivar uuid: the machine's UUID, without braces.
-    :ivar name: the machine's name in VirtualBox.
-    :ivar os_type: VirtualBox's guest OS type (``Debian_64``).
-    :ivar firmware: ``Firmware/@type`` as written (``BIOS``, ``EFI``,
-        ``EFI32``, ``EFI64``, ``EFIDUAL``), ``None`` when absent (BIOS).
     :ivar boot_order: device kinds in boot order (``HardDisk``, ``DVD``,
         ``Network``, ``Floppy``).
-    :ivar controllers: its storage controllers in order.
     """
 
     uuid: str | None = None
     boot_order: tuple[str, ...] = ()
-    name: str | None = None
-    os_type: str | None = None
-    firmware: str | None = None
-    controllers: tuple[VirtualBoxController, ...] = ()
 
 
 @dataclass(frozen=True)
