@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from ovfconverter.cli.option_values import property_values
 from ovfconverter.cli.results import document
 from ovfconverter.cli.terminal import escape_line
 
@@ -52,8 +53,6 @@ EXAMPLES = """
 
 
 def _properties(args: argparse.Namespace) -> dict[str, str]:
-    from ovfconverter.cli.parser import property_values  # the parser imports this module
-
     return property_values(args.property)
 
 

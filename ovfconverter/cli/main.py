@@ -31,7 +31,8 @@ from ovfconverter.cli.convert import DEVICE_OPTIONS, DOMAIN_ONLY, INTERIM_ONLY, 
 from ovfconverter.cli.convert import TARGETS as INTERIM_TARGETS
 from ovfconverter.cli.convert import run_convert as run_interim
 from ovfconverter.cli.flags import spelled
-from ovfconverter.cli.parser import EXPORT_ONLY, IMPORT_ONLY, PROG, build_parser, net_values, property_values
+from ovfconverter.cli.option_values import net_values, property_values
+from ovfconverter.cli.parser import EXPORT_ONLY, IMPORT_ONLY, PROG, build_parser
 from ovfconverter.cli.progress import ProgressBars
 from ovfconverter.cli.terminal import escape_line, escape_text
 from ovfconverter.diagnostics import Diagnostic

@@ -1,7 +1,7 @@
 """The ``ovfconverter`` command's arguments: one function per command, the
 option groups that several commands share (an instance's Ganeti values,
-disk formats, package layout, the result), and the converters that parse
-Ganeti's ``key=value`` syntax.  Values are lists of words defined once
+disk formats, package layout, the result); the option values' converters
+are :mod:`ovfconverter.cli.option_values`.  Values are lists of words defined once
 where the library compares them (``DiskFormat``, ``Digest``...).
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import Any, NoReturn
 
 from ovfconverter.cli import completion
@@ -17,15 +16,19 @@ from ovfconverter.cli.convert import EXAMPLES as INTERIM_EXAMPLES
 from ovfconverter.cli.convert import TARGETS as INTERIM_TARGETS
 from ovfconverter.cli.convert import add_arguments as add_interim_arguments
 from ovfconverter.cli.convert import add_device_arguments
+from ovfconverter.cli.option_values import (
+    disk_option,
+    hypervisor_option,
+    keyval,
+    net_option,
+    property_pair,
+    ranged,
+)
 from ovfconverter.cli.terminal import escape_line
 from ovfconverter.disks.output_formats import DiskFormat, VmdkSubformat
-from ovfconverter.errors import OptionError
 from ovfconverter.formats.manifest import Digest
 from ovfconverter.formats.ovf_writer import OvfVersion
 from ovfconverter.hub.publishing import Product
-from ovfconverter.model.ganeti import MAX_DISKS, MAX_NICS
-from ovfconverter.model.keyval import parse_ident_keyval, parse_index, parse_keyval
-from ovfconverter.model.units import parse_size
 from ovfconverter.targets import TARGETS
 
 PROG = "ovfconverter"
@@ -157,71 +160,6 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def _keyval(option: str) -> Callable[[str], dict[str, str | None]]:
-    def parse(text: str) -> dict[str, str | None]:
-        try:
-            return parse_keyval(text, option)
-        except OptionError as exc:
-            raise argparse.ArgumentTypeError(exc.message) from None
-
-    return parse
-
-
-def _disk_option(text: str) -> tuple[int, int]:
-    try:
-        ident, params = parse_ident_keyval(text, "--disk")
-        index = parse_index(ident, "--disk", MAX_DISKS)
-        if not params or set(params) != {"size"} or params["size"] is None:
-            raise OptionError(f"--disk {text!r}: expected N:size=VAL (VAL in MiB, or with a unit: 10G)")
-        return index, parse_size(params["size"])
-    except OptionError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
-
-
-def net_values(text: str) -> tuple[int, dict[str, str | None]]:
-    """``--net N:K=V,...``: NIC ``N`` and its values.
-
-    :raises OptionError: not of that form.
-    """
-    ident, params = parse_ident_keyval(text, "--net")
-    index = parse_index(ident, "--net", MAX_NICS)
-    if params is None:
-        raise OptionError(f"--net {text!r}: expected N:key=value,...")
-    return index, params
-
-
-def _net_option(text: str) -> tuple[int, dict[str, str | None]]:
-    try:
-        return net_values(text)
-    except OptionError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
-
-
-def _ranged(option: str, low: int, high: int, what: str) -> Callable[[str], int]:
-    """An argparse type: a whole number from ``low`` to ``high``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{option} {text!r}: {what} is a whole number from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _hypervisor_option(text: str) -> tuple[str, dict[str, str | None]]:
-    try:
-        ident, params = parse_ident_keyval(text, "-H")
-    except OptionError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
-    if params is None:
-        raise argparse.ArgumentTypeError(f"-H {text!r}: expected NAME or NAME:key=value,...")
-    return ident, params
-
-
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("output and logging")
@@ -268,12 +206,12 @@ def _instance_arguments(parser: argparse.ArgumentParser, name: bool = True, net_
         metavar="OS",
         help="Ganeti OS, e.g. raw-image+default (needed unless the package has a Ganeti section)",
     )
-    inst.add_argument("-O", "--os-parameters", metavar="K=V,...", type=_keyval("-O"), default={}, help="OS parameters")
+    inst.add_argument("-O", "--os-parameters", metavar="K=V,...", type=keyval("-O"), default={}, help="OS parameters")
     inst.add_argument(
         "-B",
         "--backend-parameters",
         metavar="K=V,...",
-        type=_keyval("-B"),
+        type=keyval("-B"),
         default={},
         help="backend parameters: vcpus, maxmem, minmem, memory (MiB, or with a unit: 2G), auto_balance...",
     )
@@ -281,7 +219,7 @@ def _instance_arguments(parser: argparse.ArgumentParser, name: bool = True, net_
         "-H",
         "--hypervisor-parameters",
         metavar="NAME[:K=V,...]",
-        type=_hypervisor_option,
+        type=hypervisor_option,
         help="hypervisor and its parameters, e.g. kvm:kernel_path=,boot_order=disk",
     )
     inst.add_argument("-t", "--disk-template", metavar="TEMPLATE", help="plain, drbd, file, sharedfile, rbd, ext, ...")
@@ -290,7 +228,7 @@ def _instance_arguments(parser: argparse.ArgumentParser, name: bool = True, net_
     dev.add_argument(
         "--disk",
         metavar="N:size=VAL",
-        type=_disk_option,
+        type=disk_option,
         action="append",
         default=[],
         help="use a new empty disk of VAL (MiB, or 10G...) as disk N; repeatable",
@@ -298,34 +236,13 @@ def _instance_arguments(parser: argparse.ArgumentParser, name: bool = True, net_
     dev.add_argument(
         "--net",
         metavar="N:K=V,...",
-        type=_net_option if net_type else str,
+        type=net_option if net_type else str,
         action="append",
         default=[],
         help="set NIC N's mode, link, mac, ip, network, name or vlan (adds NIC N if new); repeatable"
         + ("" if net_type else " (--to libvirt|xen: N:bridge=BR or N:network=NAME)"),
     )
     dev.add_argument("--no-nics", action="store_true", help="import no NIC")
-
-
-def _property(text: str) -> tuple[str, str]:
-    """``--property KEY=VALUE``: split at the first ``=`` (values may hold
-    more)."""
-    key, equals, value = text.partition("=")
-    if not equals or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
-    return key.strip(), value
-
-
-def property_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """The ``--property`` pairs as a dict.
-
-    :raises OptionError: a key given twice."""
-    values: dict[str, str] = {}
-    for key, value in pairs:
-        if key in values:
-            raise OptionError(f"--property {key!r} is given twice")
-        values[key] = value
-    return values
 
 
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -344,7 +261,7 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        type=_property,
+        type=property_pair,
         help="set a ProductSection property (full key, or its ovf:key when unambiguous); checked against its "
         "type and qualifiers; repeatable.  Ganeti gets the values as OS parameters (doc/mapping.rst)",
     )
@@ -374,7 +291,7 @@ def _disk_format_arguments(parser: argparse.ArgumentParser, defaults: bool = Tru
     fmt.add_argument("--compress", action="store_true", help='gzip each disk file (ovf:compression="gzip")')
     fmt.add_argument(
         "--compression-level",
-        type=_ranged("--compression-level", 1, 9, "the deflate level (1: fastest, 9: smallest)"),
+        type=ranged("--compression-level", 1, 9, "the deflate level (1: fastest, 9: smallest)"),
         metavar="1-9",
         help="deflate level of VMDK grains and --compress: 1-3 ISA-L (default 1: several times qemu-img's "
         "speed, about 5%% larger than its VMDK; 3: about 3%% larger), 4-9 zlib (zlib-ng when installed): "
@@ -382,7 +299,7 @@ def _disk_format_arguments(parser: argparse.ArgumentParser, defaults: bool = Tru
     )
     fmt.add_argument(
         "--threads",
-        type=_ranged("--threads", 1, 64, "the number of compression threads"),
+        type=ranged("--threads", 1, 64, "the number of compression threads"),
         metavar="N",
         help="compression threads per disk, 1 to 64 (default: CPUs)",
     )
