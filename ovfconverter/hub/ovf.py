@@ -251,13 +251,9 @@ def _controllers(hw: Hardware) -> tuple[tuple[Controller, ...], dict[str, int]]:
 
 
 def _image(envelope: Envelope, file_id: str | None, disk: VirtualDisk | None) -> ImageRef | None:
-    """The image of ``file_id``; a File the References lack keeps its id
-    (a source refuses such a package before; ``info`` names it)."""
-    if not file_id:
-        return None
-    ref = envelope.file(file_id)
+    ref = envelope.file(file_id) if file_id else None
     if ref is None:
-        return ImageRef(key=file_id, name=file_id, format=format_for_uri(disk.format if disk else None))
+        return None
     return ImageRef(
         key=ref.id, name=ref.href, format=format_for_uri(disk.format if disk else None), stored_size=ref.size
     )

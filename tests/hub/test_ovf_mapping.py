@@ -25,6 +25,8 @@ from ovfconverter.model.envelope import (
     Envelope,
     FileReference,
     OperatingSystem,
+    ProductProperty,
+    ProductSection,
     ResourceItem,
     ResourceType,
     VirtualDisk,
@@ -49,6 +51,7 @@ from ovfconverter.model.machine import (
     Nic,
     NicModel,
     OsFamily,
+    RemovableDrive,
 )
 
 MIB = 1 << 20
@@ -365,3 +368,59 @@ def test_vmware_firmware_settings_are_read(
 </Envelope>"""
     machine, _ = machine_of(read_envelope(descriptor.encode(), "vm.ovf"))
     assert (machine.firmware, machine.secure_boot) == expected
+
+
+def test_dvd_cd_and_floppy_drives() -> None:
+    """ResourceType 16 is a DVD drive, 14 a floppy, 15 a CD drive (DSP0243
+    uses CIM's ResourceType)."""
+    envelope = hardware_envelope(
+        item(ResourceType.DVD_DRIVE, "1", host_resources=("ovf:/file/iso",)),
+        item(ResourceType.FLOPPY_DRIVE, "2"),
+        item(ResourceType.CD_DRIVE, "3"),
+    )
+    machine, _ = machine_of(envelope)
+    assert [drive.kind for drive in machine.removable] == [DriveKind.DVD, DriveKind.FLOPPY, DriveKind.CDROM]
+    assert [drive.kind.optical for drive in machine.removable] == [True, False, True]
+    assert machine.removable[0].image == ImageRef("iso", "tools.iso")
+
+
+def test_a_dvd_drive_is_written_as_the_cd_drive_every_consumer_reads() -> None:
+    machine = Machine(
+        name="dvd",
+        cpus=Cpus(1),
+        memory=Memory(256 * MIB),
+        disks=(Disk(capacity=4 * MIB, image=ImageRef("0", "a.raw")),),
+        removable=(RemovableDrive(DriveKind.DVD, image=ImageRef("iso", "tools.iso", "iso")),),
+    )
+    files = [DiskFile("dvd-disk0.vmdk", 100, 4 * MIB)]
+    written = envelope_from_machine(machine, LAYOUT, files, [DiskFile("dvd-cd0.iso", 2048, 2048)])
+    envelope = read_envelope(write_envelope(written), "dvd.ovf")
+    (drive,) = [i for i in envelope.virtual_systems[0].items if i.resource_type in (15, 16)]
+    assert drive.resource_type == ResourceType.CD_DRIVE
+    again, _ = machine_of(envelope)
+    assert [d.kind for d in again.removable] == [DriveKind.CDROM]
+
+
+def test_app_url_and_property_categories_are_read_and_written_back() -> None:
+    """A ProductSection's AppUrl and each property's Category (DSP0243 9.5)
+    travel through the machine: read, then written by the OVF writer."""
+    products = (
+        ProductSection(
+            product="Monitor",
+            app_url="https://${hostname}/",
+            properties=(
+                ProductProperty(key="hostname", bare_key="hostname", value="mon", type="string", category="Network"),
+                ProductProperty(key="admin", bare_key="admin", type="string", password=True, category="Accounts"),
+            ),
+        ),
+    )
+    envelope = hardware_envelope(item(ResourceType.PROCESSOR, "1", virtual_quantity=1))
+    system = replace(envelope.virtual_systems[0], products=products)
+    envelope = replace(envelope, virtual_systems=(system,))
+    machine, _ = machine_of(envelope)
+    (product,) = machine.products
+    assert product.app_url == "https://${hostname}/"
+    assert [(p.key, p.category) for p in product.properties] == [("hostname", "Network"), ("admin", "Accounts")]
+    machine = replace(machine, memory=Memory(256 * MIB), disks=())
+    again, _ = machine_of(read_envelope(write_envelope(envelope_from_machine(machine, LAYOUT, [])), "m.ovf"))
+    assert again.products == machine.products
