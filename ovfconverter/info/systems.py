@@ -62,7 +62,7 @@ def _nics(machine: Machine, hw: Hardware) -> list[NicInfo]:
     (the Item's ``rasd:Address`` or VirtualBox's section), read from ``hw``."""
     sources = [attachment.mac_source for attachment in hw.nics]
     return [
-        NicInfo(nic.mac, nic.network, nic.source_subtype, sources[index] if index < len(sources) else None)
+        NicInfo(nic.mac, nic.network, nic.source_subtype, sources[index] if nic.mac and index < len(sources) else None)
         for index, nic in enumerate(machine.nics)
     ]
 

@@ -125,9 +125,9 @@ def test_the_report_is_read_from_the_machine(tmp_path: Path) -> None:
     import gives, the DVD drive a DVD drive."""
     info = read_package(str(package(tmp_path)))
     (system,) = info.systems
-    assert [(nic.mac, nic.model, nic.network) for nic in system.nics] == [
-        ("00:50:56:ab:cd:ef", "VmxNet3", "lan"),
-        (None, "E1000", "lan"),
+    assert [(nic.mac, nic.model, nic.network, nic.mac_source) for nic in system.nics] == [
+        ("00:50:56:ab:cd:ef", "VmxNet3", "lan", "Item"),
+        (None, "E1000", "lan", None),
     ]
     assert any("'eth1'" in w and "a MAC will be generated" in w for w in info.warnings), info.warnings
     assert [(d.label, d.type, d.file) for d in system.removable] == [("DVD 1", "DVD_DRIVE", None)]
