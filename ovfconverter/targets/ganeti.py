@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 from ovfconverter.concurrency import run_all
 from ovfconverter.diagnostics import Code
-from ovfconverter.disks.to_raw import convert_to_raw, create_blank
-from ovfconverter.errors import OVFConverterError
+from ovfconverter.disks.to_raw import create_blank
 from ovfconverter.formats.config_ini import write_config
 from ovfconverter.hub.devices import DevicePolicy
 from ovfconverter.hub.ganeti_plan import DiskPlan, InstancePlan, plan_instance
@@ -35,6 +34,7 @@ from ovfconverter.pipelines.target import Target
 from ovfconverter.targets.backup_command import BackupImportCommand, backup_import_command
 from ovfconverter.targets.decisions import ganeti_decisions
 from ovfconverter.targets.ganeti_node import GanetiNode, data_dir, export_dir, is_below, read_node, resolves
+from ovfconverter.targets.images import convert_checked
 from ovfconverter.timing import stage
 
 log = logging.getLogger("ovfconverter")
@@ -309,21 +309,6 @@ def _write_disk(
         create_blank(dest, plan.blank_size)
         return ImportedDisk(dest, plan.blank_size), []
     log.info("disk %d: converting %s to raw", plan.index, image.image.name)
-    check = image.check
-    try:
-        with stage("convert to raw", image.image.name):
-            converted = convert_to_raw(
-                image.image, dest, run.work, run.progress, check.update if check else None, run.threads, space
-            )
-    except OVFConverterError as exc:
-        if check is not None:
-            check.close()
-            check.explain(exc)
-        raise
-    except BaseException:
-        if check is not None:
-            check.close()
-        raise
-    if check is not None:
-        check.verify()
+    with stage("convert to raw", image.image.name):
+        converted = convert_checked(image, dest, run, space)
     return ImportedDisk(dest, converted.virtual_size, image.image.name, converted.source_format), converted.warnings

@@ -24,8 +24,8 @@ from typing import BinaryIO
 from ovfconverter.diagnostics import Code
 from ovfconverter.disks.from_raw import check_written, checked_after_writing, produce_image, space_needed
 from ovfconverter.disks.output_formats import TargetFormat, target_format
-from ovfconverter.disks.to_raw import convert_to_raw, create_blank
-from ovfconverter.errors import OptionError, OVFConverterError, UsageError
+from ovfconverter.disks.to_raw import create_blank
+from ovfconverter.errors import OptionError, UsageError
 from ovfconverter.formats.certificate import SigningKey, load_signing_key, signature_file, signature_file_room
 from ovfconverter.formats.manifest import Digest, ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import OvfVersion, write_envelope
@@ -48,6 +48,7 @@ from ovfconverter.pipelines.target import Target
 from ovfconverter.progress import Meter
 from ovfconverter.targets.decisions import ovf_decisions
 from ovfconverter.targets.ganeti_node import export_dir, is_below
+from ovfconverter.targets.images import convert_checked
 from ovfconverter.targets.ovf_profile import option_problems, publish
 from ovfconverter.timing import stage
 
@@ -571,20 +572,7 @@ def _blank(disk: Disk, index: int, run: Run) -> ByteRange:
 
 def _to_raw(image: ImageBytes, index: int, run: Run) -> ByteRange:
     path = os.path.join(run.work, f"raw{index}.raw")
-    check = image.check
-    try:
-        converted = convert_to_raw(image.image, path, run.work, run.progress, check.update if check else None)
-    except OVFConverterError as exc:
-        if check is not None:
-            check.close()
-            check.explain(exc)
-        raise
-    except BaseException:
-        if check is not None:
-            check.close()
-        raise
-    if check is not None:
-        check.verify()
+    converted = convert_checked(image, path, run)
     for message in converted.warnings:
         run.warn(message, code=Code.IMAGE)
     return ByteRange(path, 0, converted.virtual_size, image.image.name)
