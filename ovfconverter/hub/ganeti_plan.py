@@ -26,7 +26,7 @@ from ovfconverter.diagnostics import Diagnostic
 from ovfconverter.errors import OptionError, UsageError
 from ovfconverter.hub.devices import DevicePolicy, machine_firmware
 from ovfconverter.hub.ganeti_devices import device_parameters
-from ovfconverter.hub.provenance import Decision
+from ovfconverter.hub.provenance import Decision, GanetiOverrides
 from ovfconverter.model.ganeti import (
     BACKEND_PARAMETERS,
     DISK_TEMPLATES,
@@ -57,22 +57,12 @@ _NIC_OPTION_KEYS = ("mode", "link", "mac", "ip", "network", "name", "vlan")
 _AUTO_MACS = ("auto", "generate")
 
 
-class InstanceOverrides(Protocol):
+class InstanceOverrides(GanetiOverrides, Protocol):
     """What the caller of a Ganeti target may override, in Ganeti's terms
-    (:class:`ovfconverter.ImportOptions` has these fields); each given value
-    overrides the machine's per key."""
+    (:class:`ovfconverter.ImportOptions` has these fields): the
+    ``config.ini`` keys of :class:`~ovfconverter.hub.provenance.GanetiOverrides`,
+    each given value overriding the machine's per key, and the device policy."""
 
-    name: str | None
-    os_type: str | None
-    os_parameters: dict[str, str | None]
-    backend_parameters: dict[str, str | None]
-    hypervisor: str | None
-    hypervisor_parameters: dict[str, str | None]
-    disk_template: str | None
-    disks: dict[int, int]
-    nics: dict[int, dict[str, str | None]]
-    no_nics: bool
-    tags: list[str] | None
     device_policy: DevicePolicy
 
 
