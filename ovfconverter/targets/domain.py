@@ -26,7 +26,7 @@ from __future__ import annotations
 import abc
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
@@ -34,14 +34,12 @@ from typing import ClassVar
 from ovfconverter.concurrency import run_all
 from ovfconverter.disks.from_raw import convert_from_raw, space_needed
 from ovfconverter.disks.output_formats import TargetFormat, target_format
-from ovfconverter.disks.to_raw import create_blank
 from ovfconverter.errors import OptionError, TargetError
 from ovfconverter.hub.devices import DevicePolicy
 from ovfconverter.hub.libvirt import Attachment
 from ovfconverter.hub.provenance import Decision
 from ovfconverter.hub.publishing import SeedAttachment, attach_seed
 from ovfconverter.hub.values import vm_name
-from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.libvirt import DomainType
 from ovfconverter.model.machine import Disk, Machine
 from ovfconverter.model.nocloud import SEED_EXTENSION
@@ -52,7 +50,7 @@ from ovfconverter.pipelines.run import Run
 from ovfconverter.pipelines.seed import SeedFiles, read_seed_files, seed_volume
 from ovfconverter.pipelines.source import ImageBytes, Source
 from ovfconverter.pipelines.target import Target
-from ovfconverter.targets.images import convert_checked
+from ovfconverter.targets.images import disk_images, raw_dump, refuse_overlap
 
 log = logging.getLogger("ovfconverter")
 
@@ -225,11 +223,8 @@ class DomainFolderTarget(Target[DomainOptions, DomainPlan, DomainResult]):
         """
         staging = run.staging
         staging.check_target(plan.final, self.options.force)
-        _refuse_overlap(plan.final, [source.path])
-        with_images = [disk for disk in plan.machine.disks if disk.image is not None]
-        fetched = iter(source.images(with_images, run))
-        images = [next(fetched) if disk.image is not None else None for disk in plan.machine.disks]
-        _refuse_overlap(plan.final, [image.raw.path for image in images if image is not None and image.raw is not None])
+        refuse_overlap(plan.final, [source.path])
+        images = disk_images(plan.machine.disks, source, plan.final, run)
         os.mkdir(staging.result, 0o755)  # libvirt's qemu user must reach the disks
         space = SpaceBudget(staging.result)
         jobs = list(enumerate(zip(plan.machine.disks, images, strict=True)))
@@ -265,37 +260,13 @@ def _write_disk(
     :returns: the warnings converting it gave."""
     dest = os.path.join(run.staging.result, plan.files[index])
     raw_output = plan.format.qemu_format == "raw"
-    temporary = None
-    if image is not None and image.raw is not None:
-        dump = image.raw
-        warnings: list[str] = []
-    else:
-        scratch = dest if raw_output else os.path.join(run.work, f"disk{index}.raw")
-        if image is None:
-            size = disk.capacity or 0
-            log.info("disk %d: creating an empty disk of %d bytes", index, size)
-            create_blank(scratch, size)
-            warnings = []
-        else:
-            log.info("disk %d: converting %s to raw", index, image.image.name)
-            converted = convert_checked(image, scratch, run, space)
-            size, warnings = converted.virtual_size, converted.warnings
-        if raw_output:
-            return warnings
-        dump = temporary = ByteRange(scratch, 0, size, plan.files[index])
+    scratch = dest if raw_output else os.path.join(run.work, f"disk{index}.raw")
+    dump, warnings = raw_dump(index, disk, image, scratch, plan.files[index], run, space)
+    if dump.path == dest:
+        return warnings
     allocated = min(os.stat(dump.path).st_blocks * 512, dump.size) if dump.offset == 0 else dump.size
     space.claim(space_needed(plan.format, False, allocated), f"writing it as {plan.format.name}", dump.name)
     convert_from_raw(dump, dest, plan.format, run.progress)
-    if temporary is not None:
-        os.unlink(temporary.path)  # the raw image is not needed any more: free its space
+    if dump.path == scratch:
+        os.unlink(scratch)  # the raw image is not needed any more: free its space
     return warnings
-
-
-def _refuse_overlap(final: str, sources: Sequence[str]) -> None:
-    target = os.path.realpath(final)
-    for source in sources:
-        real = os.path.realpath(source)
-        if real == target or real.startswith(target + os.sep):
-            raise OptionError(
-                (f"the output {final} would replace the source {source}: choose another ", Parameter("output_dir"))
-            )

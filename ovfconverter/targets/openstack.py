@@ -32,7 +32,6 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -40,7 +39,6 @@ from ovfconverter.concurrency import run_all
 from ovfconverter.diagnostics import Code
 from ovfconverter.disks.from_raw import convert_from_raw, space_needed
 from ovfconverter.disks.output_formats import TargetFormat, target_format
-from ovfconverter.disks.to_raw import create_blank
 from ovfconverter.errors import OptionError
 from ovfconverter.formats.glance_json import format_glance_json
 from ovfconverter.glance.cloud import CloudOptions, connect
@@ -49,17 +47,15 @@ from ovfconverter.hub.devices import DevicePolicy, TargetKind, choose_devices
 from ovfconverter.hub.openstack import DISK_FORMATS, GIB, ceil_units, glance_images
 from ovfconverter.hub.provenance import Decision
 from ovfconverter.io.hashing import BackgroundHasher
-from ovfconverter.io.ranges import ByteRange
 from ovfconverter.model.machine import Disk, Machine, Needs
 from ovfconverter.model.openstack import DiskFormat, GlanceImage, ImageData
 from ovfconverter.package.space import SpaceBudget
 from ovfconverter.package.staging import fsync_path
-from ovfconverter.parameters import Parameter
 from ovfconverter.pipelines.run import Run
 from ovfconverter.pipelines.source import ImageBytes, Source
 from ovfconverter.pipelines.target import Target
 from ovfconverter.progress import Meter, ProgressCallback
-from ovfconverter.targets.images import convert_checked
+from ovfconverter.targets.images import disk_images, raw_dump, refuse_overlap
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -254,13 +250,10 @@ class OpenStackTarget(Target[OpenStackOptions, OpenStackPlan, OpenStackResult]):
         :raises DiskImageError: a conversion or its check failed.
         :raises CloudError: the cloud refused or failed; it keeps no image.
         """
-        _refuse_overlap(plan.final, [source.path])
+        refuse_overlap(plan.final, [source.path])
         staging = run.staging
         staging.check_target(plan.final, self.options.force)
-        with_images = [disk for disk in plan.machine.disks if disk.image is not None]
-        fetched = iter(source.images(with_images, run))
-        images = [next(fetched) if disk.image is not None else None for disk in plan.machine.disks]
-        _refuse_overlap(plan.final, [image.raw.path for image in images if image is not None and image.raw is not None])
+        images = disk_images(plan.machine.disks, source, plan.final, run)
         os.mkdir(staging.result, 0o755)
         space = SpaceBudget(staging.result)
         jobs = list(enumerate(zip(plan.machine.disks, images, strict=True)))
@@ -300,42 +293,14 @@ def _write_image(
     name = f"{plan.stems[index]}.{plan.format.extension}"
     dest = os.path.join(run.staging.result, name)
     raw_output = plan.format.qemu_format == "raw"
-    warnings: list[str] = []
-    temporary = False
-    if image is not None and image.raw is not None:
-        dump = image.raw
-    else:
-        scratch = dest if raw_output else os.path.join(run.work, f"disk{index}.raw")
-        if image is None:
-            size = disk.capacity or 0
-            log.info("disk %d: creating an empty disk of %d bytes", index, size)
-            create_blank(scratch, size)
-        else:
-            log.info("disk %d: converting %s to raw", index, image.image.name)
-            converted = convert_checked(image, scratch, run, space)
-            size, warnings = converted.virtual_size, converted.warnings
-        dump = ByteRange(scratch, 0, size, name)
-        temporary = not raw_output
+    scratch = dest if raw_output else os.path.join(run.work, f"disk{index}.raw")
+    dump, warnings = raw_dump(index, disk, image, scratch, name, run, space)
     if dump.path != dest:
         allocated = min(os.stat(dump.path).st_blocks * 512, dump.size) if dump.offset == 0 else dump.size
         space.claim(space_needed(plan.format, False, allocated), f"writing it as {plan.format.name}", dump.name)
         _, virtual_size = convert_from_raw(dump, dest, plan.format, run.progress)
-        if temporary:
-            os.unlink(dump.path)  # the raw image is not needed any more: free its space
+        if dump.path == scratch:
+            os.unlink(scratch)  # the raw image is not needed any more: free its space
     else:
         virtual_size = dump.size
     return describe_file(dest, name, virtual_size, run.progress), warnings
-
-
-def _refuse_overlap(final: str, sources: Sequence[str]) -> None:
-    """Refuse an output folder that is, or holds, a source (``--force``
-    would otherwise replace the very export being converted).
-
-    :raises OptionError: it is."""
-    target = os.path.realpath(final)
-    for source in sources:
-        real = os.path.realpath(source)
-        if real == target or real.startswith(target + os.sep):
-            raise OptionError(
-                (f"the output {final} would replace the source {source}: choose another ", Parameter("output_dir"))
-            )
