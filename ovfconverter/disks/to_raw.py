@@ -23,6 +23,7 @@ hold is stopped as it happens, and qemu-img's output is capped by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -39,6 +40,7 @@ from ovfconverter.disks.inspector import (
 from ovfconverter.errors import DiskImageError, UnsafeInputError
 from ovfconverter.io.ranges import ByteRange, iter_ranges, range_reader, total_size
 from ovfconverter.io.sparse import copy_ranges, data_extents, gunzip_ranges
+from ovfconverter.io.writeback import write_behind
 from ovfconverter.model.envelope import formats_for_uri, vmdk_subformat_for_uri
 from ovfconverter.model.units import format_bytes
 from ovfconverter.package.space import SpaceBudget, stored_limit
@@ -378,6 +380,7 @@ def convert_to_raw(
     on_data: Callable[[bytes], None] | None = None,
     threads: int = 2,
     space: SpaceBudget | None = None,
+    durable: bool = False,
 ) -> ConvertedDisk:
     """Convert ``source`` into the new raw file ``dest``, sparse.
 
@@ -397,6 +400,9 @@ def convert_to_raw(
         digest: hash exactly what is converted).
     :param space: the free space of ``dest``'s file system, shared with
         other conversions of the same run (default: measured here).
+    :param durable: ``dest`` is a result its caller will ``fsync``: it is
+        ``fdatasync``'d as it grows (:func:`~ovfconverter.io.writeback.write_behind`),
+        so that the ``fsync`` finds little left to do.
     :raises UnsafeInputError: the image is unsafe, its format is not the
         declared one, its tables are corrupt, or it writes more than it can
         hold.
@@ -408,40 +414,55 @@ def convert_to_raw(
     part, temporary = materialize(source, workdir, progress, on_data, space)
     pending = None if temporary else on_data  # bytes not yet shown to on_data
     try:
-        inspection = inspect_image(range_reader(part), part.size)
-        warnings = check_inspection(inspection, source.declared_format, source.name)
-        if inspection.qemu_format == "raw":
-            virtual_size = part.size
-            warnings += check_capacity(virtual_size, source.capacity, source.name)
-            if temporary:
-                os.replace(part.path, dest)
-                temporary = False
-            else:
-                space.claim(_allocated(part), "copying the image", source.name)
-                copy_ranges([part], dest, progress, source.name, on_block=pending)
-        elif inspection.format == "vmdk" and inspection.subformat == "streamOptimized":
-            limit = capacity_limit(source.capacity)
-            claims = [size for size in (inspection.virtual_size, limit) if size is not None]
-            space.claim(min(claims) if claims else space.left, "inflating the VMDK's grains", source.name)
-            virtual_size = read_stream_optimized(
-                part, dest, source.name, threads=threads, progress=progress, on_data=pending, max_size=limit
-            )
-            warnings += check_capacity(virtual_size, source.capacity, source.name)
-        else:
-            virtual_size, more = _convert_with_qemu(part, source, inspection, dest, space, progress, pending)
-            warnings += more
-        written = os.path.getsize(dest)
-        if written != virtual_size:
-            raise DiskImageError(
-                f"conversion wrote {written} bytes where the image's virtual size is {virtual_size}", source.name
-            )
-        return ConvertedDisk(dest, virtual_size, inspection.format, inspection.subformat, warnings)
+        with write_behind(dest) if durable else contextlib.nullcontext():
+            return _convert_part(source, part, temporary, dest, space, progress, pending, threads)
     finally:
         if temporary:
             try:
                 os.unlink(part.path)
             except FileNotFoundError:
                 pass
+
+
+def _convert_part(
+    source: SourceImage,
+    part: ByteRange,
+    temporary: bool,
+    dest: str,
+    space: SpaceBudget,
+    progress: ProgressCallback | None,
+    pending: Callable[[bytes], None] | None,
+    threads: int,
+) -> ConvertedDisk:
+    """The body of :func:`convert_to_raw` once the image is one byte range
+    (``part``; a scratch file the caller removes when ``temporary``)."""
+    inspection = inspect_image(range_reader(part), part.size)
+    warnings = check_inspection(inspection, source.declared_format, source.name)
+    if inspection.qemu_format == "raw":
+        virtual_size = part.size
+        warnings += check_capacity(virtual_size, source.capacity, source.name)
+        if temporary:
+            os.replace(part.path, dest)
+        else:
+            space.claim(_allocated(part), "copying the image", source.name)
+            copy_ranges([part], dest, progress, source.name, on_block=pending)
+    elif inspection.format == "vmdk" and inspection.subformat == "streamOptimized":
+        limit = capacity_limit(source.capacity)
+        claims = [size for size in (inspection.virtual_size, limit) if size is not None]
+        space.claim(min(claims) if claims else space.left, "inflating the VMDK's grains", source.name)
+        virtual_size = read_stream_optimized(
+            part, dest, source.name, threads=threads, progress=progress, on_data=pending, max_size=limit
+        )
+        warnings += check_capacity(virtual_size, source.capacity, source.name)
+    else:
+        virtual_size, more = _convert_with_qemu(part, source, inspection, dest, space, progress, pending)
+        warnings += more
+    written = os.path.getsize(dest)
+    if written != virtual_size:
+        raise DiskImageError(
+            f"conversion wrote {written} bytes where the image's virtual size is {virtual_size}", source.name
+        )
+    return ConvertedDisk(dest, virtual_size, inspection.format, inspection.subformat, warnings)
 
 
 def create_blank(dest: str, size: int) -> None:

@@ -24,6 +24,8 @@ log = logging.getLogger("ovfconverter")
 def convert_checked(image: ImageBytes, dest: str, run: Run, space: SpaceBudget | None = None) -> ConvertedDisk:
     """Convert ``image`` into the new raw file ``dest`` (sparse), feeding
     its check (when it has one) every stored byte, then verifying it.
+    A ``dest`` outside the run's work folder is a result: it is made
+    durable as it is written (``durable`` of ``convert_to_raw``).
 
     :param space: the free-space budget shared by the run's conversions
         (default: measured for ``dest``'s folder).
@@ -33,9 +35,18 @@ def convert_checked(image: ImageBytes, dest: str, run: Run, space: SpaceBudget |
         :class:`~ovfconverter.errors.ManifestError`).
     """
     check = image.check
+    work = os.path.abspath(run.work)
+    scratch = os.path.commonpath([os.path.abspath(dest), work]) == work  # packed or converted later: never synced
     try:
         converted = convert_to_raw(
-            image.image, dest, run.work, run.progress, check.update if check else None, run.threads, space
+            image.image,
+            dest,
+            run.work,
+            run.progress,
+            check.update if check else None,
+            run.threads,
+            space,
+            durable=not scratch,
         )
     except OVFConverterError as exc:
         if check is not None:

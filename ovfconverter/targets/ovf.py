@@ -18,15 +18,15 @@ import hashlib
 import logging
 import os
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ovfconverter.diagnostics import Code
 from ovfconverter.disks.from_raw import check_written, checked_after_writing, produce_image, space_needed
 from ovfconverter.disks.output_formats import TargetFormat, target_format
 from ovfconverter.disks.to_raw import create_blank
 from ovfconverter.errors import OptionError, UsageError
-from ovfconverter.formats.certificate import SigningKey, load_signing_key, signature_file, signature_file_room
 from ovfconverter.formats.manifest import Digest, ManifestEntry, format_manifest
 from ovfconverter.formats.ovf_writer import OvfVersion, write_envelope
 from ovfconverter.hub.ovf_envelope import DiskFile, EnvelopeLayout, envelope_from_machine
@@ -35,6 +35,7 @@ from ovfconverter.hub.publishing import SEED_KEY
 from ovfconverter.io.deflate import DEFAULT_LEVEL
 from ovfconverter.io.ranges import ByteRange
 from ovfconverter.io.sink import Sink
+from ovfconverter.io.writeback import write_behind
 from ovfconverter.model.envelope import Envelope
 from ovfconverter.model.ganeti import validate_instance_name
 from ovfconverter.model.machine import Disk, Machine, Needs
@@ -51,6 +52,9 @@ from ovfconverter.targets.ganeti_node import export_dir, is_below
 from ovfconverter.targets.images import convert_checked
 from ovfconverter.targets.ovf_profile import option_problems, publish
 from ovfconverter.timing import stage
+
+if TYPE_CHECKING:  # cryptography is imported only when a package is signed (40 ms of start-up otherwise)
+    from ovfconverter.formats.certificate import SigningKey
 
 log = logging.getLogger("ovfconverter")
 
@@ -391,6 +395,8 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
             space.claim(need, f"writing it as {plan.format.name}", dump.name)
         layout = (OvaPackageWriter if options.ova else FolderWriter)(staging.result, staging.work, run.threads)
         signing, cert_name = self._signing, plan.certificate_name
+        if signing is not None:
+            from ovfconverter.formats.certificate import signature_file, signature_file_room
         with layout as writer:
             cert_room = signature_file_room(plan.manifest_name, signing, options.digest) if signing else 0
             manifest_room = len(self._manifest(plan, b"", _placeholders(plan, options)))
@@ -476,7 +482,8 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
         sink = Sink(stream, options.digest, level if options.compress else None, meter)
         try:
             image_name = href[: -len(".gz")] if options.compress else href
-            with stage("produce", href):
+            durable = not is_below(run.work, location)  # not a scratch file packed later
+            with stage("produce", href), write_behind(location) if durable else nullcontext():
                 virtual = produce_image(
                     dump,
                     output,
@@ -487,7 +494,7 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
                     threads=run.threads,
                     progress=run.progress,
                     location=location,
-                    durable=not is_below(run.work, location),  # not a scratch file packed later
+                    durable=durable,
                 )
                 size, digest = sink.finish()
         except BaseException:
@@ -529,6 +536,8 @@ def _signing_key(key_path: str, cert_path: str | None) -> SigningKey:
     :raises OptionError: unreadable, or as
         :func:`~ovfconverter.formats.certificate.load_signing_key`.
     """
+    from ovfconverter.formats.certificate import load_signing_key
+
     data = {}
     for path in (key_path, cert_path):
         if path is None:
