@@ -29,10 +29,6 @@ import io
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-import pycdlib
-import yaml
-from pycdlib.pycdlibexception import PyCdlibException
-
 from ovfconverter.errors import OptionError, PackageError
 from ovfconverter.model.nocloud import (
     META_DATA,
@@ -63,6 +59,8 @@ def _text(data: bytes, name: str) -> str:
 
 
 def _yaml(text: str, name: str) -> Any:
+    import yaml  # here, not at the top: a conversion without a seed never loads it
+
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -141,6 +139,8 @@ def default_meta_data(vm_name: str) -> tuple[bytes, str, str]:
 
     :returns: the file's bytes, the instance id and the host name.
     """
+    import yaml
+
     hostname = hostname_from_name(vm_name)
     text = yaml.safe_dump({"instance-id": vm_name, "local-hostname": hostname}, sort_keys=False, allow_unicode=True)
     return text.encode("utf-8"), vm_name, hostname
@@ -186,6 +186,8 @@ def write_seed(seed: NoCloudSeed, stream: BinaryIO) -> int:
 
     :returns: the volume's size in bytes (a multiple of 2048).
     """
+    import pycdlib  # here, not at the top: a conversion without a seed never loads it
+
     iso = pycdlib.PyCdlib()
     iso.new(
         interchange_level=1,
@@ -212,6 +214,9 @@ def read_seed(stream: BinaryIO, name: str) -> NoCloudSeed:
     :raises PackageError: not an ISO 9660 volume, another label, or a file
         missing or too large.
     """
+    import pycdlib
+    from pycdlib.pycdlibexception import PyCdlibException
+
     iso = pycdlib.PyCdlib()
     try:
         iso.open_fp(stream)
