@@ -89,7 +89,6 @@ def produce_image(
     threads: int,
     progress: ProgressCallback | None = None,
     location: str | None = None,
-    durable: bool = False,
 ) -> int:
     """Write ``dump`` (a raw image) as ``target`` into ``sink``.
 
@@ -99,8 +98,6 @@ def produce_image(
     :param location: the path of the file the sink's stream writes, whose
         end is the sink's position: qemu-img then writes its image there
         in place (``None``: through a temporary image).
-    :param durable: ``location`` is the package's own file, to be synced
-        at the end (see :func:`convert_in_place`).
     :param level: VMDK grain compression level (see
         :mod:`ovfconverter.io.deflate`).
     :returns: the image's virtual size in bytes.
@@ -115,7 +112,7 @@ def produce_image(
         write_stream_optimized(dump, sink, name, level=level, threads=threads, progress=progress, cid=cid)
         return -(-dump.size // SECTOR) * SECTOR
     if location is not None and not sink.compressing:
-        return convert_in_place(dump, target, sink, location, name, workdir, progress, durable=durable)
+        return convert_in_place(dump, target, sink, location, name, workdir, progress)
     temporary = os.path.join(workdir, f"image-{uuid.uuid4().hex}.{target.extension}")
     try:
         size, virtual_size = convert_from_raw(dump, temporary, target, progress)
@@ -138,8 +135,6 @@ def convert_in_place(
     name: str,
     workdir: str,
     progress: ProgressCallback | None = None,
-    *,
-    durable: bool = False,
 ) -> int:
     """Write ``dump`` as ``target`` (a format qemu-img writes) at the sink's
     position in ``location``, at or past the end of that file, then hash it
@@ -147,9 +142,6 @@ def convert_in_place(
     core.  ``qemu-img info`` reads the virtual size from the empty image
     while the conversion runs.
 
-    :param durable: the file is the package's own (it is synced at the
-        end): its write-back to disk starts while it is hashed, so the
-        final ``fsync`` has little left to wait for.
     :returns: the image's virtual size in bytes.
     :raises QemuImgError: qemu-img failed.
     :raises DiskImageError: the image written is not what was asked for.
@@ -163,7 +155,7 @@ def convert_in_place(
         with open(empty, "rb") as stream:
             header = stream.read(largest_image(0))
         os.pwrite(descriptor, header, start)
-        with ThreadPoolExecutor(3, thread_name_prefix="image") as pool:
+        with ThreadPoolExecutor(2, thread_name_prefix="image") as pool:
             measuring = pool.submit(_virtual_size, ByteRange(empty, 0, len(header), name), target, dump)
             with stage("qemu-img convert in place", name):
                 qemu_img.convert_into(
@@ -181,9 +173,7 @@ def convert_in_place(
                 # qemu reads a slice of whole sectors only: put the tar padding, zeros, in place already
                 os.ftruncate(descriptor, start + -(-written.size // SECTOR) * SECTOR)
             with stage("hash and check, side by side", name):
-                jobs = [pool.submit(check_written, qemu_img.sector_aligned(written), target)]
-                if durable:
-                    jobs.append(pool.submit(os.fdatasync, descriptor))
+                checking = pool.submit(check_written, qemu_img.sector_aligned(written), target)
                 try:
                     meter = Meter(progress, "pack", name, written.size)
                     saved, sink.meter = sink.meter, meter
@@ -191,8 +181,7 @@ def convert_in_place(
                     sink.meter = saved
                     meter.finish()
                 finally:
-                    for job in jobs:
-                        job.result()
+                    checking.result()
             return measuring.result()
     finally:
         if os.path.exists(empty):

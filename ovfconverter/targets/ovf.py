@@ -18,7 +18,6 @@ import hashlib
 import logging
 import os
 import re
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -482,8 +481,8 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
         sink = Sink(stream, options.digest, level if options.compress else None, meter)
         try:
             image_name = href[: -len(".gz")] if options.compress else href
-            durable = not is_below(run.work, location)  # not a scratch file packed later
-            with stage("produce", href), write_behind(location) if durable else nullcontext():
+            # location is the package's own file (a folder's file or the OVA): durable as it grows
+            with stage("produce", href), write_behind(location):
                 virtual = produce_image(
                     dump,
                     output,
@@ -494,7 +493,6 @@ class OvfTarget(Target[ExportOptions, PackagePlan, ExportResult]):
                     threads=run.threads,
                     progress=run.progress,
                     location=location,
-                    durable=durable,
                 )
                 size, digest = sink.finish()
         except BaseException:
